@@ -1,0 +1,32 @@
+// The codec contract shared by the socket layer, messaging and the CLI.
+// A codec turns payloads into wire bytes and back. Decoding is incremental: bytes may arrive in any split.
+
+/**
+ * Incremental decoder state for one stream. Create one per connection with `codec.decoder()`.
+ * `push` consumes a chunk and calls `onFrame` for every frame completed by it, in order.
+ * A frame that lies within one chunk is a slice of that chunk (no copy); it is only valid
+ * until the next `push`, unless the caller copies it.
+ * Malformed input (oversize or corrupt length) throws a `ProtocolError`; the decoder is then unusable.
+ */
+export interface FrameDecoder {
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void
+  /** Bytes held back waiting for the rest of a frame. */
+  readonly buffered: number
+  /** Call at end of stream: throws `ProtocolError` (WK_FRAME_TRUNCATED) when a partial frame is pending. */
+  end(): void
+}
+
+/** A frame format: length field, delimiter or fixed length. */
+export interface FrameCodec {
+  /** New, independent decoding state for one stream. */
+  decoder(): FrameDecoder
+  /** The bytes that precede / follow `payloadLength` bytes of payload on the wire. */
+  encodedLength(payloadLength: number): number
+  /**
+   * Writes header + payload + trailer into `target` at `offset`; returns the new offset.
+   * Lets a writer coalesce many frames into one buffer (one syscall for many frames).
+   */
+  encodeInto(payload: Uint8Array, target: Buffer, offset: number): number
+  /** One frame as one buffer (header + payload). Convenient, allocates. */
+  encode(payload: Uint8Array): Buffer
+}

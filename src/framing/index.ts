@@ -1,0 +1,1 @@
+export type { FrameCodec, FrameDecoder } from './codec.ts'

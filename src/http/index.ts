@@ -1,0 +1,2 @@
+// Public exports of the http layer (wirekit/http).
+export {}

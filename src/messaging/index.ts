@@ -1,0 +1,2 @@
+// Public exports of the messaging layer (wirekit/messaging).
+export {}

@@ -1,0 +1,2 @@
+// Public exports of the socket layer (wirekit/socket).
+export {}
