@@ -12,6 +12,7 @@ export const ErrorCodes = {
   CONNECT_FAILED: 'WK_CONNECT_FAILED',
   HOST_NOT_FOUND: 'WK_HOST_NOT_FOUND',
   MAX_CONNECTIONS: 'WK_MAX_CONNECTIONS',
+  SOCKET_FAILED: 'WK_SOCKET_FAILED', // the OS refused a socket operation: listen/bind (address in use), a UDP send
   // timeouts and cancellation
   READ_TIMEOUT: 'WK_READ_TIMEOUT',
   WRITE_TIMEOUT: 'WK_WRITE_TIMEOUT',

@@ -5,7 +5,8 @@
  * Incremental decoder state for one stream. Create one per connection with `codec.decoder()`.
  * `push` consumes a chunk and calls `onFrame` for every frame completed by it, in order.
  * A frame that lies within one chunk is a slice of that chunk (no copy); it is only valid
- * until the next `push`, unless the caller copies it.
+ * until the next `push`, unless the caller copies it. A frame that spans chunks is a fresh buffer of exactly
+ * its size, owned by the caller. Decoders copy the bytes they hold back, so chunks may be reused after `push`.
  * Malformed input (oversize or corrupt length) throws a `ProtocolError`; the decoder is then unusable.
  */
 export interface FrameDecoder {

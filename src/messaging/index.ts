@@ -1,2 +1,32 @@
 // Public exports of the messaging layer (wirekit/messaging).
-export {}
+export type {
+  AdapterPeer,
+  BroadcastMessage,
+  BroadcastTarget,
+  LiveSession,
+  MessagingAdapter,
+  SessionChange,
+  SessionSnapshot,
+  SessionStore,
+  StoredMessage,
+} from './adapter.ts'
+export {
+  type ClientState,
+  MessageClient,
+  type MessageClientOptions,
+  type ReconnectOptions,
+} from './client.ts'
+export type { HeartbeatOptions } from './heartbeat.ts'
+export { MemoryAdapter, MemorySessionStore } from './memory-adapter.ts'
+export type { OutboxLimits } from './outbox.ts'
+export type { PayloadCodecName } from './payload-codec.ts'
+export { Peer, type RateLimit } from './peer.ts'
+export { BroadcastOperator } from './rooms/broadcast-operator.ts'
+export {
+  type AuthenticateInfo,
+  type CloseOptions,
+  MessageServer,
+  type MessageServerOptions,
+} from './server.ts'
+export type { RequestOptions, UnacknowledgedMessage } from './session.ts'
+export type { ClientTlsOptions, ListenAddress, ListenOptions } from './transport.ts'

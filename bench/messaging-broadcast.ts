@@ -1,0 +1,196 @@
+// Benchmark: one 64-byte broadcast to N connections, time until the last client has it. The server
+// runs here, N clients in a child process; both read the same system-wide monotonic clock.
+// wirekit `server.emit` / `to(room).emit` against socket.io `io.emit` / `io.to(room).emit`.
+// Usage: node bench/messaging-broadcast.ts [--quick] [--only wirekit|socket.io]
+import type { ChildProcess } from 'node:child_process'
+import os from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  attempt,
+  fdLimits,
+  formatMs,
+  formatRatio,
+  goalAtLeast,
+  hardDeadline,
+  markdownTable,
+  median,
+  nextMessage,
+  nowNs,
+  quick,
+  selected,
+  startPeer,
+  stopPeer,
+  tell,
+  watchPeer,
+} from './peers/harness.ts'
+import { jsonMessage } from './peers/payload.ts'
+import { startSocketIo } from './peers/servers.ts'
+import { startWirekitBroadcastServer } from './peers/wirekit-peers.ts'
+
+const WANTED = quick ? 2_000 : 10_000
+const FD_RESERVE = 200
+const ROUNDS = quick ? 3 : 7
+/** Pause between rounds, so acknowledgements of the last round are not measured in the next. */
+const PAUSE_MS = 300
+const CASE_LIMIT_MS = quick ? 90_000 : 240_000
+const DEADLINE_MS = quick ? 300_000 : 900_000
+
+const limits = fdLimits()
+const COUNT = Math.min(WANTED, Math.floor(limits.hard) - FD_RESERVE)
+
+type Broadcaster = {
+  port: number
+  connections: () => number
+  variants: { name: string; emit: (data: unknown) => void }[]
+  close: () => Promise<void>
+}
+type Group = { kind: string; start: () => Promise<Broadcaster> }
+type Result = { name: string; median: number; best: number; first: number; emitCall: number; rounds: number }
+
+const groups: Group[] = [
+  {
+    kind: 'wirekit',
+    start: async () => {
+      const s = await startWirekitBroadcastServer()
+      return {
+        port: s.port,
+        connections: s.connections,
+        close: s.close,
+        variants: [
+          { name: 'wirekit server.emit', emit: s.emitAll },
+          { name: 'wirekit server.to(room).emit', emit: s.emitRoom },
+        ],
+      }
+    },
+  },
+  {
+    kind: 'socket.io',
+    start: async () => {
+      const running = await startSocketIo()
+      const io = running.server
+      io.on('connection', (socket) => socket.join('room'))
+      return {
+        port: running.port,
+        connections: () => io.engine.clientsCount,
+        close: running.close,
+        variants: [
+          { name: 'socket.io io.emit', emit: (data) => io.emit('b', data) },
+          { name: 'socket.io io.to(room).emit', emit: (data) => io.to('room').emit('b', data) },
+        ],
+      }
+    },
+  },
+]
+
+let round = 0
+
+type Round = { total: number; first: number; emitCall: number }
+
+// One broadcast: arm the clients for a new round number, emit, wait until the last one has it.
+async function oneRound(clients: ChildProcess, emit: (data: unknown) => void): Promise<Round> {
+  round++
+  const armed = nextMessage(clients, 'armed', 10_000)
+  tell(clients, { type: 'arm', round })
+  await armed
+  const all = nextMessage<{ type: string; first: number; t1: number }>(clients, 'all', 60_000)
+  const t0 = nowNs()
+  emit(jsonMessage(round))
+  const emitCall = (nowNs() - t0) / 1e6
+  const { first, t1 } = await all
+  return { total: (t1 - t0) / 1e6, first: (first - t0) / 1e6, emitCall }
+}
+
+async function runGroup(g: Group): Promise<Result[]> {
+  const server = await g.start()
+  const clients = startPeer('many-clients.ts', [g.kind, String(server.port), String(COUNT)])
+  const watch = watchPeer(clients, CASE_LIMIT_MS)
+  try {
+    await Promise.race([nextMessage(clients, 'connected', CASE_LIMIT_MS), watch.failed])
+    for (let i = 0; i < 100 && server.connections() < COUNT; i++) await sleep(100)
+    if (server.connections() < COUNT) throw new Error(`server holds ${server.connections()} of ${COUNT}`)
+    const results: Result[] = []
+    for (const variant of server.variants) {
+      await Promise.race([oneRound(clients, variant.emit), watch.failed]) // warm-up
+      const rounds: Round[] = []
+      for (let r = 0; r < ROUNDS; r++) {
+        await sleep(PAUSE_MS)
+        rounds.push(await Promise.race([oneRound(clients, variant.emit), watch.failed]))
+      }
+      const totals = rounds.map((r) => r.total)
+      results.push({
+        name: variant.name,
+        median: median(totals),
+        best: Math.min(...totals),
+        first: median(rounds.map((r) => r.first)),
+        emitCall: median(rounds.map((r) => r.emitCall)),
+        rounds: rounds.length,
+      })
+    }
+    return results
+  } finally {
+    watch.cancel()
+    await stopPeer(clients)
+    await server.close()
+  }
+}
+
+const results: Result[] = []
+const failures: string[] = []
+
+function report(incomplete?: string): void {
+  const peerOf = (name: string): string | undefined =>
+    ({
+      'socket.io io.emit': 'wirekit server.emit',
+      'socket.io io.to(room).emit': 'wirekit server.to(room).emit',
+    })[name]
+  const rows = results.map((r) => {
+    const wk = results.find((w) => w.name === peerOf(r.name))
+    return [
+      r.name,
+      formatMs(r.median),
+      formatMs(r.best),
+      formatMs(r.first),
+      formatMs(r.emitCall),
+      String(r.rounds),
+      wk ? formatRatio(r.median, wk.median) : r.name.startsWith('wirekit') ? '1.00×' : 'n/a',
+      r.name.startsWith('socket.io') ? goalAtLeast(wk ? r.median / wk.median : undefined, 3) : '',
+    ]
+  })
+  const scaled = COUNT < WANTED ? ` (wanted ${WANTED}: the descriptor hard limit here is ${limits.hard})` : ''
+  const lines = [
+    `## Messaging: one broadcast to ${COUNT.toLocaleString('en')} connections`,
+    '',
+    `One 64-byte JSON message to ${COUNT.toLocaleString('en')} clients${scaled}: time from the server's emit`,
+    `to the last client's receipt. Server in this process, all clients in one child process (so client-side`,
+    `parsing is part of the time), median of ${ROUNDS} rounds after one warm-up, ${PAUSE_MS} ms apart.`,
+    `Node ${process.version}, ${os.cpus().length} cores. wirekit's push is reliable (sequenced, acknowledged).`,
+    '"first received" is when the first client had it and "emit() call" how long the call itself',
+    'blocked the server (medians): they show how the total splits between server and clients.',
+    '',
+    markdownTable(
+      [
+        'broadcast',
+        'all received (median)',
+        'best',
+        'first received',
+        'emit() call',
+        'rounds',
+        'peer time / wirekit time',
+        'goal',
+      ],
+      rows,
+    ),
+  ]
+  if (failures.length > 0) lines.push('', ...failures.map((f) => `- failed: ${f}`))
+  if (incomplete) lines.push('', `Incomplete: ${incomplete}.`)
+  process.stdout.write(`${lines.join('\n')}\n`)
+}
+
+hardDeadline(DEADLINE_MS, report)
+for (const g of groups.filter((g) => selected(g.kind))) {
+  const result = await attempt(g.kind, () => runGroup(g))
+  if (result instanceof Error) failures.push(`${g.kind}: ${result.message}`)
+  else results.push(...result)
+}
+report()
+process.exit(0)

@@ -1,0 +1,93 @@
+// The `wirekit` command: serve, chat, bench, get, proxy, demo.
+// Each command lives in its own module, loaded only when it runs, so `wirekit get` never loads the messaging stack.
+import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander'
+import { isWirekitError } from '../errors.ts'
+
+function int(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0)
+    throw new CommanderArgumentError(`expected a whole number, got "${value}"`)
+  return n
+}
+
+export function program(): Command {
+  const cli = new Command('wirekit')
+    .description(
+      'Networking toolkit for long-lived connections: sockets, framing, exactly-once messaging, HTTP.',
+    )
+    .showHelpAfterError()
+
+  cli
+    .command('demo')
+    .description(
+      'start a server and clients on loopback, cut their connections mid-stream, prove nothing was lost',
+    )
+    .option('--messages <n>', 'messages each way', int, 2000)
+    .option('--cuts <n>', 'connection cuts during the stream', int, 5)
+    .action(async (opts) => (await import('./demo.ts')).demo(opts))
+
+  cli
+    .command('serve')
+    .description('run a chat server (rooms, nicknames) on MessageServer')
+    .option('--port <port>', 'TCP port', int, 9000)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--path <path>', 'also listen on a Unix socket')
+    .option('--tls-cert <file>', 'TLS certificate (PEM); with --tls-key serves tls://')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--redis <url>', 'share rooms and sessions with other nodes through Redis')
+    .action(async (opts) => (await import('./serve.ts')).serve(opts))
+
+  cli
+    .command('chat')
+    .description('terminal chat client; survives server restarts without losing a line')
+    .argument('[url]', 'server URL', 'tcp://127.0.0.1:9000')
+    .requiredOption('--name <name>', 'your nickname')
+    .option('--room <room>', 'room to join', 'lobby')
+    .option('--ca <file>', 'CA certificate (PEM) for tls:// servers')
+    .action(async (url, opts) => (await import('./chat.ts')).chat(url, opts))
+
+  cli
+    .command('bench')
+    .description('measure messaging throughput and request/response latency on loopback')
+    .option('--messages <n>', 'one-way messages', int, 200_000)
+    .option('--requests <n>', 'requests', int, 50_000)
+    .option('--in-flight <n>', 'requests in flight', int, 64)
+    .action(async (opts) => (await import('./bench.ts')).bench(opts))
+
+  cli
+    .command('get')
+    .description('HTTP GET with timings; downloads with a progress bar and resume')
+    .argument('<url>', 'URL to fetch')
+    .option('-o, --output <file>', 'write the body to a file (a download)')
+    .option('--resume', 'resume a partial download')
+    .option('--cache <store>', 'use a cache: memory or sqlite')
+    .option('--cache-path <file>', 'SQLite cache file', '.wirekit-cache.sqlite')
+    .option('--insecure', 'accept invalid certificates (local development only)')
+    .action(async (url, opts) => (await import('./get.ts')).get(url, opts))
+
+  cli
+    .command('proxy')
+    .description('TCP fault proxy: latency, jitter, bandwidth, 1-byte splits, resets, blackholes')
+    .requiredOption('--listen <host:port>', 'where the proxy listens')
+    .requiredOption('--target <host:port>', 'where it forwards')
+    .option('--latency <ms>', 'added latency per chunk, ms')
+    .option('--jitter <ms>', 'latency jitter, ms')
+    .option('--bandwidth <rate>', 'bytes per second, e.g. 64k, 1m')
+    .option('--split <bytes>', 'write in segments of this many bytes')
+    .option('--reset-every <duration>', 'reset all connections this often, e.g. 2s')
+    .option('--blackhole-after <duration>', 'stop forwarding (silently) after this long, e.g. 5s')
+    .action(async (opts) => (await import('./proxy.ts')).proxy(opts))
+
+  return cli
+}
+
+/** Runs the CLI. Errors print as `wirekit: <message> (<code>)` and exit 1, never as a stack trace. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv)
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    process.stderr.write(`wirekit: ${message}${isWirekitError(error) ? ` (${error.code})` : ''}\n`)
+    process.exitCode = 1
+  }
+}

@@ -1,0 +1,46 @@
+// The one undici dispatcher of a session: an Agent (or a ProxyAgent tunnelling through an HTTP proxy) whose
+// connections go through the session's connector, composed with the interceptors, innermost first:
+//   security (plain-HTTP rule on every hop) → redirect → cache → the caller's dispatchInterceptors.
+import { Agent, buildConnector, type Dispatcher, interceptors, Pool, ProxyAgent } from 'undici'
+import { wrapConnector } from './connector.ts'
+import { type SecurityPolicy, tlsOptions } from './security.ts'
+import type { HttpSessionOptions } from './types.ts'
+
+/** Builds the session's dispatcher and the base one to close. */
+export function createDispatcher(
+  options: HttpSessionOptions,
+  policy: SecurityPolicy,
+  cacheInterceptor: Dispatcher.DispatcherComposeInterceptor | undefined,
+): { dispatcher: Dispatcher; base: Dispatcher } {
+  const tls = tlsOptions(options)
+  const allowH2 = options.allowH2 ?? true
+  const common = {
+    connections: options.connections ?? 64,
+    maxHeaderSize: options.maxHeaderSize ?? 16_384,
+    bodyTimeout: options.bodyTimeout ?? 30_000,
+    allowH2,
+  }
+  let base: Dispatcher
+  if (options.proxy !== undefined) {
+    base = new ProxyAgent({
+      ...common,
+      uri: String(options.proxy),
+      requestTls: { ...tls, allowH2, timeout: options.connectTimeout ?? 10_000 },
+      // The tunnel's connect function reaches each origin's pool here: wrap it for timings and pins.
+      factory: (origin, opts) =>
+        new Pool(origin, {
+          ...opts,
+          connect: wrapConnector((opts as { connect: buildConnector.connector }).connect, policy),
+        }),
+    })
+  } else {
+    const connect = buildConnector({ ...tls, allowH2, timeout: options.connectTimeout ?? 10_000 })
+    base = new Agent({ ...common, connect: wrapConnector(connect, policy) })
+  }
+  const chain: Dispatcher.DispatcherComposeInterceptor[] = [policy.interceptor()]
+  const maxRedirects = options.maxRedirects ?? 5
+  chain.push(interceptors.redirect({ maxRedirections: maxRedirects }))
+  if (cacheInterceptor !== undefined) chain.push(cacheInterceptor)
+  if (options.dispatchInterceptors !== undefined) chain.push(...options.dispatchInterceptors)
+  return { dispatcher: base.compose(chain), base }
+}

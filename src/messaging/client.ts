@@ -1,0 +1,381 @@
+// MessageClient: one session with a MessageServer that survives its connections. It dials, says HELLO,
+// resumes its session after every cut (resending what the server has not acknowledged), reconnects with
+// backoff, and tells the application when a session could not be resumed ('sessionLost').
+//
+//   connect() ─► connecting ──WELCOME──► connected ──transport lost, heartbeat timeout,──► reconnecting
+//                    ▲                                GOAWAY { reconnect: true }               │
+//                    └───────────────────── backoff delay elapsed ─────────────────────────────┘
+//   close(), auth refused, GOAWAY { reconnect: false }, or maxAttempts spent ─► closed
+
+import {
+  BackpressureError,
+  ClosedError,
+  ErrorCodes,
+  InvalidArgumentError,
+  MessagingError,
+  ProtocolError,
+  TimeoutError,
+  type WirekitError,
+} from '../errors.ts'
+import { lengthField } from '../framing/index.ts'
+import { type BackoffOptions, backoffDelay } from '../util/backoff.ts'
+import { publishSession } from './channels.ts'
+import { Connection } from './connection.ts'
+import { Format, Kind } from './envelope.ts'
+import { encodeFrame } from './frame-writer.ts'
+import { type Hello, PROTOCOL_VERSION, parseGoaway, parseWelcome } from './handshake.ts'
+import { resolveHeartbeat } from './heartbeat.ts'
+import { type Listener, Listeners } from './listeners.ts'
+import type { OutboxEntry, OutboxLimits } from './outbox.ts'
+import type { PayloadCodecName } from './payload-codec.ts'
+import { checkEventName } from './peer.ts'
+import { type RequestHandler, type RequestOptions, Session, type UnacknowledgedMessage } from './session.ts'
+import { type ClientTlsOptions, dial, type Endpoint, parseEndpoint } from './transport.ts'
+
+export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed'
+
+export type ReconnectOptions = BackoffOptions & {
+  /** Reconnect attempts in a row before giving up (state 'closed'). @default Infinity */
+  maxAttempts?: number
+}
+
+export type MessageClientOptions = {
+  /** Reconnect with exponential backoff and jitter after a lost connection; `false` to close instead. @default {} */
+  reconnect?: ReconnectOptions | false
+  /** Sent in the HELLO, checked by the server's `authenticate`. */
+  credentials?: unknown
+  /** Time allowed to connect and complete the handshake, in ms. @default 10_000 */
+  connectTimeout?: number
+  /** TLS options for tls:// URLs (ca, servername, cert/key for mTLS, checkServerIdentity...). */
+  tls?: ClientTlsOptions
+  /** Bounds of unacknowledged client→server messages; a send beyond them rejects with WK_BACKPRESSURE. @default { maxMessages: 10_000, maxBytes: 8 MiB } */
+  outbox?: OutboxLimits
+  /** How structured payloads are encoded. @default 'json' */
+  codec?: PayloadCodecName
+  /** Largest frame accepted, in bytes. @default 1 MiB */
+  maxFrameLength?: number
+}
+
+type Waiter = { resolve: () => void; reject: (error: Error) => void }
+
+/**
+ * A messaging client.
+ * @example
+ * const client = await MessageClient.connect('tcp://127.0.0.1:9000', { credentials: { token } })
+ * const reply = await client.request('echo', { hi: 1 }, { timeout: 5000 })
+ * await client.emit('chat', { text: 'hello' })
+ */
+export class MessageClient extends Session {
+  readonly url: string
+  #endpoint: Endpoint
+  #options: MessageClientOptions
+  #state: ClientState = 'connecting'
+  #listeners = new Listeners()
+  #handlers = new Map<string, RequestHandler<MessageClient>>()
+  #sessionId: string | undefined
+  #attempt = 0
+  #retryTimer: NodeJS.Timeout | undefined
+  #welcome: Waiter | undefined
+  #ownMaxFrame: number
+
+  /** Connects and completes the handshake; rejects if the first connection fails (no retries). */
+  static async connect(url: string, options: MessageClientOptions = {}): Promise<MessageClient> {
+    const client = new MessageClient(url, options)
+    try {
+      await client.#open()
+    } catch (error) {
+      client.#finish(error as Error)
+      throw error
+    }
+    return client
+  }
+
+  private constructor(url: string, options: MessageClientOptions) {
+    const maxFrameLength = options.maxFrameLength ?? 1024 * 1024
+    super(
+      lengthField({ lengthFieldLength: 4, maxFrameLength }),
+      options.codec ?? 'json',
+      resolveHeartbeat(undefined),
+      maxFrameLength,
+      options.outbox,
+    )
+    this.url = url
+    this.#endpoint = parseEndpoint(url)
+    this.#options = options
+    this.#ownMaxFrame = maxFrameLength
+  }
+
+  get state(): ClientState {
+    return this.#state
+  }
+
+  /** The current session id (undefined before the first handshake). */
+  get sessionId(): string | undefined {
+    return this.#sessionId
+  }
+
+  get connected(): boolean {
+    return this.#state === 'connected'
+  }
+
+  /** Sends an event; resolves when the server acknowledges it. While disconnected it waits in the outbox. */
+  emit(event: string, data?: unknown): Promise<void> {
+    checkEventName(event)
+    if (this.#state === 'closed')
+      return Promise.reject(new ClosedError(ErrorCodes.CLOSED, 'Client is closed'))
+    return this.sendEvent(event, data)
+  }
+
+  /** Volatile sends: written if connected, otherwise dropped; never resent. `emit` returns whether it was queued. */
+  get volatile(): { emit(event: string, data?: unknown): boolean } {
+    return {
+      emit: (event, data) => {
+        checkEventName(event)
+        return this.#state !== 'closed' && this.sendVolatile(event, data)
+      },
+    }
+  }
+
+  /** Calls a server handler; completes once even across reconnects (the handler runs once). */
+  request<T = unknown>(method: string, data?: unknown, options?: RequestOptions): Promise<T> {
+    if (this.#state === 'closed')
+      return Promise.reject(new ClosedError(ErrorCodes.CLOSED, 'Client is closed'))
+    return this.sendRequest(method, data, options) as Promise<T>
+  }
+
+  /** Handles requests the server makes with `peer.request(method, data)`. */
+  handle<T = unknown>(method: string, handler: (data: T, client: MessageClient) => unknown): this {
+    if (typeof handler !== 'function')
+      throw new InvalidArgumentError('handle(method, handler) needs a function')
+    this.#handlers.set(method, handler as RequestHandler<MessageClient>)
+    return this
+  }
+
+  /**
+   * Server events by name, and lifecycle events: 'state' (ClientState), 'disconnect' (error: the
+   * transport was lost, a resume follows), 'resumed', 'sessionLost' (unacknowledged messages, error),
+   * 'close' (error?: the client is done), 'error' (a listener threw).
+   */
+  on(event: string, listener: Listener): this {
+    this.#listeners.on(event, listener)
+    return this
+  }
+
+  off(event: string, listener: Listener): this {
+    this.#listeners.off(event, listener)
+    return this
+  }
+
+  once(event: string, listener: Listener): this {
+    this.#listeners.once(event, listener)
+    return this
+  }
+
+  /**
+   * Ends the session: the server forgets it, nothing reconnects, and sends not yet acknowledged reject
+   * with WK_CLOSED.
+   */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return
+    const conn = this.conn
+    if (conn !== undefined && !conn.closed) {
+      // BYE after whatever is being written: the server drops the session instead of retaining it.
+      const bye = this.established ? encodeFrame(this.codec, Kind.BYE, Format.EMPTY) : undefined
+      this.detachConnection()
+      conn.close(undefined, bye)
+    }
+    this.#finish(new ClosedError(ErrorCodes.CLOSED, 'Client closed'))
+  }
+
+  // ——— connecting ———
+
+  async #open(): Promise<void> {
+    this.#setState('connecting')
+    const timeout = this.#options.connectTimeout ?? 10_000
+    const transport = await dial(this.#endpoint, timeout, this.#options.tls)
+    if (this.#state === 'closed') {
+      transport.destroy()
+      throw new ClosedError(ErrorCodes.CLOSED, 'Client closed while connecting')
+    }
+    const conn = new Connection(transport, this.codec, this)
+    this.conn = conn
+    this.established = false
+    const hello: Hello = { v: PROTOCOL_VERSION, lastReceived: this.lastReceived }
+    if (this.#sessionId !== undefined) hello.session = this.#sessionId
+    if (this.#options.credentials !== undefined) hello.credentials = this.#options.credentials
+    const welcomed = new Promise<void>((resolve, reject) => {
+      this.#welcome = { resolve, reject }
+    })
+    const timer = setTimeout(() => {
+      conn.close(new TimeoutError(ErrorCodes.CONNECT_TIMEOUT, `No WELCOME within ${timeout} ms`))
+    }, timeout)
+    timer.unref()
+    conn.write(encodeFrame(this.codec, Kind.HELLO, Format.JSON, { body: JSON.stringify(hello) }))
+    conn.start()
+    try {
+      await welcomed
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  #scheduleReconnect(reason: Error | undefined): void {
+    const options = this.#options.reconnect ?? {}
+    if (options === false || this.#attempt >= (options.maxAttempts ?? Number.POSITIVE_INFINITY)) {
+      this.#finish(reason ?? new ClosedError(ErrorCodes.CLOSED, 'Connection lost'))
+      return
+    }
+    this.#setState('reconnecting')
+    const wait = backoffDelay(this.#attempt++, options)
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined
+      this.#open().catch((error: Error) => {
+        if (this.#state === 'closed') return
+        if (isFatal(error)) this.#finish(error)
+        else this.#scheduleReconnect(error)
+      })
+    }, wait)
+  }
+
+  /** The client is done: rejects everything still pending and reports 'closed'. */
+  #finish(reason: Error): void {
+    if (this.#state === 'closed') return
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    const conn = this.conn
+    this.detachConnection()
+    if (conn !== undefined && !conn.closed) conn.close(undefined)
+    const waiter = this.#welcome
+    this.#welcome = undefined
+    waiter?.reject(reason)
+    const entries = this.outbox.takeAll()
+    const error = new ClosedError(ErrorCodes.CLOSED, `Client closed: ${reason.message}`, {
+      cause: reason,
+      unacknowledged: Session.describe(entries),
+    })
+    for (const entry of entries) Session.rejectEntry(entry, error)
+    this.failSentRequests(() => error, true)
+    this.#setState('closed')
+    if (this.#sessionId !== undefined) publishSession('close', this.#sessionId, reason)
+    this.#listeners.dispatch('close', reason.message === 'Client closed' ? undefined : reason)
+  }
+
+  #setState(state: ClientState): void {
+    if (this.#state === state) return
+    this.#state = state
+    this.#listeners.dispatch('state', state)
+  }
+
+  // ——— Session hooks ———
+
+  protected onControl(kind: Kind, payload: unknown, conn: Connection): void {
+    if (kind === Kind.GOAWAY) {
+      const goaway = parseGoaway(payload)
+      const error = new MessagingError(
+        goaway.code as WirekitError['code'],
+        `Server said goodbye: ${goaway.message}`,
+        {
+          reconnect: goaway.reconnect,
+        },
+      )
+      conn.close(error)
+      if (!goaway.reconnect) this.#finish(error)
+      return
+    }
+    if (kind !== Kind.WELCOME || this.established) {
+      throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad handshake: unexpected kind ${kind}`)
+    }
+    const welcome = parseWelcome(payload)
+    const resumed = this.#sessionId !== undefined && welcome.resumed && welcome.session === this.#sessionId
+    if (this.#sessionId !== undefined && !resumed) this.#sessionLost()
+    this.#sessionId = welcome.session
+    this.heartbeat = { interval: welcome.heartbeat.interval, timeout: welcome.heartbeat.timeout }
+    this.maxFrameLength = Math.min(this.#ownMaxFrame, welcome.maxFrameLength)
+    this.attach(conn, resumed ? welcome.lastReceived : 0)
+    this.#attempt = 0
+    this.#setState('connected')
+    publishSession(resumed ? 'resume' : 'open', welcome.session)
+    if (resumed) this.#listeners.dispatch('resumed')
+    const waiter = this.#welcome
+    this.#welcome = undefined
+    waiter?.resolve()
+  }
+
+  /**
+   * The server did not know our session. Messages it may have seen are reported lost; messages never
+   * written to any connection are safe to carry into the new session.
+   */
+  #sessionLost(): void {
+    const sentUpTo = this.outbox.sentUpTo
+    const entries = this.outbox.takeAll()
+    const lost: OutboxEntry[] = []
+    const kept: OutboxEntry[] = []
+    for (const entry of entries) (entry.seq <= sentUpTo ? lost : kept).push(entry)
+    const unacknowledged: UnacknowledgedMessage[] = Session.describe(lost)
+    const error = new MessagingError(
+      ErrorCodes.SESSION_LOST,
+      `Session ${this.#sessionId} could not be resumed`,
+      {
+        unacknowledged,
+      },
+    )
+    for (const entry of lost) Session.rejectEntry(entry, error)
+    this.failSentRequests(() => error, false)
+    const renumbered = new Map<number, number>()
+    this.nextSeq = 1
+    for (const entry of kept) {
+      renumbered.set(entry.seq, this.nextSeq)
+      entry.seq = this.nextSeq++
+      this.outbox.push(entry)
+    }
+    this.renumberPending(renumbered)
+    this.outbox.sentUpTo = 0
+    this.lastReceived = 0
+    this.ackSent = 0
+    publishSession('lost', this.#sessionId!, error)
+    this.#listeners.dispatch('sessionLost', unacknowledged, error)
+  }
+
+  protected onEvent(name: string, data: unknown): void {
+    this.#listeners.dispatch(name, data)
+  }
+
+  protected handlerFor(method: string): RequestHandler<unknown> | undefined {
+    return this.#handlers.get(method) as RequestHandler<unknown> | undefined
+  }
+
+  protected get handlerContext(): unknown {
+    return this
+  }
+
+  protected get pings(): boolean {
+    return true
+  }
+
+  protected onOutboxFull(size: number, _kind: Kind): void {
+    throw new BackpressureError(
+      ErrorCodes.BACKPRESSURE,
+      `Outbox full: ${this.outbox.count} messages / ${this.outbox.bytes} bytes unacknowledged (adding ${size})`,
+    )
+  }
+
+  onClose(conn: Connection, error: Error | undefined): void {
+    if (conn !== this.conn) return
+    const wasEstablished = this.established
+    this.detachConnection()
+    const waiter = this.#welcome
+    if (waiter !== undefined) {
+      this.#welcome = undefined
+      waiter.reject(error ?? new ClosedError(ErrorCodes.CLOSED, 'Connection closed during the handshake'))
+    }
+    if (this.#state === 'closed' || !wasEstablished) return
+    this.#listeners.dispatch('disconnect', error)
+    this.#scheduleReconnect(error)
+  }
+}
+
+/** Errors after which retrying cannot help. */
+function isFatal(error: Error): boolean {
+  const code = (error as WirekitError).code
+  return code === ErrorCodes.AUTH_FAILED || code === ErrorCodes.AUTH_TIMEOUT
+}

@@ -1,0 +1,88 @@
+// Turns envelopes into framed bytes. Many frames are encoded into one output buffer per flush (one
+// syscall for many messages): each envelope is built in a shared scratch buffer, then framed into the
+// output by the FrameCodec, so the length-field implementation stays the one in src/framing/.
+
+import type { FrameCodec } from '../framing/codec.ts'
+import { Flag, type Format, headerLength, type Kind, writeHeader } from './envelope.ts'
+import { type Body, bodyLength, writeBody } from './payload-codec.ts'
+
+let scratch = Buffer.allocUnsafe(64 * 1024)
+// Views of the scratch buffer by length, so framing a small envelope allocates no view object.
+let views: Buffer[] = []
+const CACHED_VIEWS = 2048
+
+function ensureScratch(size: number): void {
+  if (scratch.length >= size) return
+  scratch = Buffer.allocUnsafe(Math.max(size, scratch.length * 2))
+  views = []
+}
+
+function viewOf(length: number): Buffer {
+  if (length >= CACHED_VIEWS) return scratch.subarray(0, length)
+  let view = views[length]
+  if (view === undefined) views[length] = view = scratch.subarray(0, length)
+  return view
+}
+
+/** Envelope bytes (without frame header) for these fields. */
+export function envelopeLength(flags: number, nameBytes: number, bodyBytes: number): number {
+  return headerLength(flags, nameBytes) + bodyBytes
+}
+
+/**
+ * Encodes one envelope and frames it into `target` at `at`; returns the new offset.
+ * `envelopeBytes` is `envelopeLength(...)` for the same fields, which the caller already knows.
+ */
+export function writeFrame(
+  codec: FrameCodec,
+  target: Buffer,
+  at: number,
+  envelopeBytes: number,
+  kind: Kind,
+  flags: number,
+  seq: number,
+  ack: number,
+  id: number,
+  name: string,
+  body: Body,
+  bodyBytes: number,
+): number {
+  ensureScratch(envelopeBytes)
+  const payloadAt = writeHeader(scratch, 0, kind, flags, seq, ack, id, name)
+  writeBody(scratch, payloadAt, body, bodyBytes)
+  return codec.encodeInto(viewOf(envelopeBytes), target, at)
+}
+
+/** One framed envelope in its own buffer: for handshake and control frames, off the hot path. */
+export function encodeFrame(
+  codec: FrameCodec,
+  kind: Kind,
+  format: Format,
+  options: { seq?: number; ack?: number; id?: number; name?: string; body?: Body } = {},
+): Buffer {
+  let flags: number = format
+  if (options.seq !== undefined) flags |= Flag.SEQ
+  if (options.ack !== undefined) flags |= Flag.ACK
+  if (options.id !== undefined) flags |= Flag.ID
+  const name = options.name ?? ''
+  if (name !== '') flags |= Flag.NAME
+  const nameBytes = Buffer.byteLength(name)
+  const bodyBytes = bodyLength(options.body)
+  const size = envelopeLength(flags, nameBytes, bodyBytes)
+  const out = Buffer.allocUnsafe(codec.encodedLength(size))
+  const end = writeFrame(
+    codec,
+    out,
+    0,
+    size,
+    kind,
+    flags,
+    options.seq ?? 0,
+    options.ack ?? 0,
+    options.id ?? 0,
+    name,
+    options.body,
+    bodyBytes,
+  )
+  return end === out.length ? out : out.subarray(0, end)
+}

@@ -1,0 +1,108 @@
+// The versioned handshake and the control messages that carry JSON: HELLO, WELCOME, GOAWAY.
+//
+//   client                                  server
+//     │── HELLO { v, session?, lastReceived, credentials? } ──►│  authenticate (with timeout), then
+//     │                                                          │  resume the session or open a new one
+//     │◄── WELCOME { v, session, resumed, lastReceived, heartbeat, maxFrameLength } ──│
+//     │   both sides drop what the other acknowledged (lastReceived) and resend the rest, in order
+//     │◄── GOAWAY { code, message, reconnect } ── refusal (auth, version, full) or server closing
+//
+// A resume that the server cannot honour is answered with a fresh session and `resumed: false`:
+// the client then reports `sessionLost` with what it had not seen acknowledged.
+
+import { ErrorCodes, ProtocolError, WirekitError } from '../errors.ts'
+import type { FrameCodec } from '../framing/codec.ts'
+import { Format, Kind } from './envelope.ts'
+import { encodeFrame } from './frame-writer.ts'
+import type { Heartbeat } from './heartbeat.ts'
+
+export const PROTOCOL_VERSION = 1
+
+export type Hello = {
+  v: number
+  /** Session to resume; absent for a new session. */
+  session?: string
+  /** Highest sequence number the client received from the server in that session. */
+  lastReceived: number
+  credentials?: unknown
+}
+
+export type Welcome = {
+  v: number
+  session: string
+  resumed: boolean
+  /** Highest sequence number the server received from the client in this session. */
+  lastReceived: number
+  heartbeat: Heartbeat
+  maxFrameLength: number
+}
+
+export type Goaway = {
+  code: string
+  message: string
+  /** Whether the client should reconnect (server closing) or give up (auth failed). */
+  reconnect: boolean
+}
+
+function bad(what: string): never {
+  throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad handshake: ${what}`)
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function isSeq(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+}
+
+export function parseHello(value: unknown): Hello {
+  if (!isObject(value)) bad('HELLO is not an object')
+  if (value.v !== PROTOCOL_VERSION) bad(`unsupported protocol version ${String(value.v)}`)
+  if (value.session !== undefined && (typeof value.session !== 'string' || value.session.length > 128)) {
+    bad('HELLO session is not a short string')
+  }
+  if (!isSeq(value.lastReceived)) bad('HELLO lastReceived is not a sequence number')
+  return value as Hello
+}
+
+export function parseWelcome(value: unknown): Welcome {
+  if (!isObject(value)) bad('WELCOME is not an object')
+  if (value.v !== PROTOCOL_VERSION) bad(`unsupported protocol version ${String(value.v)}`)
+  if (typeof value.session !== 'string') bad('WELCOME session is not a string')
+  if (typeof value.resumed !== 'boolean') bad('WELCOME resumed is not a boolean')
+  if (!isSeq(value.lastReceived)) bad('WELCOME lastReceived is not a sequence number')
+  const hb = value.heartbeat
+  if (!isObject(hb) || !(Number(hb.interval) > 0) || !(Number(hb.timeout) > 0))
+    bad('WELCOME heartbeat is invalid')
+  if (!(Number(value.maxFrameLength) > 0)) bad('WELCOME maxFrameLength is invalid')
+  return value as Welcome
+}
+
+export function parseGoaway(value: unknown): Goaway {
+  if (!isObject(value) || typeof value.code !== 'string') bad('GOAWAY without a code')
+  return { code: value.code, message: String(value.message ?? ''), reconnect: value.reconnect === true }
+}
+
+/** A GOAWAY frame telling the peer why its connection ends, for errors the peer caused. */
+export function goawayFor(codec: FrameCodec, error: Error): Buffer | undefined {
+  if (!(error instanceof WirekitError)) return undefined
+  const code = error.code
+  const reconnect =
+    code === ErrorCodes.RATE_LIMITED ||
+    code === ErrorCodes.SLOW_CONSUMER ||
+    code === ErrorCodes.SERVER_CLOSING
+  if (
+    !reconnect &&
+    !(error instanceof ProtocolError) &&
+    code !== ErrorCodes.AUTH_FAILED &&
+    code !== ErrorCodes.AUTH_TIMEOUT
+  ) {
+    return undefined
+  }
+  return goawayFrame(codec, { code, message: error.message, reconnect })
+}
+
+export function goawayFrame(codec: FrameCodec, goaway: Goaway): Buffer {
+  return encodeFrame(codec, Kind.GOAWAY, Format.JSON, { body: JSON.stringify(goaway) })
+}

@@ -1,0 +1,170 @@
+// The default adapter: rooms, broadcast and sessions in this process's memory.
+// Sessions are kept as live objects, so the store costs nothing per message; a disconnected session
+// waits `retention` ms (checked by a shared sweeper, not a timer per session) and then expires.
+
+import type {
+  AdapterPeer,
+  BroadcastMessage,
+  BroadcastTarget,
+  LiveSession,
+  MessagingAdapter,
+  SessionChange,
+  SessionSnapshot,
+  SessionStore,
+} from './adapter.ts'
+import { type Sweepable, type Sweeper, sweeperFor } from './heartbeat.ts'
+
+type Retained = { session: LiveSession; expiresAt: number }
+
+/** Sessions in memory: resumable on this node, lost when the process restarts. */
+export class MemorySessionStore implements SessionStore, Sweepable {
+  readonly tracksChanges = false
+  #live = new Map<string, LiveSession>()
+  #detached = new Map<string, Retained>()
+  #sweeper: Sweeper | undefined
+
+  open(session: LiveSession): void {
+    this.#live.set(session.id, session)
+  }
+
+  update(_session: LiveSession, _change: SessionChange): void {}
+
+  detach(session: LiveSession, retention: number): void {
+    if (!this.#live.has(session.id)) return
+    this.#detached.set(session.id, { session, expiresAt: Date.now() + retention })
+    if (this.#sweeper === undefined) {
+      this.#sweeper = sweeperFor(Math.max(retention, 64))
+      this.#sweeper.add(this)
+    }
+  }
+
+  attach(session: LiveSession): void {
+    this.#detached.delete(session.id)
+  }
+
+  claim(id: string): LiveSession | SessionSnapshot | undefined {
+    return this.#live.get(id)
+  }
+
+  delete(id: string): void {
+    this.#live.delete(id)
+    this.#detached.delete(id)
+  }
+
+  /** Sessions held, connected or not. */
+  get size(): number {
+    return this.#live.size
+  }
+
+  sweep(now: number): void {
+    for (const [id, retained] of this.#detached) {
+      if (now < retained.expiresAt) continue
+      this.#detached.delete(id)
+      this.#live.delete(id)
+      retained.session.expire()
+    }
+    if (this.#detached.size === 0) {
+      this.#sweeper?.delete(this)
+      this.#sweeper = undefined
+    }
+  }
+
+  close(): void {
+    this.#sweeper?.delete(this)
+    this.#sweeper = undefined
+    this.#detached.clear()
+    this.#live.clear()
+  }
+}
+
+/**
+ * Rooms and broadcast in one process (the default adapter).
+ * @example new MessageServer({ adapter: new MemoryAdapter() })
+ */
+export class MemoryAdapter implements MessagingAdapter {
+  readonly sessions: SessionStore
+  #all = new Set<AdapterPeer>()
+  #rooms = new Map<string, Set<AdapterPeer>>()
+  #roomsOf = new Map<AdapterPeer, Set<string>>()
+
+  constructor(sessions: SessionStore = new MemorySessionStore()) {
+    this.sessions = sessions
+  }
+
+  addPeer(peer: AdapterPeer): void {
+    this.#all.add(peer)
+    this.join(peer, peer.id)
+  }
+
+  removePeer(peer: AdapterPeer): void {
+    this.#all.delete(peer)
+    const rooms = this.#roomsOf.get(peer)
+    if (rooms === undefined) return
+    for (const room of rooms) this.#removeFrom(room, peer)
+    this.#roomsOf.delete(peer)
+  }
+
+  join(peer: AdapterPeer, room: string): void {
+    let members = this.#rooms.get(room)
+    if (members === undefined) this.#rooms.set(room, (members = new Set()))
+    members.add(peer)
+    let rooms = this.#roomsOf.get(peer)
+    if (rooms === undefined) this.#roomsOf.set(peer, (rooms = new Set()))
+    rooms.add(room)
+  }
+
+  leave(peer: AdapterPeer, room: string): void {
+    this.#removeFrom(room, peer)
+    this.#roomsOf.get(peer)?.delete(room)
+  }
+
+  #removeFrom(room: string, peer: AdapterPeer): void {
+    const members = this.#rooms.get(room)
+    if (members === undefined) return
+    members.delete(peer)
+    if (members.size === 0) this.#rooms.delete(room)
+  }
+
+  roomsOf(peer: AdapterPeer): ReadonlySet<string> {
+    return this.#roomsOf.get(peer) ?? new Set()
+  }
+
+  peersIn(room: string | undefined): Iterable<AdapterPeer> {
+    if (room === undefined) return this.#all
+    return this.#rooms.get(room) ?? []
+  }
+
+  broadcast(message: BroadcastMessage, target: BroadcastTarget): void {
+    for (const peer of this.#targets(target)) peer.deliver(message)
+  }
+
+  #targets(target: BroadcastTarget): Iterable<AdapterPeer> {
+    const { rooms, except } = target
+    const excluded = (peer: AdapterPeer): boolean => {
+      if (except === undefined) return false
+      const mine = this.#roomsOf.get(peer)
+      if (mine === undefined) return false
+      for (const room of except) if (mine.has(room)) return true
+      return false
+    }
+    if (rooms === undefined) {
+      if (except === undefined) return [...this.#all]
+      return [...this.#all].filter((peer) => !excluded(peer))
+    }
+    // A peer in several of the rooms receives the message once.
+    const out = new Set<AdapterPeer>()
+    for (const room of rooms) {
+      const members = this.#rooms.get(room)
+      if (members === undefined) continue
+      for (const peer of members) if (!excluded(peer)) out.add(peer)
+    }
+    return out
+  }
+
+  close(): void {
+    this.#all.clear()
+    this.#rooms.clear()
+    this.#roomsOf.clear()
+    void this.sessions.close()
+  }
+}

@@ -1,0 +1,127 @@
+// The outbox: reliable messages in sequence order, kept until the peer acknowledges them.
+// It is also the send queue: a cursor marks the next message to write, and a resume rewinds the
+// cursor so everything unacknowledged goes out again. Bounded by message count and bytes.
+
+import type { Format, Kind } from './envelope.ts'
+import type { Body } from './payload-codec.ts'
+
+/** One reliable message waiting for its acknowledgement. */
+export type OutboxEntry = {
+  seq: number
+  kind: Kind
+  /** Envelope flags (format, SEQ, ID, NAME); the ack field is never stored. */
+  flags: number
+  /** Request id (requests and responses), else 0. */
+  id: number
+  /** Event or method name, '' when none. */
+  name: string
+  format: Format
+  body: Body
+  bodyBytes: number
+  /** Envelope bytes without the ack field: what this entry costs in the outbox and on the wire. */
+  size: number
+  /** Settled when acknowledged (emit) or when the session ends without it. */
+  settle: PromiseWithResolvers<void> | undefined
+}
+
+export type OutboxLimits = {
+  /** Most unacknowledged messages held. @default 10_000 */
+  maxMessages?: number
+  /** Most unacknowledged bytes held (envelopes). @default 8 MiB */
+  maxBytes?: number
+}
+
+const COMPACT_AT = 1024
+
+export class Outbox {
+  readonly maxMessages: number
+  readonly maxBytes: number
+  #entries: OutboxEntry[] = []
+  #head = 0
+  #cursor = 0
+  #bytes = 0
+  /** Highest sequence number ever handed to a transport. */
+  sentUpTo = 0
+
+  constructor(limits: OutboxLimits = {}) {
+    this.maxMessages = limits.maxMessages ?? 10_000
+    this.maxBytes = limits.maxBytes ?? 8 * 1024 * 1024
+  }
+
+  get count(): number {
+    return this.#entries.length - this.#head
+  }
+
+  get bytes(): number {
+    return this.#bytes
+  }
+
+  /** True when a message of `size` bytes would go over a limit. */
+  isFull(size: number): boolean {
+    return this.count >= this.maxMessages || this.#bytes + size > this.maxBytes
+  }
+
+  push(entry: OutboxEntry): void {
+    this.#entries.push(entry)
+    this.#bytes += entry.size
+  }
+
+  /** Drops (and resolves) every entry up to and including `seq`. Returns how many were dropped. */
+  ack(seq: number): number {
+    const entries = this.#entries
+    let head = this.#head
+    const start = head
+    while (head < entries.length && entries[head]!.seq <= seq) {
+      const entry = entries[head]!
+      this.#bytes -= entry.size
+      entry.settle?.resolve()
+      entries[head] = undefined as unknown as OutboxEntry
+      head++
+    }
+    this.#head = head
+    if (this.#cursor < head) this.#cursor = head
+    if (head === entries.length) {
+      this.#entries = []
+      this.#head = 0
+      this.#cursor = 0
+    } else if (head >= COMPACT_AT && head * 2 >= entries.length) {
+      this.#entries = entries.slice(head)
+      this.#cursor -= head
+      this.#head = 0
+    }
+    return head - start
+  }
+
+  /** The next entry to write, advancing the cursor; undefined when all have been written. */
+  next(): OutboxEntry | undefined {
+    if (this.#cursor >= this.#entries.length) return undefined
+    const entry = this.#entries[this.#cursor++]!
+    if (entry.seq > this.sentUpTo) this.sentUpTo = entry.seq
+    return entry
+  }
+
+  /** Whether entries wait to be written. */
+  get hasUnsent(): boolean {
+    return this.#cursor < this.#entries.length
+  }
+
+  /** Puts the cursor back to the oldest unacknowledged entry: a new transport resends them all. */
+  rewind(): void {
+    this.#cursor = this.#head
+  }
+
+  /** Removes and returns every entry (the session is over). */
+  takeAll(): OutboxEntry[] {
+    const rest = this.#entries.slice(this.#head)
+    this.#entries = []
+    this.#head = 0
+    this.#cursor = 0
+    this.#bytes = 0
+    return rest
+  }
+
+  /** A read-only view of the unacknowledged entries, oldest first. */
+  *[Symbol.iterator](): IterableIterator<OutboxEntry> {
+    for (let i = this.#head; i < this.#entries.length; i++) yield this.#entries[i]!
+  }
+}

@@ -1,0 +1,376 @@
+// Peer: one client session as the server sees it. It outlives its connections: a resume attaches a new
+// transport to the same Peer (same id, rooms and listeners), and the outbox replays what the client
+// has not acknowledged. Events: 'disconnect' (transport lost, resumable), 'resume', 'close' (ended).
+
+import {
+  BackpressureError,
+  ClosedError,
+  ErrorCodes,
+  InvalidArgumentError,
+  MessagingError,
+  ProtocolError,
+} from '../errors.ts'
+import type { FrameCodec } from '../framing/codec.ts'
+import type {
+  AdapterPeer,
+  BroadcastMessage,
+  LiveSession,
+  MessagingAdapter,
+  SessionSnapshot,
+} from './adapter.ts'
+import type { Connection } from './connection.ts'
+import { Kind } from './envelope.ts'
+import { type Goaway, goawayFrame } from './handshake.ts'
+import type { Heartbeat } from './heartbeat.ts'
+import { type Listener, Listeners } from './listeners.ts'
+import type { OutboxLimits } from './outbox.ts'
+import type { PayloadCodecName } from './payload-codec.ts'
+import { type RequestHandler, type RequestOptions, Session } from './session.ts'
+
+/** Names that are lifecycle events on one side or the other: they cannot be sent as messages. */
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
+  'close',
+  'connection',
+  'disconnect',
+  'error',
+  'resume',
+  'resumed',
+  'sessionLost',
+  'state',
+])
+
+export function checkEventName(event: string): void {
+  if (RESERVED_EVENTS.has(event)) throw new InvalidArgumentError(`"${event}" is a reserved event name`)
+}
+
+export type RateLimit = {
+  /** Messages allowed per `interval`. */
+  messages: number
+  /** Window in ms. @default 1000 */
+  interval?: number
+  /** 'throttle' stops reading until the budget refills (TCP pushes back); 'disconnect' cuts the connection with WK_RATE_LIMITED (the session stays resumable). @default 'throttle' */
+  action?: 'throttle' | 'disconnect'
+}
+
+/** What a Peer needs from its server (kept in one object shared by all peers). */
+export type PeerCore = {
+  codec: FrameCodec
+  payloadCodec: PayloadCodecName
+  heartbeat: Heartbeat
+  maxFrameLength: number
+  limits: OutboxLimits | undefined
+  adapter: MessagingAdapter
+  retention: number
+  rateLimit: RateLimit | undefined
+  handlerFor(method: string): RequestHandler<Peer> | undefined
+  /** The session ended for good. */
+  ended(peer: Peer, reason: Error): void
+  /** The transport went away; the session is retained. */
+  detached(peer: Peer, error: Error | undefined): void
+}
+
+export class Peer extends Session implements AdapterPeer, LiveSession {
+  /** The session id: stable across reconnects, and the name of the peer's own room. */
+  readonly id: string
+  /** What `authenticate` returned for this client. */
+  identity: unknown
+  /** A slot for application state. */
+  data: unknown
+  #core: PeerCore
+  #listeners: Listeners | undefined
+  #over = false
+  #tokens = 0
+  #refilledAt = 0
+  #storedUpTo = 0
+
+  constructor(core: PeerCore, id: string, identity: unknown) {
+    super(core.codec, core.payloadCodec, core.heartbeat, core.maxFrameLength, core.limits)
+    this.#core = core
+    this.id = id
+    this.identity = identity
+    if (core.rateLimit !== undefined) {
+      this.#tokens = core.rateLimit.messages
+      this.#refilledAt = Date.now()
+    }
+  }
+
+  /** Whether a transport is attached right now. */
+  get connected(): boolean {
+    return this.established
+  }
+
+  /** The session has ended (closed, expired, cut): nothing more can be sent. */
+  get closed(): boolean {
+    return this.#over
+  }
+
+  /** Sends an event; resolves when the client acknowledges it. Queued while the client is away. */
+  emit(event: string, data?: unknown): Promise<void> {
+    checkEventName(event)
+    if (this.#over) return Promise.reject(new ClosedError(ErrorCodes.CLOSED, `Peer ${this.id} is closed`))
+    return this.sendEvent(event, data)
+  }
+
+  /** Volatile sends: dropped unless connected, never buffered for a resume. */
+  get volatile(): { emit(event: string, data?: unknown): boolean } {
+    return {
+      emit: (event, data) => {
+        checkEventName(event)
+        return !this.#over && this.sendVolatile(event, data)
+      },
+    }
+  }
+
+  /** Calls a handler registered on the client with `client.handle(method, fn)`. */
+  request<T = unknown>(method: string, data?: unknown, options?: RequestOptions): Promise<T> {
+    if (this.#over) return Promise.reject(new ClosedError(ErrorCodes.CLOSED, `Peer ${this.id} is closed`))
+    return this.sendRequest(method, data, options) as Promise<T>
+  }
+
+  on(event: string, listener: Listener): this {
+    this.#listeners ??= new Listeners()
+    this.#listeners.on(event, listener)
+    return this
+  }
+
+  off(event: string, listener: Listener): this {
+    this.#listeners?.off(event, listener)
+    return this
+  }
+
+  once(event: string, listener: Listener): this {
+    this.#listeners ??= new Listeners()
+    this.#listeners.once(event, listener)
+    return this
+  }
+
+  join(room: string): void {
+    if (!this.#over) this.#core.adapter.join(this, room)
+  }
+
+  leave(room: string): void {
+    this.#core.adapter.leave(this, room)
+  }
+
+  get rooms(): ReadonlySet<string> {
+    return this.#core.adapter.roomsOf(this)
+  }
+
+  /** Ends the session: the client is told not to reconnect, and unacknowledged sends reject with WK_CLOSED. */
+  disconnect(reason = 'disconnected by the server'): void {
+    this.end(new ClosedError(ErrorCodes.CLOSED, reason), {
+      code: ErrorCodes.CLOSED,
+      message: reason,
+      reconnect: false,
+    })
+  }
+
+  // ——— server side ———
+
+  /** Puts `conn` under this session after a successful handshake (new session or resume). */
+  takeover(conn: Connection, peerLastReceived: number, welcome: Buffer): void {
+    const old = this.conn
+    if (old !== undefined && old !== conn) {
+      // The client came back before we noticed it had gone: retire the old transport quietly.
+      this.detachConnection()
+      old.owner = orphan
+      old.close(undefined)
+    }
+    conn.owner = this
+    this.queueControl(welcome)
+    this.attach(conn, peerLastReceived)
+    this.#core.adapter.sessions.attach(this)
+  }
+
+  deliver(message: BroadcastMessage): void {
+    if (this.#over) return
+    try {
+      if (message.volatile) this.queueVolatile(message.event, message.format, message.body)
+      else this.enqueueBody(Kind.EVENT, 0, message.event, message.format, message.body)
+    } catch (error) {
+      // The slow-consumer cut already happened; an oversize message is refused for everyone alike.
+      if (!(error instanceof MessagingError) && !(error instanceof InvalidArgumentError)) throw error
+    }
+  }
+
+  /** Ends the session for good. With a GOAWAY, the client hears why before the connection closes. */
+  end(reason: Error, goaway?: Goaway): void {
+    if (this.#over) return
+    this.#over = true
+    const conn = this.conn
+    this.detachConnection()
+    if (conn !== undefined && !conn.closed) conn.close(undefined, goaway && goawayFrame(this.codec, goaway))
+    for (const entry of this.outbox.takeAll()) Session.rejectEntry(entry, reason)
+    this.failSentRequests(() => reason, true)
+    this.#core.ended(this, reason)
+    this.#listeners?.dispatch('close', reason)
+  }
+
+  /** The server is shutting down: close the transport with a GOAWAY, keep the stored session. */
+  shutdown(goaway: Goaway): void {
+    this.#over = true
+    const conn = this.conn
+    this.detachConnection()
+    if (conn !== undefined && !conn.closed) conn.close(undefined, goawayFrame(this.codec, goaway))
+  }
+
+  snapshot(): SessionSnapshot {
+    return {
+      id: this.id,
+      identity: this.identity,
+      nextSeq: this.nextSeq,
+      lastReceived: this.lastReceived,
+      rooms: [...this.rooms].filter((room) => room !== this.id),
+      unacknowledged: [...this.outbox].map(({ settle: _, ...stored }) => stored),
+    }
+  }
+
+  /** Restores a session another node stored (a distributed adapter). */
+  restore(snapshot: SessionSnapshot): void {
+    this.nextSeq = snapshot.nextSeq
+    this.lastReceived = snapshot.lastReceived
+    for (const stored of snapshot.unacknowledged) {
+      this.outbox.push({ ...stored, settle: undefined })
+      this.outbox.sentUpTo = stored.seq
+    }
+    this.#storedUpTo = snapshot.nextSeq - 1
+    for (const room of snapshot.rooms) this.join(room)
+  }
+
+  expire(): void {
+    this.end(
+      new MessagingError(ErrorCodes.SESSION_LOST, `Session ${this.id} expired after its retention window`),
+    )
+  }
+
+  // ——— Session hooks ———
+
+  protected onEvent(name: string, data: unknown): void {
+    this.#listeners?.dispatch(name, data)
+  }
+
+  protected handlerFor(method: string): RequestHandler<unknown> | undefined {
+    return this.#core.handlerFor(method) as RequestHandler<unknown> | undefined
+  }
+
+  protected get handlerContext(): unknown {
+    return this
+  }
+
+  protected get pings(): boolean {
+    return false
+  }
+
+  protected override get isOver(): boolean {
+    return this.#over
+  }
+
+  protected override get forceResponses(): boolean {
+    return false
+  }
+
+  protected onControl(kind: Kind, _payload: unknown, conn: Connection): void {
+    if (kind === Kind.BYE) {
+      // The client closed its session: nothing to retain.
+      conn.close(undefined)
+      this.end(new ClosedError(ErrorCodes.CLOSED, 'The client closed the session'))
+      return
+    }
+    throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad envelope: unexpected kind ${kind} after the handshake`)
+  }
+
+  /** A peer that cannot take what the server sends is cut: memory stays bounded. */
+  protected onOutboxFull(size: number, _kind: Kind): void {
+    const message = `Peer ${this.id} is not reading: ${this.outbox.count} messages / ${this.outbox.bytes + size} bytes buffered`
+    this.#core.adapter.sessions.delete(this.id)
+    this.end(new MessagingError(ErrorCodes.SLOW_CONSUMER, message), {
+      code: ErrorCodes.SLOW_CONSUMER,
+      message,
+      reconnect: true,
+    })
+    throw new MessagingError(ErrorCodes.SLOW_CONSUMER, message)
+  }
+
+  override onFrame(frame: Buffer, conn: Connection): void {
+    if (this.#core.rateLimit !== undefined && this.established) this.#spend(conn)
+    super.onFrame(frame, conn)
+  }
+
+  #spend(conn: Connection): void {
+    const limit = this.#core.rateLimit!
+    const interval = limit.interval ?? 1000
+    const now = Date.now()
+    if (now - this.#refilledAt >= interval) {
+      this.#tokens = limit.messages
+      this.#refilledAt = now
+    }
+    if (--this.#tokens >= 0) return
+    if (limit.action === 'disconnect') {
+      throw new BackpressureError(
+        ErrorCodes.RATE_LIMITED,
+        `Peer ${this.id} sent more than ${limit.messages} messages in ${interval} ms`,
+      )
+    }
+    if (conn.gate === undefined) {
+      const wait = this.#refilledAt + interval - now
+      conn.gate = new Promise((resolve) => setTimeout(resolve, wait).unref()).then(() => {
+        conn.gate = undefined
+      })
+    }
+  }
+
+  protected override beforeFlush(): void {
+    const store = this.#core.adapter.sessions
+    if (!store.tracksChanges || this.#over) return
+    const appended = []
+    for (const entry of this.outbox) {
+      if (entry.seq > this.#storedUpTo) {
+        const { settle: _, ...stored } = entry
+        appended.push(stored)
+      }
+    }
+    this.#storedUpTo = this.nextSeq - 1
+    store.update(this, {
+      appended,
+      acked: this.#acked,
+      lastReceived: this.lastReceived,
+      nextSeq: this.nextSeq,
+    })
+  }
+
+  /** Highest sequence number the client acknowledged (everything before the outbox head). */
+  get #acked(): number {
+    for (const entry of this.outbox) return entry.seq - 1
+    return this.nextSeq - 1
+  }
+
+  onClose(conn: Connection, error: Error | undefined): void {
+    if (conn !== this.conn) return
+    this.detachConnection()
+    if (this.#over) return
+    if (error instanceof ProtocolError) {
+      // A peer that broke the protocol has no trustworthy state left to resume.
+      this.#core.adapter.sessions.delete(this.id)
+      this.end(error)
+      return
+    }
+    this.#core.detached(this, error)
+    this.#listeners?.dispatch('disconnect', error)
+  }
+
+  /** Called by the server once a resumed transport is in place. */
+  resumed(): void {
+    this.#listeners?.dispatch('resume')
+  }
+}
+
+// Owner of a transport that a resume replaced: whatever it still reads or reports is ignored.
+const orphan = {
+  onFrame(): void {},
+  onChunk(): void {},
+  onWritable(): void {},
+  farewell(): undefined {
+    return undefined
+  },
+  onClose(): void {},
+}

@@ -1,0 +1,382 @@
+// MessageServer: accepts connections on any number of listeners, runs the handshake (authenticate with a
+// timeout, resume or open a session), and routes messages: handlers for requests, rooms and broadcast
+// through the adapter. Protects itself: max frame size, max connections, per-peer buffer cap, rate limit.
+
+import { randomBytes } from 'node:crypto'
+import { isDeepStrictEqual } from 'node:util'
+import {
+  ClosedError,
+  ErrorCodes,
+  InvalidArgumentError,
+  MessagingError,
+  ProtocolError,
+  TimeoutError,
+  type WirekitError,
+} from '../errors.ts'
+import type { FrameCodec } from '../framing/codec.ts'
+import { lengthField } from '../framing/index.ts'
+import type { AsyncSocket } from '../socket/index.ts'
+import { delay, startTimer } from '../util/timeout.ts'
+import type { MessagingAdapter, SessionSnapshot } from './adapter.ts'
+import { publishSession, slowConsumerChannel } from './channels.ts'
+import { Connection, type ConnectionOwner } from './connection.ts'
+import { decodeEnvelope, Format, Kind, newEnvelope } from './envelope.ts'
+import { encodeFrame } from './frame-writer.ts'
+import {
+  goawayFor,
+  goawayFrame,
+  type Hello,
+  PROTOCOL_VERSION,
+  parseHello,
+  type Welcome,
+} from './handshake.ts'
+import { type HeartbeatOptions, resolveHeartbeat } from './heartbeat.ts'
+import { type Listener, Listeners } from './listeners.ts'
+import { MemoryAdapter } from './memory-adapter.ts'
+import type { OutboxLimits } from './outbox.ts'
+import { decodePayload, type PayloadCodecName } from './payload-codec.ts'
+import { Peer, type PeerCore, type RateLimit } from './peer.ts'
+import { BroadcastOperator } from './rooms/broadcast-operator.ts'
+import type { RequestHandler } from './session.ts'
+import { type ListenAddress, type ListenOptions, listen, type Listener as NetListener } from './transport.ts'
+
+export type AuthenticateInfo = { remoteAddress: string | undefined }
+
+export type MessageServerOptions = {
+  /** Ping/dead-peer timing, sent to clients in the handshake. @default { interval: 15_000, timeout: 10_000 } */
+  heartbeat?: HeartbeatOptions
+  /** Rooms, broadcast and session storage. @default new MemoryAdapter() */
+  adapter?: MessagingAdapter
+  /**
+   * Checks the client's credentials; returns its identity (any value, `peer.identity`). Throwing or
+   * returning `false` refuses the client with WK_AUTH_FAILED.
+   */
+  authenticate?: (credentials: unknown, info: AuthenticateInfo) => unknown
+  /** Time allowed for the HELLO and for `authenticate`, in ms; then WK_AUTH_TIMEOUT. @default 10_000 */
+  authTimeout?: number
+  /** How long a disconnected session stays resumable, in ms. @default 60_000 */
+  retention?: number
+  /** Largest frame accepted or sent, in bytes; bigger ones close the connection with a protocol error. @default 1 MiB */
+  maxFrameLength?: number
+  /** Most simultaneous connections (handshaking ones included); beyond it new clients are refused. @default Infinity */
+  maxConnections?: number
+  /** Per-peer cap of unacknowledged server→client messages; a peer over it is cut with WK_SLOW_CONSUMER. @default { maxMessages: 10_000, maxBytes: 8 MiB } */
+  peerBuffer?: OutboxLimits
+  /** Optional per-peer inbound message rate limit. */
+  rateLimit?: RateLimit
+  /** How the server encodes structured payloads. @default 'json' */
+  codec?: PayloadCodecName
+}
+
+export type CloseOptions = {
+  /** Wait up to this many ms for in-flight requests to finish and sent messages to be acknowledged. @default 0 */
+  drain?: number
+}
+
+type Greeting = { timerCancel: () => void; helloSeen: boolean }
+
+const envelope = newEnvelope()
+/** How long closing connections get to take their GOAWAY before the listeners destroy them. */
+const CLOSE_LINGER_MS = 1000
+
+/**
+ * A messaging server.
+ * @example
+ * const server = new MessageServer({ heartbeat: { interval: 15_000, timeout: 10_000 } })
+ * server.handle('echo', async (data) => data)
+ * await server.listen({ port: 9000 })
+ */
+export class MessageServer {
+  readonly adapter: MessagingAdapter
+  #codec: FrameCodec
+  #handlers = new Map<string, RequestHandler<Peer>>()
+  #listeners = new Listeners()
+  #nets: NetListener[] = []
+  #peers = new Map<string, Peer>()
+  #connections = new Set<Connection>()
+  #closing = false
+  #closed = false
+  #core: PeerCore
+  #options: Required<
+    Pick<MessageServerOptions, 'authTimeout' | 'retention' | 'maxFrameLength' | 'maxConnections'>
+  > &
+    MessageServerOptions
+
+  constructor(options: MessageServerOptions = {}) {
+    const maxFrameLength = options.maxFrameLength ?? 1024 * 1024
+    if (!(maxFrameLength >= 64)) throw new InvalidArgumentError('maxFrameLength must be at least 64 bytes')
+    this.#options = {
+      ...options,
+      authTimeout: options.authTimeout ?? 10_000,
+      retention: options.retention ?? 60_000,
+      maxFrameLength,
+      maxConnections: options.maxConnections ?? Number.POSITIVE_INFINITY,
+    }
+    this.adapter = options.adapter ?? new MemoryAdapter()
+    this.#codec = lengthField({ lengthFieldLength: 4, maxFrameLength })
+    const peers = this.#peers
+    const listeners = this.#listeners
+    const handlers = this.#handlers
+    const adapter = this.adapter
+    const retention = this.#options.retention
+    this.#core = {
+      codec: this.#codec,
+      payloadCodec: options.codec ?? 'json',
+      heartbeat: resolveHeartbeat(options.heartbeat),
+      maxFrameLength,
+      limits: options.peerBuffer,
+      adapter,
+      retention,
+      rateLimit: options.rateLimit,
+      handlerFor: (method) => handlers.get(method),
+      ended(peer, reason) {
+        peers.delete(peer.id)
+        adapter.removePeer(peer)
+        adapter.sessions.delete(peer.id)
+        if (
+          (reason as WirekitError).code === ErrorCodes.SLOW_CONSUMER &&
+          slowConsumerChannel.hasSubscribers
+        ) {
+          slowConsumerChannel.publish({ peer: peer.id })
+        }
+        publishSession('close', peer.id, reason)
+        listeners.dispatch('disconnect', peer, reason)
+      },
+      detached(peer, _error) {
+        if (retention <= 0) {
+          peer.expire()
+          return
+        }
+        adapter.sessions.detach(peer, retention)
+      },
+    }
+  }
+
+  /** Starts listening; call again to listen on more addresses (TCP, TLS, Unix path). */
+  async listen(options: ListenOptions): Promise<ListenAddress> {
+    if (this.#closing) throw new ClosedError(ErrorCodes.SERVER_CLOSING, 'Server is closing')
+    const net = await listen(options, (transport) => this.#accept(transport))
+    this.#nets.push(net)
+    return net.address
+  }
+
+  /** The addresses listened on. */
+  get addresses(): ListenAddress[] {
+    return this.#nets.map((n) => n.address)
+  }
+
+  /** Registers the handler of `method`: its (awaited) return value is the response. */
+  handle<T = unknown>(method: string, handler: (data: T, peer: Peer) => unknown): this {
+    if (typeof handler !== 'function')
+      throw new InvalidArgumentError('handle(method, handler) needs a function')
+    this.#handlers.set(method, handler as RequestHandler<Peer>)
+    return this
+  }
+
+  /** 'connection' (peer), 'disconnect' (peer, reason: the session ended), 'error' (a listener threw). */
+  on(event: string, listener: Listener): this {
+    this.#listeners.on(event, listener)
+    return this
+  }
+
+  off(event: string, listener: Listener): this {
+    this.#listeners.off(event, listener)
+    return this
+  }
+
+  once(event: string, listener: Listener): this {
+    this.#listeners.once(event, listener)
+    return this
+  }
+
+  /** Sessions on this node (connected or retained), by id. */
+  get peers(): ReadonlyMap<string, Peer> {
+    return this.#peers
+  }
+
+  /** Connections open right now (handshaking ones included). */
+  get connectionCount(): number {
+    return this.#connections.size
+  }
+
+  /** Messages to the peers in `room` (chain `.to()` for more rooms, `.except()` to exclude). */
+  to(room: string): BroadcastOperator {
+    return new BroadcastOperator(this.adapter, this.#core.payloadCodec).to(room)
+  }
+
+  except(room: string): BroadcastOperator {
+    return new BroadcastOperator(this.adapter, this.#core.payloadCodec).except(room)
+  }
+
+  /** Sends an event to every peer (reliable: queued for disconnected sessions within retention). */
+  emit(event: string, data?: unknown): void {
+    new BroadcastOperator(this.adapter, this.#core.payloadCodec).emit(event, data)
+  }
+
+  get volatile(): BroadcastOperator {
+    return new BroadcastOperator(this.adapter, this.#core.payloadCodec).volatile
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish and sent messages be acknowledged (up to `drain` ms),
+   * then tells every client to reconnect (WK_SERVER_CLOSING) and closes.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
+    if (this.#closing) return
+    this.#closing = true
+    const drain = options.drain ?? 0
+    // Stop accepting now; the listeners wait for our connections to end (GOAWAY below), then destroy stragglers.
+    const listenersClosed = Promise.all(this.#nets.map((n) => n.close(drain + CLOSE_LINGER_MS).catch(noop)))
+    const deadline = Date.now() + drain
+    while (Date.now() < deadline && !this.#drained()) await delay(Math.min(10, Math.max(1, deadline - Date.now())))
+    const goaway = { code: ErrorCodes.SERVER_CLOSING, message: 'Server is closing', reconnect: true }
+    for (const peer of [...this.#peers.values()]) peer.shutdown(goaway)
+    for (const conn of [...this.#connections]) conn.close(undefined, goawayFrame(this.#codec, goaway))
+    this.#peers.clear()
+    await listenersClosed
+    await this.adapter.close()
+    this.#closed = true
+  }
+
+  #drained(): boolean {
+    for (const peer of this.#peers.values()) {
+      if (peer.handling > 0) return false
+      if (peer.connected && peer.outbox.count > 0) return false
+    }
+    return true
+  }
+
+  // ——— connections and handshake ———
+
+  #accept(transport: AsyncSocket): void {
+    if (this.#closing || this.#connections.size >= this.#options.maxConnections) {
+      const code = this.#closing ? ErrorCodes.SERVER_CLOSING : ErrorCodes.MAX_CONNECTIONS
+      const frame = goawayFrame(this.#codec, { code, message: 'Server is full or closing', reconnect: true })
+      transport.write(frame).then(
+        () => transport.end(),
+        () => transport.destroy(),
+      )
+      setTimeout(() => transport.destroy(), 1000).unref()
+      return
+    }
+    const greeting: Greeting = { timerCancel: noop, helloSeen: false }
+    const conn = new Connection(transport, this.#codec, this.#greeter(greeting, transport))
+    conn.registry = this.#connections
+    this.#connections.add(conn)
+    greeting.timerCancel = startTimer(this.#options.authTimeout, () => {
+      conn.close(
+        new TimeoutError(ErrorCodes.AUTH_TIMEOUT, 'No HELLO in time'),
+        this.#goaway(ErrorCodes.AUTH_TIMEOUT, 'Handshake timed out'),
+      )
+    })
+    conn.start()
+  }
+
+  #goaway(code: string, message: string, reconnect = false): Buffer {
+    return goawayFrame(this.#codec, { code, message, reconnect })
+  }
+
+  /** The owner of a connection until its HELLO is answered. */
+  #greeter(greeting: Greeting, transport: AsyncSocket): ConnectionOwner {
+    const codec = this.#codec
+    return {
+      onFrame: (frame, conn) => {
+        const env = decodeEnvelope(frame, envelope)
+        if (env.kind !== Kind.HELLO || greeting.helloSeen) {
+          throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad handshake: expected HELLO, got kind ${env.kind}`)
+        }
+        greeting.helloSeen = true
+        const hello = parseHello(decodePayload(frame, env.payloadStart, env.format))
+        void this.#welcome(conn, hello, greeting, transport.remoteAddress)
+      },
+      onChunk: noop,
+      onWritable: noop,
+      farewell: (error) => goawayFor(codec, error),
+      onClose: () => greeting.timerCancel(),
+    }
+  }
+
+  async #welcome(
+    conn: Connection,
+    hello: Hello,
+    greeting: Greeting,
+    remoteAddress: string | undefined,
+  ): Promise<void> {
+    let identity: unknown
+    const authenticate = this.#options.authenticate
+    if (authenticate !== undefined) {
+      try {
+        identity = await authenticate(hello.credentials, { remoteAddress })
+        if (identity === false) throw new MessagingError(ErrorCodes.AUTH_FAILED, 'Credentials refused')
+      } catch (error) {
+        greeting.timerCancel()
+        const message = `Authentication failed: ${(error as Error)?.message ?? String(error)}`
+        conn.close(
+          new MessagingError(ErrorCodes.AUTH_FAILED, message),
+          this.#goaway(ErrorCodes.AUTH_FAILED, message),
+        )
+        return
+      }
+    }
+    greeting.timerCancel()
+    if (conn.closed) return
+    if (this.#closing) {
+      conn.close(undefined, this.#goaway(ErrorCodes.SERVER_CLOSING, 'Server is closing', true))
+      return
+    }
+    let peer: Peer | undefined
+    if (hello.session !== undefined) peer = await this.#resume(hello.session, identity)
+    if (conn.closed) return
+    const resumed = peer !== undefined
+    if (peer === undefined) {
+      peer = new Peer(this.#core, randomBytes(16).toString('base64url'), identity)
+      this.#peers.set(peer.id, peer)
+      this.adapter.addPeer(peer)
+      this.adapter.sessions.open(peer)
+    }
+    const welcome: Welcome = {
+      v: PROTOCOL_VERSION,
+      session: peer.id,
+      resumed,
+      lastReceived: peer.lastReceived,
+      heartbeat: this.#core.heartbeat,
+      maxFrameLength: this.#options.maxFrameLength,
+    }
+    const frame = encodeFrame(this.#codec, Kind.WELCOME, Format.JSON, { body: JSON.stringify(welcome) })
+    try {
+      peer.takeover(conn, resumed ? hello.lastReceived : 0, frame)
+    } catch (error) {
+      conn.close(error as Error, goawayFor(this.#codec, error as Error))
+      peer.end(error as Error)
+      return
+    }
+    publishSession(resumed ? 'resume' : 'open', peer.id)
+    if (resumed) peer.resumed()
+    else this.#listeners.dispatch('connection', peer)
+  }
+
+  async #resume(id: string, identity: unknown): Promise<Peer | undefined> {
+    let claimed: Peer | SessionSnapshot | undefined
+    try {
+      claimed = (await this.adapter.sessions.claim(id)) as Peer | SessionSnapshot | undefined
+    } catch {
+      return undefined
+    }
+    if (claimed === undefined) return undefined
+    // A session belongs to the identity that opened it: someone else presenting its id gets a new one.
+    if (!isDeepStrictEqual(claimed.identity, identity)) return undefined
+    if (claimed instanceof Peer) return claimed.closed ? undefined : claimed
+    const peer = new Peer(this.#core, claimed.id, identity)
+    this.#peers.set(peer.id, peer)
+    this.adapter.addPeer(peer)
+    peer.restore(claimed)
+    this.adapter.sessions.open(peer)
+    return peer
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,753 @@
+// AsyncSocket: CocoaAsyncSocket's model (queued reads and writes with tags and timeouts, delegate
+// events, TLS direct or upgraded in place) as promises over node:net and node:tls.
+//
+//   connecting ──connect──▶ (securing ──handshake + trust checks──▶) connected ──▶ closed
+//                                  ▲ startTLS ───────────────────────────┘
+import { EventEmitter } from 'node:events'
+import net from 'node:net'
+import type { Duplex } from 'node:stream'
+import tls from 'node:tls'
+import {
+  AbortError,
+  ClosedError,
+  ConnectError,
+  ErrorCodes,
+  InvalidArgumentError,
+  TimeoutError,
+  TlsError,
+  type WirekitError,
+} from '../errors.ts'
+import type { FrameCodec } from '../framing/codec.ts'
+import { startTimer } from '../util/timeout.ts'
+import { closeChannel, connectChannel, debug } from './diagnostics.ts'
+import { readFrames, type WriteFrameOptions, writeFrame } from './frames.ts'
+import { connectError, ioError } from './map-error.ts'
+import {
+  type ConnectOptions,
+  checkNumber,
+  checkSignal,
+  checkSocketOptions,
+  DEFAULTS,
+  type ReadOptions,
+  type ReadTimeoutHandler,
+  type SocketOptions,
+  type WriteOptions,
+  type WriteTimeoutHandler,
+} from './options.ts'
+import { type PendingRead, ReadQueue, type ReadQueueHost } from './read-queue.ts'
+import {
+  checkPeer,
+  clientOptions,
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  type TlsOptions,
+  validateTlsOptions,
+} from './tls.ts'
+import { handshake, prependedStream } from './upgrade.ts'
+import { type PendingWrite, WriteQueue, type WriteQueueHost } from './write-queue.ts'
+
+/** Lifecycle of an AsyncSocket. */
+export type SocketState = 'connecting' | 'securing' | 'connected' | 'closed'
+
+/** The delegate callbacks of CocoaAsyncSocket, as events. */
+export type AsyncSocketEvents = {
+  /** A read completed. */
+  read: [data: Buffer, tag: unknown]
+  /** A write reached the kernel. */
+  write: [tag: unknown]
+  /** A read that needs more bytes has `done` of `total` (NaN for until reads). */
+  readProgress: [done: number, total: number, tag: unknown]
+  /** The peer sent FIN: no more bytes will arrive; writing still works (half-close). */
+  readClosed: []
+  /** TLS is up and the peer passed the trust checks. */
+  secure: []
+  /** The socket closed; `error` when it closed because of a failure. */
+  close: [error?: WirekitError]
+}
+
+/** Wraps an already connected socket (accepted by a server, or made elsewhere). */
+export type WrapOptions = SocketOptions & {
+  /** This end accepted the connection: startTLS acts as the TLS server. @default false */
+  isServer?: boolean
+  /** For a TLSSocket that already finished its handshake: the trust checks to run before it is usable. */
+  tls?: TlsOptions
+  /** The name checked by TLS trust checks and used by client startTLS. */
+  host?: string
+}
+
+const MAX_READ_LENGTH = 2 ** 31 - 1
+
+export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
+  /** Extends a read timeout instead of failing it: return extra milliseconds. */
+  onReadTimeout: ReadTimeoutHandler | undefined
+  /** Extends a write timeout instead of failing it: return extra milliseconds. */
+  onWriteTimeout: WriteTimeoutHandler | undefined
+
+  /** The stream bytes travel through: the TCP/Unix socket, or the TLS socket over it. */
+  #stream: net.Socket
+  /** The TCP or Unix socket underneath. */
+  readonly #raw: net.Socket
+  readonly #reads: ReadQueue
+  readonly #writes: WriteQueue
+  readonly #ready: Promise<void>
+  #resolveReady!: () => void
+  #rejectReady!: (error: WirekitError) => void
+  #state: SocketState = 'connecting'
+  readonly #isServer: boolean
+  readonly #host: string | undefined
+  readonly #where: string
+  #secure = false
+  #upgrading = false
+  #writeEnded = false
+  #readEnded = false
+  #closing = false
+  #closed = false
+  /** The failure that closed (or is closing) the socket: pending operations reject with it. */
+  #error: WirekitError | undefined
+  /** Reported by the 'close' event: a failure, not a deliberate destroy() or reset(). */
+  #closeError: WirekitError | undefined
+  #bytesRead = 0
+  #bytesWritten = 0
+  #cancelTimer: () => void = noop
+
+  /** Connects and resolves once the socket is usable (after TLS and trust checks when `tls` is set). */
+  static async connect(options: ConnectOptions): Promise<AsyncSocket> {
+    const socket = AsyncSocket.open(options)
+    await socket.ready
+    return socket
+  }
+
+  /**
+   * Starts connecting and returns at once, so reads and writes can be queued before the connection
+   * is up; they run once it is. `socket.ready` settles with the outcome.
+   */
+  static open(options: ConnectOptions): AsyncSocket {
+    if (options === null || typeof options !== 'object')
+      throw new InvalidArgumentError('connect options required')
+    checkSocketOptions(options)
+    checkNumber(options.timeout, 'timeout', 0, false)
+    checkSignal(options.signal, 'signal')
+    const { path, port } = options
+    const host = options.host ?? 'localhost'
+    if (path === undefined) {
+      if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+        throw new InvalidArgumentError(`port must be an integer 1..65535, got ${String(port)}`)
+      }
+    } else if (typeof path !== 'string' || path === '')
+      throw new InvalidArgumentError('path must be a non-empty string')
+    const tlsOptions = options.tls === true ? {} : options.tls
+    if (tlsOptions) validateTlsOptions(tlsOptions, 'connect')
+    const where = path ?? `${host}:${port}`
+    const base: net.NetConnectOpts = path
+      ? { path, allowHalfOpen: true }
+      : {
+          host,
+          port: port!,
+          localAddress: options.localAddress,
+          localPort: options.localPort,
+          family: options.family ?? 0,
+          autoSelectFamily: options.autoSelectFamily ?? true,
+          noDelay: options.noDelay ?? true,
+          keepAlive: options.keepAlive ?? false,
+          keepAliveInitialDelay: options.keepAliveInitialDelay ?? 0,
+          allowHalfOpen: true,
+        }
+    const stream = tlsOptions
+      ? tls.connect({ ...base, ...clientOptions(tlsOptions, path ? undefined : host) })
+      : net.connect(base)
+    const socket = new AsyncSocket(stream, stream, options, false, path ? undefined : host, where)
+    socket.#connect(tlsOptions, options)
+    return socket
+  }
+
+  /** Wraps a connected net.Socket or TLSSocket (servers do this for every accepted connection). */
+  static wrap(stream: net.Socket, options: WrapOptions = {}): AsyncSocket {
+    checkSocketOptions(options)
+    const where = stream.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : 'unix socket peer'
+    const socket = new AsyncSocket(stream, stream, options, options.isServer ?? false, options.host, where)
+    if (options.noDelay ?? true) stream.setNoDelay?.(true)
+    if (options.keepAlive) stream.setKeepAlive?.(true, options.keepAliveInitialDelay ?? 0)
+    if (stream instanceof tls.TLSSocket) {
+      socket.#secure = true
+      socket.#state = 'securing'
+      socket.#trust(stream, options.tls ?? {}).then(
+        () => socket.#becomeReady(true),
+        (error: WirekitError) => socket.destroy(error),
+      )
+    } else socket.#becomeReady(false)
+    return socket
+  }
+
+  private constructor(
+    stream: net.Socket,
+    raw: net.Socket,
+    options: SocketOptions,
+    isServer: boolean,
+    host: string | undefined,
+    where: string,
+  ) {
+    super()
+    this.#stream = stream
+    this.#raw = raw
+    this.#isServer = isServer
+    this.#host = host
+    this.#where = where
+    this.onReadTimeout = options.onReadTimeout
+    this.onWriteTimeout = options.onWriteTimeout
+    this.#reads = new ReadQueue(this.#readHost, options.readHighWaterMark ?? DEFAULTS.readHighWaterMark)
+    this.#writes = new WriteQueue(
+      this.#writeHost,
+      options.writeHighWaterMark ?? DEFAULTS.writeHighWaterMark,
+      options.maxWriteQueue ?? DEFAULTS.maxWriteQueue,
+    )
+    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    this.#ready = promise
+    this.#resolveReady = resolve
+    this.#rejectReady = reject
+    // Nobody has to await `ready`: its failure also reaches every queued operation and 'close'.
+    promise.catch(noop)
+    this.#listen(stream)
+  }
+
+  /** Settles when the socket is usable: connected, and secured and trusted when TLS is on. */
+  get ready(): Promise<void> {
+    return this.#ready
+  }
+
+  get state(): SocketState {
+    return this.#state
+  }
+  get isSecure(): boolean {
+    return this.#secure && this.#state === 'connected'
+  }
+  /** True once the peer's FIN arrived: no more bytes will come (buffered ones are still readable). */
+  get readEnded(): boolean {
+    return this.#readEnded
+  }
+  /** True once end() was called: no more writes are accepted. */
+  get writeEnded(): boolean {
+    return this.#writeEnded
+  }
+  /** True when this end accepted the connection. */
+  get isServer(): boolean {
+    return this.#isServer
+  }
+  /** Application bytes received (after TLS decryption). */
+  get bytesRead(): number {
+    return this.#bytesRead
+  }
+  /** Application bytes whose writes completed. */
+  get bytesWritten(): number {
+    return this.#bytesWritten
+  }
+  /** Unread bytes held in user space. */
+  get bufferedBytes(): number {
+    return this.#reads.buffered
+  }
+  /** Bytes of writes not yet taken by the kernel (in the stream plus waiting in our queue). */
+  get pendingWriteBytes(): number {
+    return (this.#closed ? 0 : this.#stream.writableLength) + this.#writes.waitingBytes
+  }
+  /** Bytes of writes waiting in our queue (past the high-water mark), not yet handed to the stream. */
+  get queuedWriteBytes(): number {
+    return this.#writes.waitingBytes
+  }
+  get localAddress(): string | undefined {
+    return this.#raw.localAddress
+  }
+  get localPort(): number | undefined {
+    return this.#raw.localPort
+  }
+  get remoteAddress(): string | undefined {
+    return this.#raw.remoteAddress
+  }
+  get remotePort(): number | undefined {
+    return this.#raw.remotePort
+  }
+  get remoteFamily(): string | undefined {
+    return this.#raw.remoteFamily
+  }
+  /** The negotiated ALPN protocol, or false. */
+  get alpnProtocol(): string | false {
+    return this.#stream instanceof tls.TLSSocket ? (this.#stream.alpnProtocol ?? false) : false
+  }
+  /** The peer's certificate, when TLS is up and the peer sent one. */
+  get peerCertificate(): import('node:crypto').X509Certificate | undefined {
+    return this.#stream instanceof tls.TLSSocket ? this.#stream.getPeerX509Certificate() : undefined
+  }
+
+  /**
+   * Queues a read. `read()` resolves with whatever is buffered (at least one byte, no copy when it is
+   * one chunk); `read({ length })` with exactly that many bytes; `read({ until, maxLength })` up to and
+   * including the delimiter. Reads complete in call order.
+   */
+  read(options?: ReadOptions): Promise<Buffer> {
+    let kind: 'any' | 'length' | 'until' = 'any'
+    let length = 0
+    let delimiter: Buffer | undefined
+    let maxLength = Number.POSITIVE_INFINITY
+    if (options !== undefined) {
+      if (options.length !== undefined) {
+        length = options.length
+        if (!Number.isSafeInteger(length) || length < 1 || length > MAX_READ_LENGTH) {
+          throw new InvalidArgumentError(
+            `read({ length }) needs an integer 1..${MAX_READ_LENGTH}, got ${length}`,
+          )
+        }
+        if (options.until !== undefined)
+          throw new InvalidArgumentError('read() takes length or until, not both')
+        kind = 'length'
+      } else if (options.until !== undefined) {
+        kind = 'until'
+        delimiter = toDelimiter(options.until)
+        maxLength = options.maxLength ?? DEFAULTS.untilMaxLength
+        if (!Number.isSafeInteger(maxLength) || maxLength < delimiter.length) {
+          throw new InvalidArgumentError(`read({ until }) needs an integer maxLength ≥ the delimiter length`)
+        }
+      } else if (options.maxLength !== undefined) {
+        maxLength = options.maxLength
+        checkNumber(maxLength, 'read({ maxLength })', 1)
+      }
+      if (options.timeout !== undefined) checkNumber(options.timeout, 'read({ timeout })', 0, false)
+      if (options.signal !== undefined) {
+        checkSignal(options.signal, 'read({ signal })')
+        if (options.signal.aborted)
+          return Promise.reject(this.#abortError('read', options.tag, options.signal))
+      }
+    }
+    if (this.#closing) return Promise.reject(this.#closedError('read after close()', options?.tag))
+    // Fast path: the bytes are here and nothing is queued ahead.
+    const data = this.#reads.tryRead(kind, length, delimiter, maxLength)
+    if (data !== undefined) {
+      // emit() allocates its argument list even with no listener: skip it on the hot path.
+      if (this.listenerCount('read') > 0) this.emit('read', data, options?.tag)
+      return Promise.resolve(data)
+    }
+    const ended = this.#reads.endedError()
+    if (ended) return Promise.reject(ended)
+    const { promise, resolve, reject } = Promise.withResolvers<Buffer>()
+    const read: PendingRead = {
+      kind,
+      length,
+      delimiter,
+      maxLength,
+      tag: options?.tag,
+      resolve,
+      reject,
+      cleanup: undefined,
+      scanned: 0,
+    }
+    if (options?.timeout !== undefined || options?.signal !== undefined) this.#armRead(read, options)
+    this.#reads.enqueue(read)
+    return promise
+  }
+
+  /** Queues a write; resolves once the kernel has taken the bytes. Writes complete in call order. */
+  write(data: Uint8Array | string, options?: WriteOptions): Promise<void> {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data
+    if (!(bytes instanceof Uint8Array))
+      throw new InvalidArgumentError('write() takes a Uint8Array or a string')
+    if (options !== undefined) {
+      if (options.timeout !== undefined) checkNumber(options.timeout, 'write({ timeout })', 0, false)
+      if (options.signal !== undefined) {
+        checkSignal(options.signal, 'write({ signal })')
+        if (options.signal.aborted)
+          return Promise.reject(this.#abortError('write', options.tag, options.signal))
+      }
+    }
+    if (this.#writeEnded || this.#closed) {
+      return Promise.reject(this.#error ?? this.#closedError('write after end()', options?.tag))
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    const write: PendingWrite = {
+      data: bytes,
+      tag: options?.tag,
+      resolve,
+      reject,
+      cleanup: undefined,
+      sent: false,
+      settled: false,
+    }
+    if (options?.timeout !== undefined || options?.signal !== undefined) this.#armWrite(write, options)
+    try {
+      this.#writes.add(write)
+    } catch (error) {
+      write.cleanup?.()
+      return Promise.reject(error)
+    }
+    return promise
+  }
+
+  /** Decoded frames, in order, until the peer ends the stream (a partial frame then throws WK_FRAME_TRUNCATED). */
+  frames(codec: FrameCodec): AsyncIterable<Buffer> {
+    return readFrames(this, codec)
+  }
+
+  /** Encodes `payload` as one frame and writes it. */
+  writeFrame(codec: FrameCodec, payload: Uint8Array, options?: WriteFrameOptions): Promise<void> {
+    return writeFrame(this, codec, payload, options)
+  }
+
+  /**
+   * Upgrades the connection to TLS in place, after the reads and writes queued before this call;
+   * reads and writes queued after it run over TLS. A server-side socket acts as the TLS server.
+   */
+  async startTLS(options: TlsOptions = {}): Promise<void> {
+    validateTlsOptions(options, 'startTLS')
+    if (this.#secure || this.#upgrading)
+      throw new InvalidArgumentError('startTLS: the socket is already secure')
+    if (this.#closed || this.#closing) throw this.#error ?? this.#closedError('startTLS on a closed socket')
+    this.#upgrading = true
+    const readsDone = this.#reads.barrier()
+    const writesDone = this.#writes.barrier()
+    try {
+      await this.#ready
+      await Promise.all([readsDone, writesDone])
+      if (this.#closed) throw this.#error ?? this.#closedError('closed before startTLS')
+      this.#state = 'securing'
+      const raw = this.#stream
+      this.#unlisten(raw)
+      raw.pause()
+      raw.on('error', noop)
+      // Bytes read past the last plaintext read are the start of the peer's handshake.
+      const leftover = this.#reads.drainBuffered()
+      const base: Duplex = leftover ? prependedStream(raw, leftover) : raw
+      const secured = await handshake(base, options, this.#isServer, this.#host, this.#where)
+      this.#stream = secured
+      this.#listen(secured)
+      if (this.#closed) throw this.#error ?? this.#closedError('closed during startTLS')
+      await this.#trust(secured, options)
+      this.#secure = true
+      this.#becomeReady(true)
+    } catch (error) {
+      const failure = error as WirekitError
+      this.destroy(failure)
+      throw failure
+    } finally {
+      this.#upgrading = false
+    }
+  }
+
+  /** Half-close: sends FIN after every pending write. The read side stays open until the peer's FIN. */
+  async end(): Promise<void> {
+    if (this.#writeEnded || this.#closed) return
+    this.#writeEnded = true
+    await this.#ready.catch(noop)
+    await this.#writes.whenIdle()
+    if (this.#closed) return
+    const stream = this.#stream
+    await new Promise<void>((resolve) => {
+      stream.end(resolve)
+      stream.once('close', resolve)
+    })
+  }
+
+  /** Graceful close: lets pending reads and writes finish, sends FIN, then closes. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closing = true
+    await this.#ready.catch(noop)
+    await this.#reads.whenIdle()
+    await this.end()
+    this.#stream.destroy()
+    this.#finish()
+  }
+
+  /** Abortive close: RST (SO_LINGER 0), no TIME_WAIT. Pending operations reject with WK_CLOSED. */
+  reset(): void {
+    if (this.#closed) return
+    this.#error ??= this.#closedError('socket was reset')
+    try {
+      this.#raw.resetAndDestroy()
+    } catch {
+      // Not TCP (a Unix socket) or not connected yet: a plain close is the best there is.
+      this.#raw.destroy()
+    }
+    if (this.#stream !== this.#raw) this.#stream.destroy()
+    this.#finish()
+  }
+
+  /** Closes now. Pending reads and writes reject with `error` (or WK_CLOSED); 'close' carries `error`. */
+  destroy(error?: WirekitError): void {
+    if (this.#closed) return
+    if (error) this.#closeError ??= error
+    this.#error ??= error ?? this.#closedError('socket destroyed')
+    this.#stream.destroy()
+    if (this.#stream !== this.#raw) this.#raw.destroy()
+    this.#finish()
+  }
+
+  #connect(tlsOptions: TlsOptions | undefined, options: ConnectOptions): void {
+    const stream = this.#stream
+    this.#cancelTimer = startTimer(options.timeout ?? DEFAULTS.connectTimeout, () =>
+      this.#fail(new ConnectError(ErrorCodes.CONNECT_TIMEOUT, `connect to ${this.#where} timed out`)),
+    )
+    const signal = options.signal
+    if (signal) {
+      if (signal.aborted) queueMicrotask(() => this.#fail(this.#abortError('connect', undefined, signal)))
+      else {
+        const onAbort = (): void => this.#fail(this.#abortError('connect', undefined, signal))
+        signal.addEventListener('abort', onAbort, { once: true })
+        this.#ready.finally(() => signal.removeEventListener('abort', onAbort)).catch(noop)
+      }
+    }
+    stream.once('connect', () => {
+      this.#cancelTimer()
+      if (!tlsOptions) return this.#becomeReady(false)
+      this.#state = 'securing'
+      this.#cancelTimer = startTimer(tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, () =>
+        this.#fail(
+          new TlsError(ErrorCodes.TLS_HANDSHAKE_TIMEOUT, `TLS handshake with ${this.#where} timed out`),
+        ),
+      )
+    })
+    if (tlsOptions) {
+      stream.once('secureConnect', () => {
+        this.#secure = true
+        this.#trust(stream as tls.TLSSocket, tlsOptions).then(
+          () => this.#becomeReady(true),
+          (error: WirekitError) => this.#fail(error),
+        )
+      })
+    }
+  }
+
+  /** Trust checks after a handshake, under the handshake deadline that is still running. */
+  #trust(socket: tls.TLSSocket, options: TlsOptions): Promise<void> {
+    return checkPeer(socket, options, this.#isServer, options.servername ?? this.#host, this.#where)
+  }
+
+  #becomeReady(secured: boolean): void {
+    if (this.#closed) return
+    this.#cancelTimer()
+    this.#state = 'connected'
+    this.#stream.on('data', this.#onData)
+    if (this.#upgrading) this.#reads.lift()
+    this.#writes.open()
+    this.#resolveReady()
+    if (secured) this.emit('secure')
+    if (!this.#upgrading) {
+      if (connectChannel.hasSubscribers) connectChannel.publish({ socket: this })
+      debug('socket %s connected%s', this.#where, secured ? ' (TLS)' : '')
+    }
+  }
+
+  /** A failure before or after connecting: closes the socket with `error`. */
+  #fail(error: WirekitError): void {
+    this.destroy(error)
+  }
+
+  #finish(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#state = 'closed'
+    this.#cancelTimer()
+    const error = this.#error
+    if (error) {
+      this.#reads.failAll(error)
+      this.#writes.failAll(error)
+    } else {
+      // A clean close: bytes already received stay readable.
+      const closed = this.#closedError('connection closed')
+      this.#reads.end(closed)
+      this.#writes.failAll(closed)
+    }
+    this.#rejectReady(
+      error instanceof ConnectError || error instanceof TlsError || error instanceof AbortError
+        ? error
+        : new ConnectError(
+            ErrorCodes.CONNECT_FAILED,
+            `connection to ${this.#where} closed before it was ready`,
+            {
+              cause: error,
+            },
+          ),
+    )
+    debug('socket %s closed%s', this.#where, this.#closeError ? `: ${this.#closeError.code}` : '')
+    if (closeChannel.hasSubscribers) closeChannel.publish({ socket: this, error: this.#closeError })
+    this.emit('close', this.#closeError)
+  }
+
+  #listen(stream: net.Socket): void {
+    stream.on('end', this.#onEnd)
+    stream.on('close', this.#onClose)
+    stream.on('error', this.#onError)
+    stream.on('drain', this.#onDrain)
+  }
+
+  #unlisten(stream: net.Socket): void {
+    stream.off('data', this.#onData)
+    stream.off('end', this.#onEnd)
+    stream.off('close', this.#onClose)
+    stream.off('error', this.#onError)
+    stream.off('drain', this.#onDrain)
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#bytesRead += chunk.length
+    this.#reads.push(chunk)
+  }
+
+  readonly #onEnd = (): void => {
+    this.#readEnded = true
+    this.#reads.end(this.#closedError('the peer closed its side of the connection (FIN)'))
+    this.emit('readClosed')
+  }
+
+  readonly #onClose = (): void => {
+    this.#finish()
+  }
+
+  readonly #onError = (error: Error): void => {
+    const mapped =
+      this.#state === 'connected' ? ioError(error, this.#where) : connectError(error, this.#where)
+    this.#error ??= mapped
+    this.#closeError ??= mapped
+  }
+
+  readonly #onDrain = (): void => {
+    this.#writes.flush()
+  }
+
+  readonly #readHost: ReadQueueHost = {
+    completed: (data, tag) => {
+      if (this.listenerCount('read') > 0) this.emit('read', data, tag)
+    },
+    progress: (done, total, tag) => {
+      this.emit('readProgress', done, total, tag)
+    },
+    pause: () => {
+      this.#stream.pause()
+    },
+    resume: () => {
+      if (!this.#closed) this.#stream.resume()
+    },
+  }
+
+  readonly #writeHost: WriteQueueHost = {
+    send: (data, done) => {
+      this.#stream.write(data, done)
+    },
+    writableLength: () => this.#stream.writableLength,
+    completed: (write) => {
+      this.#bytesWritten += write.data.length
+      this.emit('write', write.tag)
+    },
+    failed: (error) => {
+      this.destroy(ioError(error, this.#where))
+    },
+  }
+
+  #armRead(read: PendingRead, options: ReadOptions): void {
+    const { timeout, signal } = options
+    const started = performance.now()
+    let cancelTimer = noop
+    const fire = (): void => {
+      const elapsed = performance.now() - started
+      const done = this.#reads.progressOf(read)
+      const extra = this.onReadTimeout?.(read.tag, elapsed, done)
+      if (typeof extra === 'number' && extra > 0) {
+        cancelTimer = startTimer(extra, fire)
+        return
+      }
+      if (!this.#reads.remove(read)) return
+      cleanup()
+      read.reject(
+        new TimeoutError(
+          ErrorCodes.READ_TIMEOUT,
+          `read from ${this.#where} timed out after ${Math.round(elapsed)} ms`,
+          {
+            tag: read.tag,
+            bytesDone: done,
+          },
+        ),
+      )
+    }
+    const onAbort = (): void => {
+      if (!this.#reads.remove(read)) return
+      cleanup()
+      read.reject(this.#abortError('read', read.tag, signal!))
+    }
+    const cleanup = (): void => {
+      cancelTimer()
+      signal?.removeEventListener('abort', onAbort)
+    }
+    if (timeout !== undefined) cancelTimer = startTimer(timeout, fire)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    read.cleanup = cleanup
+  }
+
+  #armWrite(write: PendingWrite, options: WriteOptions): void {
+    const { timeout, signal } = options
+    const started = performance.now()
+    let cancelTimer = noop
+    // A write still waiting here is withdrawn alone; one already in the stream cannot be taken back,
+    // so the connection closes with the error (its peer would otherwise see a partial message).
+    const failWith = (error: WirekitError): void => {
+      if (write.settled) return
+      if (this.#writes.withdraw(write)) {
+        write.settled = true
+        cleanup()
+        write.reject(error)
+      } else this.destroy(error)
+    }
+    const fire = (): void => {
+      const elapsed = performance.now() - started
+      const extra = this.onWriteTimeout?.(write.tag, elapsed, 0)
+      if (typeof extra === 'number' && extra > 0) {
+        cancelTimer = startTimer(extra, fire)
+        return
+      }
+      failWith(
+        new TimeoutError(
+          ErrorCodes.WRITE_TIMEOUT,
+          `write to ${this.#where} timed out after ${Math.round(elapsed)} ms`,
+          {
+            tag: write.tag,
+            bytesDone: 0,
+          },
+        ),
+      )
+    }
+    const onAbort = (): void => failWith(this.#abortError('write', write.tag, signal!))
+    const cleanup = (): void => {
+      cancelTimer()
+      signal?.removeEventListener('abort', onAbort)
+    }
+    if (timeout !== undefined) cancelTimer = startTimer(timeout, fire)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    write.cleanup = cleanup
+  }
+
+  #closedError(message: string, tag?: unknown): ClosedError {
+    return new ClosedError(ErrorCodes.CLOSED, `${message}: ${this.#where}`, { tag })
+  }
+
+  #abortError(what: string, tag: unknown, signal: AbortSignal): AbortError {
+    return new AbortError(ErrorCodes.ABORTED, `${what} on ${this.#where} was aborted`, {
+      tag,
+      cause: signal.reason,
+    })
+  }
+}
+
+let lastDelimiterString = ''
+let lastDelimiter = Buffer.from('\n')
+
+/** A delimiter as bytes; the last string one is cached, since a connection reads with the same one. */
+function toDelimiter(until: string | Uint8Array): Buffer {
+  if (typeof until === 'string') {
+    if (until !== lastDelimiterString) {
+      lastDelimiter = Buffer.from(until)
+      lastDelimiterString = until
+    }
+    if (lastDelimiter.length === 0)
+      throw new InvalidArgumentError('read({ until }) needs a non-empty delimiter')
+    return lastDelimiter
+  }
+  if (!(until instanceof Uint8Array) || until.length === 0) {
+    throw new InvalidArgumentError('read({ until }) needs a non-empty string or Uint8Array delimiter')
+  }
+  return Buffer.isBuffer(until) ? until : Buffer.from(until.buffer, until.byteOffset, until.byteLength)
+}
+
+function noop(): void {}

@@ -1,0 +1,199 @@
+// AsyncServer: accepts TCP, TLS or Unix-socket connections and hands each one over as an AsyncSocket,
+// once it is usable (TLS handshake and trust checks done). Caps connections and drains on close.
+import { EventEmitter, once } from 'node:events'
+import net from 'node:net'
+import tls from 'node:tls'
+import { ConnectError, ErrorCodes, InvalidArgumentError, type WirekitError } from '../errors.ts'
+import { delay } from '../util/timeout.ts'
+import { AsyncSocket } from './async-socket.ts'
+import { debug } from './diagnostics.ts'
+import { connectError } from './map-error.ts'
+import { checkNumber, checkSocketOptions, type SocketOptions } from './options.ts'
+import { serverOptions, type TlsOptions, validateTlsOptions } from './tls.ts'
+
+/** Where and how to listen. Give `port` (0 = any free port) and `host`, or `path`. */
+export type ListenOptions = SocketOptions & {
+  /** @default 0 */
+  port?: number
+  /** @default '127.0.0.1' (loopback only; pass '::' or '0.0.0.0' to accept from the network) */
+  host?: string
+  /** A Unix domain socket path (instead of host and port). */
+  path?: string
+  /** TLS for every accepted connection (`key` and `cert` required; `requestCert` for mTLS). */
+  tls?: TlsOptions
+  /** Pending-connection queue length. @default 511 */
+  backlog?: number
+  /** Connections beyond this are closed on accept and reported by 'refused'. @default unlimited */
+  maxConnections?: number
+}
+
+/** Where the server listens. */
+export type ServerAddress = { address: string; port: number; family: string } | { path: string }
+
+export type AsyncServerEvents = {
+  /** A usable connection (also passed to the onConnection callback). */
+  connection: [socket: AsyncSocket]
+  /** A connection failed before it was usable (TLS, trust checks) or its handler threw. */
+  clientError: [error: WirekitError]
+  /** A connection was closed on accept because `maxConnections` were open (WK_MAX_CONNECTIONS). */
+  refused: [error: WirekitError]
+  /** The server stopped. */
+  close: []
+}
+
+export class AsyncServer extends EventEmitter<AsyncServerEvents> {
+  readonly #server: net.Server
+  readonly #sockets = new Set<AsyncSocket>()
+  readonly #onConnection: (socket: AsyncSocket) => unknown
+  readonly #options: ListenOptions
+  #closing: Promise<void> | undefined
+
+  /** Starts listening; resolves once the address is bound. */
+  static async listen(
+    options: ListenOptions,
+    onConnection: (socket: AsyncSocket) => unknown,
+  ): Promise<AsyncServer> {
+    if (options === null || typeof options !== 'object')
+      throw new InvalidArgumentError('listen options required')
+    if (typeof onConnection !== 'function')
+      throw new InvalidArgumentError('listen() needs an onConnection callback')
+    checkSocketOptions(options)
+    checkNumber(options.backlog, 'backlog', 0)
+    checkNumber(options.maxConnections, 'maxConnections', 1)
+    if (options.tls) {
+      validateTlsOptions(options.tls, 'listen')
+      if (!options.tls.key || !options.tls.cert)
+        throw new InvalidArgumentError('listen: tls needs key and cert')
+    }
+    const server = new AsyncServer(options, onConnection)
+    await server.#listen()
+    return server
+  }
+
+  private constructor(options: ListenOptions, onConnection: (socket: AsyncSocket) => unknown) {
+    super()
+    this.#options = options
+    this.#onConnection = onConnection
+    this.#server = options.tls
+      ? tls.createServer({ ...serverOptions(options.tls), allowHalfOpen: true }, (socket) =>
+          this.#accept(socket),
+        )
+      : net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket))
+    if (options.maxConnections !== undefined) this.#server.maxConnections = options.maxConnections
+    this.#server.on('drop', (data) => {
+      const from = data?.remoteAddress ? `${data.remoteAddress}:${data.remotePort}` : 'a client'
+      this.emit(
+        'refused',
+        new ConnectError(
+          ErrorCodes.MAX_CONNECTIONS,
+          `refused ${from}: ${options.maxConnections} connections open`,
+        ),
+      )
+    })
+    this.#server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
+      const where = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'a client'
+      this.emit('clientError', connectError(error, where))
+    })
+  }
+
+  /** The bound address: host, port and family, or the Unix path. */
+  get address(): ServerAddress {
+    const address = this.#server.address()
+    if (address === null) throw new InvalidArgumentError('the server is not listening')
+    return typeof address === 'string' ? { path: address } : address
+  }
+
+  /** The bound port (0 for a Unix socket). */
+  get port(): number {
+    const address = this.address
+    return 'port' in address ? address.port : 0
+  }
+
+  /** Connections currently handed out and not yet closed. */
+  get connections(): number {
+    return this.#sockets.size
+  }
+
+  /** True until close() is called. */
+  get listening(): boolean {
+    return this.#server.listening
+  }
+
+  /**
+   * Stops accepting, waits up to `drain` ms for open connections to close by themselves, then
+   * destroys the rest. Resolves once everything is closed.
+   */
+  close(options: { drain?: number } = {}): Promise<void> {
+    checkNumber(options.drain, 'close({ drain })', 0, false)
+    this.#closing ??= this.#close(options.drain ?? 0)
+    return this.#closing
+  }
+
+  async #close(drain: number): Promise<void> {
+    const closed = this.#server.listening ? once(this.#server, 'close') : Promise.resolve()
+    this.#server.close()
+    if (drain > 0 && this.#sockets.size > 0) {
+      const controller = new AbortController()
+      const allClosed = Promise.all([...this.#sockets].map((socket) => once(socket, 'close')))
+      await Promise.race([allClosed, delay(drain, controller.signal).catch(() => {})])
+      controller.abort()
+    }
+    for (const socket of this.#sockets) socket.destroy()
+    await closed
+    this.emit('close')
+  }
+
+  async #listen(): Promise<void> {
+    const { port = 0, host = '127.0.0.1', path, backlog } = this.#options
+    const server = this.#server
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error & { code?: string }): void => {
+        server.off('listening', onListening)
+        reject(
+          new ConnectError(
+            ErrorCodes.SOCKET_FAILED,
+            `cannot listen on ${path ?? `${host}:${port}`}: ${error.code ?? error.message}`,
+            {
+              cause: error,
+            },
+          ),
+        )
+      }
+      const onListening = (): void => {
+        server.off('error', onError)
+        resolve()
+      }
+      server.once('error', onError)
+      server.once('listening', onListening)
+      server.listen(path !== undefined ? { path, backlog } : { port, host, backlog })
+    })
+    // After listening, an error is about one accept (EMFILE…): report it, keep serving.
+    server.on('error', (error) => this.emit('clientError', connectError(error, 'accept')))
+    debug('server listening on %o', server.address())
+  }
+
+  #accept(stream: net.Socket): void {
+    if (this.#closing) {
+      stream.destroy()
+      return
+    }
+    const socket = AsyncSocket.wrap(stream, { ...this.#options, isServer: true, tls: this.#options.tls })
+    this.#sockets.add(socket)
+    socket.once('close', () => this.#sockets.delete(socket))
+    socket.ready.then(
+      () => this.#handOver(socket),
+      (error: WirekitError) => this.emit('clientError', error),
+    )
+  }
+
+  async #handOver(socket: AsyncSocket): Promise<void> {
+    this.emit('connection', socket)
+    try {
+      await this.#onConnection(socket)
+    } catch (error) {
+      const failure = error as WirekitError
+      this.emit('clientError', failure)
+      socket.destroy()
+    }
+  }
+}

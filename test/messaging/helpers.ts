@@ -1,0 +1,79 @@
+// Test helpers for the messaging suite: servers on 127.0.0.1 port 0, bounded waits, and a tiny
+// TCP relay that can cut or blackhole the link between a client and a server.
+import net from 'node:net'
+import { MessageServer, type MessageServerOptions } from '../../src/messaging/index.ts'
+
+export async function startServer(
+  options: MessageServerOptions = {},
+): Promise<{ server: MessageServer; url: string; port: number }> {
+  const server = new MessageServer(options)
+  const address = (await server.listen({ port: 0, host: '127.0.0.1' })) as { port: number }
+  return { server, url: `tcp://127.0.0.1:${address.port}`, port: address.port }
+}
+
+/** Polls `check` every 5 ms until it is true; rejects after `ms` with `what`. */
+export async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+/** Resolves with the first emission of `event` on `target`, or rejects after `ms`. */
+export function nextEvent<T = unknown>(
+  target: { once(event: string, fn: (...args: never[]) => void): unknown },
+  event: string,
+  ms = 5000,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`No "${event}" within ${ms} ms`)), ms)
+    target.once(event, ((value: T) => {
+      clearTimeout(timer)
+      resolve(value)
+    }) as never)
+  })
+}
+
+/** A relay between clients and `targetPort`: `blackhole = true` silently drops bytes both ways. */
+export class Relay {
+  blackhole = false
+  readonly port: number
+  #server: net.Server
+  #sockets = new Set<net.Socket>()
+
+  private constructor(server: net.Server, port: number) {
+    this.#server = server
+    this.port = port
+  }
+
+  static async start(targetPort: number): Promise<Relay> {
+    let relay: Relay | undefined
+    const server = net.createServer((inbound) => {
+      const outbound = net.connect({ host: '127.0.0.1', port: targetPort })
+      for (const s of [inbound, outbound]) {
+        relay!.#sockets.add(s)
+        s.on('error', () => {})
+        s.on('close', () => {
+          relay!.#sockets.delete(s)
+          inbound.destroy()
+          outbound.destroy()
+        })
+      }
+      inbound.on('data', (chunk) => relay!.blackhole || outbound.write(chunk))
+      outbound.on('data', (chunk) => relay!.blackhole || inbound.write(chunk))
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    relay = new Relay(server, (server.address() as net.AddressInfo).port)
+    return relay
+  }
+
+  get url(): string {
+    return `tcp://127.0.0.1:${this.port}`
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy()
+    await new Promise((r) => this.#server.close(r))
+  }
+}
