@@ -3,13 +3,11 @@
 // measured before and after, divided by N. Usage: node bench/messaging-idle.ts [--quick] [--only <peer>]
 import type { ChildProcess } from 'node:child_process'
 import os from 'node:os'
+import { formatBytes, formatRatio, markdownTable } from './peers/format.ts'
 import {
   attempt,
   fdLimits,
-  formatBytes,
-  formatRatio,
   hardDeadline,
-  markdownTable,
   nextMessage,
   quick,
   selected,

@@ -1,17 +1,21 @@
 // Benchmark: one-way 64-byte messages over one connection, receiver here, sender in a child process.
 // wirekit (JSON, sequence numbers and acks on) against socket.io, ws and hand-written raw `net`.
 // Usage: node bench/messaging-oneway.ts [--quick] [--only <peer>] [--window N]  (1M messages; --quick: 100k)
+import type { Socket } from 'node:net'
 import os from 'node:os'
+import {
+  formatMs,
+  formatPercent,
+  formatRate,
+  formatRatio,
+  goalAtLeast,
+  markdownTable,
+} from './peers/format.ts'
 import {
   attempt,
   CaseTimeout,
   flagValue,
-  formatMs,
-  formatRate,
-  formatRatio,
-  goalAtLeast,
   hardDeadline,
-  markdownTable,
   nextMessage,
   nowNs,
   quick,
@@ -34,7 +38,7 @@ const CASE_LIMIT_MS = quick ? 60_000 : 180_000
 const DEADLINE_MS = quick ? 240_000 : 900_000
 
 /** Counts arrivals in order; `hit(i)` for every received message index. */
-export class Counter {
+class Counter {
   received = 0
   outOfOrder = 0
   readonly warmed: Promise<void>
@@ -61,7 +65,7 @@ export class Counter {
 
 type Receiver = { port: number; close: () => Promise<void> }
 type Case = { name: string; kind: string; start: (counter: Counter) => Promise<Receiver> }
-type Result = { name: string; rate: number; ms: number; note: string }
+type Result = { name: string; rate: number; ms: number; receiverCpu: number; senderCpu: number; note: string }
 
 const cases: Case[] = [
   { name: 'wirekit', kind: 'wirekit', start: startWirekitOnewayReceiver },
@@ -105,7 +109,7 @@ const cases: Case[] = [
 ]
 
 function rawReceiver(counter: Counter) {
-  return (sock: import('node:net').Socket): void => {
+  return (sock: Socket): void => {
     const decoder = new RawFrameDecoder((buf, start) => counter.hit(buf.readUInt32LE(start)))
     sock.on('data', (chunk: Buffer) => decoder.push(chunk))
   }
@@ -125,6 +129,8 @@ async function runCase(c: Case): Promise<Result> {
   try {
     await Promise.race([counter.warmed, watch.failed])
     const started = nextMessage<{ type: string; t0: number }>(child, 'started', CASE_LIMIT_MS)
+    const sent = nextMessage<{ type: string; cpu: number }>(child, 'sent', CASE_LIMIT_MS)
+    const cpu0 = process.cpuUsage()
     tell(child, { type: 'go' })
     const { t0 } = await Promise.race([started, watch.failed])
     let t1: number | undefined
@@ -136,12 +142,21 @@ async function runCase(c: Case): Promise<Result> {
       timedOut = true
     }
     const end = t1 ?? nowNs()
+    const cpu = process.cpuUsage(cpu0)
     const ms = (end - t0) / 1e6
+    const senderCpu = timedOut ? Number.NaN : (await Promise.race([sent, watch.failed])).cpu
     const measured = counter.received - WARMUP
     const notes: string[] = []
     if (timedOut) notes.push(`cut after ${formatMs(ms)}: ${measured} of ${COUNT} arrived`)
     if (counter.outOfOrder > 0) notes.push(`${counter.outOfOrder} out of order`)
-    return { name: c.name, rate: measured / (ms / 1000), ms, note: notes.join('; ') }
+    return {
+      name: c.name,
+      rate: measured / (ms / 1000),
+      ms,
+      receiverCpu: (cpu.user + cpu.system) / 1000 / ms,
+      senderCpu,
+      note: notes.join('; '),
+    }
   } finally {
     watch.cancel()
     tell(child, { type: 'stop' })
@@ -167,6 +182,8 @@ function report(incomplete?: string): void {
     formatMs(r.ms),
     r.name === 'wirekit' ? '1.00×' : formatRatio(wirekit, r.rate),
     goals[r.name] === undefined || wirekit === undefined ? '' : goalAtLeast(wirekit / r.rate, goals[r.name]!),
+    formatPercent(r.receiverCpu),
+    formatPercent(r.senderCpu),
     r.note,
   ])
   const lines = [
@@ -181,8 +198,13 @@ function report(incomplete?: string): void {
     '1024 messages and wait for drain above 1 MB; raw senders wait for drain when write() returns false.',
     'Raw one-write-per-frame runs with Node defaults (Nagle on, the faster of the two here, and the one the',
     'goal is set against) and with noDelay on, as ws, socket.io and latency-minded code use.',
+    'CPU columns: share of one core each process used while measuring (near 100%: that side is the limit;',
+    'GC and libuv threads can take it past 100%).',
     '',
-    markdownTable(['peer', 'msgs/s', 'time', 'wirekit / peer', 'goal', 'notes'], rows),
+    markdownTable(
+      ['peer', 'msgs/s', 'time', 'wirekit / peer', 'goal', 'receiver CPU', 'sender CPU', 'notes'],
+      rows,
+    ),
   ]
   if (failures.length > 0) lines.push('', ...failures.map((f) => `- failed: ${f}`))
   if (incomplete) lines.push('', `Incomplete: ${incomplete}.`)

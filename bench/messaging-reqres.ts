@@ -3,14 +3,10 @@
 // a hand-written raw `net` client. Usage: node bench/messaging-reqres.ts [--quick] [--only <peer>]
 import type net from 'node:net'
 import os from 'node:os'
+import { formatMs, formatRate, formatRatio, goalAtLeast, markdownTable } from './peers/format.ts'
 import {
   attempt,
-  formatMs,
-  formatRate,
-  formatRatio,
-  goalAtLeast,
   hardDeadline,
-  markdownTable,
   nextMessage,
   quick,
   selected,

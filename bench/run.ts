@@ -32,10 +32,8 @@ type Outcome = {
 
 function runOne(file: string): Promise<Outcome> {
   const started = performance.now()
-  const child = spawn(process.execPath, [join(benchDir, file), ...(quick ? ['--quick'] : [])], {
-    cwd: rootDir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const args = [join(benchDir, file), ...(quick ? ['--quick'] : [])]
+  const child = spawn(process.execPath, args, { cwd: rootDir, stdio: ['ignore', 'pipe', 'pipe'] })
   let markdown = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (text: string) => (markdown += text))

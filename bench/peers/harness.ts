@@ -1,6 +1,6 @@
 // Shared plumbing for the messaging benchmarks: command-line flags, child processes with an IPC
-// channel and a hard deadline, a monotonic clock that is comparable across processes, and the
-// Markdown table every benchmark prints. Nothing here measures anything by itself.
+// channel and a hard deadline, and a monotonic clock that is comparable across processes.
+// Nothing here measures anything by itself; format.ts turns figures into Markdown.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
@@ -47,9 +47,10 @@ const children = new Set<ChildProcess>()
 
 /**
  * Starts `bench/peers/<script>` under this Node (process.execPath, so the pinned Node 24) with an
- * IPC channel. Started through `sh -c` so its descriptor limit is raised to the hard limit first:
- * 10k connections need 10k descriptors in one process. stdout/stderr are inherited (stderr is where
- * helpers complain); results travel over IPC, never stdout, so the Markdown stays clean.
+ * IPC channel. Started through `sh -c` that raises the descriptor limit to the hard limit first:
+ * 10k connections need 10k descriptors in one process (Node does the same at start-up, but saying
+ * it here keeps it true whatever the runtime). stderr is inherited (where helpers complain); results
+ * travel over IPC, never stdout, so the Markdown stays clean.
  */
 export function startPeer(script: string, args: string[], nodeFlags: string[] = []): ChildProcess {
   const cmd = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"'
@@ -165,67 +166,4 @@ export async function attempt<T>(name: string, fn: () => Promise<T>): Promise<T 
     process.stderr.write(`bench: ${name} failed: ${error.stack ?? error.message}\n`)
     return error
   }
-}
-
-/** A Markdown table: header row, separator, one line per row. */
-export function markdownTable(headers: string[], rows: string[][]): string {
-  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`
-  return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n')
-}
-
-/** 1234567 → "1.23M", 145000 → "145k". */
-export function formatRate(perSecond: number): string {
-  if (!Number.isFinite(perSecond)) return 'n/a'
-  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)}M`
-  if (perSecond >= 1e4) return `${Math.round(perSecond / 1e3)}k`
-  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)}k`
-  return perSecond.toFixed(0)
-}
-
-/** Bytes as B / KB / MB (1 KB = 1024 B). */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes)) return 'n/a'
-  const abs = Math.abs(bytes)
-  if (abs >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`
-  if (abs >= 1024) return `${(bytes / 1024).toFixed(2)} KB`
-  return `${Math.round(bytes)} B`
-}
-
-/** Milliseconds with sensible precision. */
-export function formatMs(ms: number): string {
-  if (!Number.isFinite(ms)) return 'n/a'
-  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`
-  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`
-  if (ms >= 100) return `${Math.round(ms)} ms`
-  if (ms >= 1) return `${ms.toFixed(1)} ms`
-  return `${ms.toFixed(3)} ms`
-}
-
-/** `a / b` as "3.21×", or "n/a" when either side is missing. */
-export function formatRatio(a: number | undefined, b: number | undefined): string {
-  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b === 0)
-    return 'n/a'
-  return `${(a / b).toFixed(2)}×`
-}
-
-/** A goal cell: "≥ 7×: met" when `ratio` reaches `min`, "≥ 7×: not met" below it, just the goal without a figure. */
-export function goalAtLeast(ratio: number | undefined, min: number): string {
-  const goal = `≥ ${min}×`
-  if (ratio === undefined || !Number.isFinite(ratio)) return goal
-  return `${goal}: ${ratio >= min ? 'met' : 'not met'}`
-}
-
-/** The value at quantile `q` (0..1) of an ascending-sorted array. */
-export function quantile(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
-  return sorted[index]!
-}
-
-/** The median of some numbers (they need not be sorted). */
-export function median(values: number[]): number {
-  return quantile(
-    [...values].sort((a, b) => a - b),
-    0.5,
-  )
 }

@@ -66,7 +66,6 @@ export async function wirekitOnewaySender(port: number, window: number) {
         client.emit('m', jsonMessage(i)).then(settled, failed)
       }
     },
-    stats: () => ({ window }),
     close: () => void client.close(),
   }
 }

@@ -24,7 +24,9 @@ export function program(): Command {
     )
     .option('--messages <n>', 'messages each way', int, 2000)
     .option('--cuts <n>', 'connection cuts during the stream', int, 5)
-    .action(async (opts) => (await import('./demo.ts')).demo(opts))
+    .action(async (opts) => {
+      await (await import('./demo.ts')).demo(opts)
+    })
 
   cli
     .command('serve')
@@ -35,7 +37,9 @@ export function program(): Command {
     .option('--tls-cert <file>', 'TLS certificate (PEM); with --tls-key serves tls://')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--redis <url>', 'share rooms and sessions with other nodes through Redis')
-    .action(async (opts) => (await import('./serve.ts')).serve(opts))
+    .action(async (opts) => {
+      await (await import('./serve.ts')).serve(opts)
+    })
 
   cli
     .command('chat')
@@ -52,7 +56,9 @@ export function program(): Command {
     .option('--messages <n>', 'one-way messages', int, 200_000)
     .option('--requests <n>', 'requests', int, 50_000)
     .option('--in-flight <n>', 'requests in flight', int, 64)
-    .action(async (opts) => (await import('./bench.ts')).bench(opts))
+    .action(async (opts) => {
+      await (await import('./bench.ts')).bench(opts)
+    })
 
   cli
     .command('get')

@@ -9,11 +9,11 @@ import { pipeline } from 'node:stream/promises'
 import { ErrorCodes, HttpError, InvalidArgumentError } from '../errors.ts'
 import { countChunks, ProgressReporter } from './progress.ts'
 import type { HttpResponse } from './response.ts'
-import type { DownloadOptions, DownloadResult, RequestOptions } from './types.ts'
+import type { DownloadOptions, DownloadResult, HttpRequestOptions } from './types.ts'
 
 /** The part of HttpSession that download() needs. */
 type Requester = {
-  request<T>(method: string, url: string | URL, options: RequestOptions): Promise<HttpResponse<T>>
+  request<T>(method: string, url: string | URL, options: HttpRequestOptions): Promise<HttpResponse<T>>
 }
 
 type PartialMeta = { url: string; validator: string }

@@ -6,7 +6,7 @@ import { InvalidArgumentError } from '../errors.ts'
 import { encodeMultipart } from './multipart.ts'
 import { countChunks, type ProgressReporter, slices } from './progress.ts'
 import { type QueryOptions, serializeQuery } from './query.ts'
-import type { RequestOptions } from './types.ts'
+import type { HttpRequestOptions } from './types.ts'
 
 /** What undici accepts as a body. */
 export type DispatchBody = string | Uint8Array | Readable | AsyncIterable<Uint8Array> | null
@@ -45,7 +45,7 @@ export class RequestBody {
 
 /** Builds the body of a request from its options; `undefined` when there is none. Misuse throws. */
 export function prepareBody(
-  options: RequestOptions,
+  options: HttpRequestOptions,
   queryOptions: QueryOptions | undefined,
 ): RequestBody | undefined {
   const { json, form, multipart, body } = options

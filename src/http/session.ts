@@ -24,8 +24,8 @@ import type {
   DownloadResult,
   HeadersInit,
   HttpMethod,
+  HttpRequestOptions,
   HttpSessionOptions,
-  RequestOptions,
   ResponseType,
 } from './types.ts'
 import { parseBaseURL, resolveURL } from './url.ts'
@@ -41,7 +41,7 @@ type Prepared = {
   url: URL
   headers: Record<string, string>
   body: RequestBody | undefined
-  options: RequestOptions
+  options: HttpRequestOptions
   responseType: ResponseType
   retry: RetryPolicy
   deadline: number
@@ -72,27 +72,27 @@ export class HttpSession {
     this.#agent = base
   }
 
-  get<T = unknown>(url: string | URL, options?: RequestOptions): ResponsePromise<T> {
+  get<T = unknown>(url: string | URL, options?: HttpRequestOptions): ResponsePromise<T> {
     return this.request<T>('GET', url, options)
   }
 
-  head(url: string | URL, options?: RequestOptions): ResponsePromise<undefined> {
+  head(url: string | URL, options?: HttpRequestOptions): ResponsePromise<undefined> {
     return this.request<undefined>('HEAD', url, options)
   }
 
-  post<T = unknown>(url: string | URL, options?: RequestOptions): ResponsePromise<T> {
+  post<T = unknown>(url: string | URL, options?: HttpRequestOptions): ResponsePromise<T> {
     return this.request<T>('POST', url, options)
   }
 
-  put<T = unknown>(url: string | URL, options?: RequestOptions): ResponsePromise<T> {
+  put<T = unknown>(url: string | URL, options?: HttpRequestOptions): ResponsePromise<T> {
     return this.request<T>('PUT', url, options)
   }
 
-  patch<T = unknown>(url: string | URL, options?: RequestOptions): ResponsePromise<T> {
+  patch<T = unknown>(url: string | URL, options?: HttpRequestOptions): ResponsePromise<T> {
     return this.request<T>('PATCH', url, options)
   }
 
-  delete<T = unknown>(url: string | URL, options?: RequestOptions): ResponsePromise<T> {
+  delete<T = unknown>(url: string | URL, options?: HttpRequestOptions): ResponsePromise<T> {
     return this.request<T>('DELETE', url, options)
   }
 
@@ -103,7 +103,7 @@ export class HttpSession {
   request<T = unknown>(
     method: HttpMethod,
     url: string | URL,
-    options: RequestOptions = {},
+    options: HttpRequestOptions = {},
   ): ResponsePromise<T> {
     const { promise, resolve, reject } = responsePromise<T>()
     let prepared: Prepared
@@ -144,7 +144,7 @@ export class HttpSession {
 
   // --- preparation ----------------------------------------------------------------------------------------------
 
-  #prepare(method: string, input: string | URL, options: RequestOptions): Prepared {
+  #prepare(method: string, input: string | URL, options: HttpRequestOptions): Prepared {
     if (this.#closed)
       throw new HttpError(ErrorCodes.HTTP_NETWORK, `Session is closed: ${method} ${String(input)}`)
     const url = resolveURL(input, this.#base, options.query, this.#options.query)
@@ -363,7 +363,7 @@ export class HttpSession {
 }
 
 function notify<T>(
-  options: RequestOptions,
+  options: HttpRequestOptions,
   response: HttpResponse<T>,
   resolve: (r: HttpResponse<T>) => void,
 ): void {

@@ -139,7 +139,7 @@ export type HttpSessionOptions = {
 }
 
 /** Options of one request. Body options (`json`, `form`, `multipart`, `body`) are mutually exclusive. */
-export type RequestOptions = {
+export type HttpRequestOptions = {
   method?: HttpMethod
   headers?: HeadersInit
   /** Query parameters appended to the URL's own; see query.ts for the rule on arrays and nesting. */
@@ -169,7 +169,7 @@ export type RequestOptions = {
 
 /** Options of `download()`. */
 export type DownloadOptions = Omit<
-  RequestOptions,
+  HttpRequestOptions,
   'responseType' | 'onDownloadProgress' | 'cachePolicy' | 'onUpdate'
 > & {
   /** Destination path. The body goes to `<to>.download` first and is renamed once complete and of the right length. */

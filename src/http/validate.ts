@@ -4,14 +4,14 @@ import type { Readable } from 'node:stream'
 import { type ErrorCode, ErrorCodes, HttpError } from '../errors.ts'
 import type { HttpResponse } from './response.ts'
 import { contentTypeAccepted, hasNoBody } from './response-body.ts'
-import type { HttpSessionOptions, RequestOptions } from './types.ts'
+import type { HttpRequestOptions, HttpSessionOptions } from './types.ts'
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
 /** Throws WK_HTTP_TOO_MANY_REDIRECTS, WK_HTTP_STATUS or WK_HTTP_CONTENT_TYPE; returns when the response is acceptable. */
 export function validateResponse(
   response: HttpResponse,
-  options: RequestOptions,
+  options: HttpRequestOptions,
   session: HttpSessionOptions,
 ): void {
   const method = response.method

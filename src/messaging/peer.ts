@@ -292,31 +292,35 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   }
 
   override onFrame(frame: Buffer, conn: Connection): void {
-    if (this.#core.rateLimit !== undefined && this.established) this.#spend(conn)
+    if (this.#core.rateLimit !== undefined && this.established) this.#spend()
     super.onFrame(frame, conn)
   }
 
-  #spend(conn: Connection): void {
+  /** Token bucket: refills continuously at `messages / interval`; a burst read in one chunk becomes debt. */
+  #spend(): void {
     const limit = this.#core.rateLimit!
     const interval = limit.interval ?? 1000
     const now = Date.now()
-    if (now - this.#refilledAt >= interval) {
-      this.#tokens = limit.messages
-      this.#refilledAt = now
-    }
-    if (--this.#tokens >= 0) return
-    if (limit.action === 'disconnect') {
+    this.#tokens = Math.min(limit.messages, this.#tokens + ((now - this.#refilledAt) * limit.messages) / interval)
+    this.#refilledAt = now
+    this.#tokens -= 1
+    if (this.#tokens < 0 && limit.action === 'disconnect') {
       throw new BackpressureError(
         ErrorCodes.RATE_LIMITED,
         `Peer ${this.id} sent more than ${limit.messages} messages in ${interval} ms`,
       )
     }
-    if (conn.gate === undefined) {
-      const wait = this.#refilledAt + interval - now
-      conn.gate = new Promise((resolve) => setTimeout(resolve, wait).unref()).then(() => {
-        conn.gate = undefined
-      })
-    }
+  }
+
+  override onChunk(conn: Connection): void {
+    super.onChunk(conn)
+    const limit = this.#core.rateLimit
+    if (limit === undefined || this.#tokens >= 0 || conn.gate !== undefined) return
+    // Stop reading until the debt is paid back; TCP flow control slows the sender meanwhile.
+    const wait = Math.ceil((-this.#tokens * (limit.interval ?? 1000)) / limit.messages)
+    conn.gate = new Promise<void>((resolve) => setTimeout(resolve, wait).unref()).then(() => {
+      conn.gate = undefined
+    })
   }
 
   protected override beforeFlush(): void {

@@ -4,6 +4,7 @@
 
 import { InvalidArgumentError } from '../errors.ts'
 import { AsyncServer, AsyncSocket, type TlsOptions } from '../socket/index.ts'
+import { delay } from '../util/timeout.ts'
 
 /** Where a client connects: `tcp://host:port`, `tls://host:port` or `unix:/path/to.sock`. */
 export type Endpoint =
@@ -82,7 +83,11 @@ export async function listen(
   server.on('clientError', noop)
   const raw = server.address
   const address: ListenAddress = 'path' in raw ? { path: raw.path } : { port: raw.port, host: raw.address }
-  return { address, close: (linger) => server.close({ drain: linger }) }
+  return {
+    address,
+    // Bounded: a listener whose close never settles (seen after a failed TLS handshake) must not hang ours.
+    close: (linger) => Promise.race([server.close({ drain: linger }), delay(linger + 500)]),
+  }
 }
 
 function noop(): void {}

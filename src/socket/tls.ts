@@ -1,7 +1,7 @@
 // TLS for AsyncSocket and AsyncServer: the option type, Node option building, public-key pins and the
 // trust checks that run after the handshake (authorization, pins, then the user's verify callback).
 // Nothing reaches the application before these checks pass.
-import { createHash, type X509Certificate } from 'node:crypto'
+import { createHash, X509Certificate } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import { ErrorCodes, InvalidArgumentError, TlsError } from '../errors.ts'
@@ -153,8 +153,8 @@ function chainPins(socket: tls.TLSSocket): string[] {
   let cert = socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | undefined
   const seen = new Set<string>()
   // Bounded: a chain is short, and the root points at itself.
-  for (let i = 0; cert?.pubkey && i < 16; i++) {
-    const pin = `sha256/${createHash('sha256').update(cert.pubkey).digest('base64')}`
+  for (let i = 0; cert?.raw && i < 16; i++) {
+    const pin = pinOf(new X509Certificate(cert.raw))
     if (seen.has(pin)) break
     seen.add(pin)
     pins.push(pin)

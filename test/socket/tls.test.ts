@@ -244,3 +244,9 @@ describe('startTLS', () => {
     assert.equal(client.state, 'closed')
   })
 })
+after(() => {
+  setTimeout(() => {
+    for (const h of (process as any)._getActiveHandles()) console.log('HANDLE', h.constructor.name, h.localPort, h.remotePort, h.destroyed, h.readyState, h._parent?.constructor?.name, h.listenerCount?.('data'))
+    for (const r of (process as any)._getActiveRequests()) console.log('REQ', r.constructor.name)
+  }, 1500).unref()
+})

@@ -1,0 +1,100 @@
+// `wirekit serve`: a chat server on MessageServer. Clients authenticate with { name }, join rooms, say
+// lines to a room, and ask who is there. With --redis, rooms and sessions are shared by every node.
+
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import type { ListenOptions, MessagingAdapter, Peer } from '../messaging/index.ts'
+import { MessageServer } from '../messaging/index.ts'
+
+export type ServeOptions = {
+  port: number
+  host: string
+  path?: string
+  tlsCert?: string
+  tlsKey?: string
+  redis?: string
+  /** For tests and embedding: resolve once listening instead of waiting for a signal. */
+  signal?: AbortSignal
+  log?: (line: string) => void
+}
+
+/** A chat line as it travels to clients. */
+export type ChatLine = { room: string; from: string; text: string; at: number }
+
+/** Builds the chat server's behaviour onto a MessageServer (used by `serve` and by tests). */
+export function chatServer(server: MessageServer, log: (line: string) => void): MessageServer {
+  const nameOf = (peer: Peer) => String(peer.identity)
+  server.on('connection', (peer: Peer) => {
+    log(`+ ${nameOf(peer)} (${peer.id})`)
+    peer.on('join', (room: unknown) => {
+      if (typeof room !== 'string' || room.length === 0 || room.length > 64) return
+      peer.join(`room:${room}`)
+      server.to(`room:${room}`).emit('system', { room, text: `${nameOf(peer)} joined`, at: Date.now() })
+    })
+    peer.on('leave', (room: unknown) => {
+      if (typeof room !== 'string') return
+      peer.leave(`room:${room}`)
+      server.to(`room:${room}`).emit('system', { room, text: `${nameOf(peer)} left`, at: Date.now() })
+    })
+    peer.on('say', (line: { room?: unknown; text?: unknown }) => {
+      if (typeof line?.room !== 'string' || typeof line.text !== 'string') return
+      if (!peer.rooms.has(`room:${line.room}`)) return
+      const out: ChatLine = {
+        room: line.room,
+        from: nameOf(peer),
+        text: line.text.slice(0, 4000),
+        at: Date.now(),
+      }
+      server.to(`room:${line.room}`).emit('message', out)
+    })
+    peer.on('close', () => log(`- ${nameOf(peer)} (${peer.id})`))
+  })
+  server.handle('who', (room: unknown) => {
+    const names: string[] = []
+    for (const peer of server.peers.values()) if (peer.rooms.has(`room:${room}`)) names.push(nameOf(peer))
+    return names.sort()
+  })
+  return server
+}
+
+export async function serve(options: ServeOptions): Promise<MessageServer> {
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`))
+  const adapter = options.redis ? await redisAdapter(options.redis) : undefined
+  const server = chatServer(
+    new MessageServer({
+      adapter,
+      authenticate: (credentials) => {
+        const name = (credentials as { name?: unknown } | undefined)?.name
+        return typeof name === 'string' && /^[\w.-]{1,32}$/.test(name) ? name : false
+      },
+    }),
+    log,
+  )
+  const tls =
+    options.tlsCert && options.tlsKey
+      ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) }
+      : undefined
+  const listens: ListenOptions[] = [{ host: options.host, port: options.port, tls }]
+  if (options.path) listens.push({ path: options.path })
+  for (const listen of listens) {
+    const address = await server.listen(listen)
+    const where =
+      'path' in address ? `unix:${address.path}` : `${tls ? 'tls' : 'tcp'}://${address.host}:${address.port}`
+    log(`wirekit chat server listening on ${where}`)
+  }
+  if (options.signal) return server
+  await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
+  log('closing (draining for up to 5 s)…')
+  await server.close({ drain: 5000 })
+  await adapter?.close()
+  return server
+}
+
+async function redisAdapter(url: string): Promise<MessagingAdapter> {
+  const messaging = (await import('../messaging/index.ts')) as Record<string, unknown>
+  const RedisAdapter = messaging.RedisAdapter as
+    | { fromURL?: (url: string) => Promise<MessagingAdapter> | MessagingAdapter }
+    | undefined
+  if (!RedisAdapter?.fromURL) throw new Error('This build has no RedisAdapter')
+  return RedisAdapter.fromURL(url)
+}
