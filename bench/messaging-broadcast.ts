@@ -44,7 +44,16 @@ type Broadcaster = {
   close: () => Promise<void>
 }
 type Group = { kind: string; start: () => Promise<Broadcaster> }
-type Result = { name: string; median: number; best: number; first: number; emitCall: number; rounds: number }
+type Result = {
+  name: string
+  median: number
+  best: number
+  first: number
+  emitCall: number
+  serverBusy: number
+  clientsBusy: number
+  rounds: number
+}
 
 const groups: Group[] = [
   {
@@ -83,7 +92,7 @@ const groups: Group[] = [
 
 let round = 0
 
-type Round = { total: number; first: number; emitCall: number }
+type Round = { total: number; first: number; emitCall: number; serverBusy: number; clientsBusy: number }
 
 // One broadcast: arm the clients for a new round number, emit, wait until the last one has it.
 async function oneRound(clients: ChildProcess, emit: (data: unknown) => void): Promise<Round> {
@@ -91,12 +100,15 @@ async function oneRound(clients: ChildProcess, emit: (data: unknown) => void): P
   const armed = nextMessage(clients, 'armed', 10_000)
   tell(clients, { type: 'arm', round })
   await armed
-  const all = nextMessage<{ type: string; first: number; t1: number }>(clients, 'all', 60_000)
+  const all = nextMessage<{ type: string; first: number; t1: number; busy: number }>(clients, 'all', 60_000)
+  const elu = performance.eventLoopUtilization()
   const t0 = nowNs()
   emit(jsonMessage(round))
   const emitCall = (nowNs() - t0) / 1e6
-  const { first, t1 } = await all
-  return { total: (t1 - t0) / 1e6, first: (first - t0) / 1e6, emitCall }
+  const { first, t1, busy } = await all
+  // Includes the server reading the clients' acks (wirekit) while the broadcast is still arriving.
+  const serverBusy = performance.eventLoopUtilization(elu).active
+  return { total: (t1 - t0) / 1e6, first: (first - t0) / 1e6, emitCall, serverBusy, clientsBusy: busy }
 }
 
 async function runGroup(g: Group): Promise<Result[]> {
@@ -122,6 +134,8 @@ async function runGroup(g: Group): Promise<Result[]> {
         best: Math.min(...totals),
         first: median(rounds.map((r) => r.first)),
         emitCall: median(rounds.map((r) => r.emitCall)),
+        serverBusy: median(rounds.map((r) => r.serverBusy)),
+        clientsBusy: median(rounds.map((r) => r.clientsBusy)),
         rounds: rounds.length,
       })
     }
@@ -150,6 +164,8 @@ function report(incomplete?: string): void {
       formatMs(r.best),
       formatMs(r.first),
       formatMs(r.emitCall),
+      formatMs(r.serverBusy),
+      formatMs(r.clientsBusy),
       String(r.rounds),
       wk ? formatRatio(r.median, wk.median) : r.name.startsWith('wirekit') ? '1.00×' : 'n/a',
       r.name.startsWith('socket.io') ? goalAtLeast(wk ? r.median / wk.median : undefined, 3) : '',
@@ -166,8 +182,9 @@ function report(incomplete?: string): void {
     `to the last client's receipt. Server in this process, all clients in one child process (so client-side`,
     `parsing is part of the time), median of ${ROUNDS} rounds after one warm-up, ${PAUSE_MS} ms apart.`,
     `Node ${process.version}, ${os.cpus().length} cores. wirekit's push is reliable (sequenced, acknowledged).`,
-    '"first received" is when the first client had it and "emit() call" how long the call itself',
-    'blocked the server (medians): they show how the total splits between server and clients.',
+    '"first received" is when the first client had it, "emit() call" how long the call itself blocked',
+    'the server, "server busy" / "clients busy" the event-loop time each process spent until the last',
+    'receipt (medians): they show where the total goes (one process per side, 2 cores).',
     '',
     markdownTable(
       [
@@ -176,6 +193,8 @@ function report(incomplete?: string): void {
         'best',
         'first received',
         'emit() call',
+        'server busy',
+        'clients busy',
         'rounds',
         'peer time / wirekit time',
         'goal',

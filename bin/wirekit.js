@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-// The `wirekit` command. Runs the built CLI when dist/ exists, else the TypeScript sources
-// directly (Node >= 22.18 strips types; the project pins Node 24).
+// The `wirekit` command. In a checkout, on a Node that strips types (>= 22.18; the project pins Node 24),
+// it runs the TypeScript sources directly; otherwise (installed under node_modules, where Node does not
+// strip types, or an older Node) it runs the built dist/ (`npm run build`, done by `npm install`).
 import { existsSync } from 'node:fs'
 
-const built = new URL('../dist/cli/main.js', import.meta.url)
-const { main } = await import(existsSync(built) ? built.href : new URL('../src/cli/main.ts', import.meta.url).href)
+const source = new URL('../src/cli/main.ts', import.meta.url)
+const canRunSource =
+  Boolean(process.features.typescript) && !import.meta.url.includes('/node_modules/') && existsSync(source)
+const entry = canRunSource ? source : new URL('../dist/cli/main.js', import.meta.url)
+const { main } = await import(entry.href)
 await main(process.argv)

@@ -157,6 +157,39 @@ export function hardDeadline(defaultMs: number, report: (reason: string) => void
   process.once('exit', killPeers)
 }
 
+/** `--repeat N`: how many times each throughput case runs (default: 3, or 1 with --quick). */
+export function repeatCount(): number {
+  const n = Number(flagValue('--repeat'))
+  return n >= 1 ? Math.floor(n) : quick ? 1 : 3
+}
+
+/**
+ * Runs every case `repeat` times, round-robin, so a change in machine load hits every peer alike
+ * rather than the one that happened to run then. Each result lands in `runs` under its case's name;
+ * failures are collected once per distinct message.
+ */
+export async function runRounds<C extends { name: string }, R>(
+  cases: C[],
+  repeat: number,
+  run: (c: C) => Promise<R>,
+  runs: Map<string, R[]>,
+  failures: string[],
+): Promise<void> {
+  for (let round = 0; round < repeat; round++) {
+    for (const c of cases) {
+      const result = await attempt(c.name, () => run(c))
+      if (result instanceof Error) {
+        const line = `${c.name}: ${result.message}`
+        if (!failures.includes(line)) failures.push(line)
+      } else {
+        const list = runs.get(c.name) ?? []
+        list.push(result)
+        runs.set(c.name, list)
+      }
+    }
+  }
+}
+
 /** Runs one measured case; a failure becomes a row note instead of ending the benchmark. */
 export async function attempt<T>(name: string, fn: () => Promise<T>): Promise<T | Error> {
   try {

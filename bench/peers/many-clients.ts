@@ -1,6 +1,6 @@
 // Client process of the idle-memory and broadcast benchmarks: opens N connections of one kind to
 // the server under test, keeps them idle (answering heartbeats), counts 'b' broadcasts per round
-// and reports the moment the last client received the current round.
+// and reports when the first and the last client received the current round.
 // Usage (by the benchmark only): many-clients.ts <kind> <port> <count>
 import { once } from 'node:events'
 import WebSocket from 'ws'
@@ -9,8 +9,9 @@ import { nowNs } from './harness.ts'
 import { connectSocketIo } from './socketio-client.ts'
 import { wirekitIdleClient } from './wirekit-peers.ts'
 
-/** One open client: `onBroadcast` is called with the round number of each 'b' it receives. */
+/** One open client. */
 export type ManyClient = { close: () => void }
+/** `onBroadcast` gets the round number of each 'b' a client receives; `onDrop` a lost connection. */
 export type ClientHooks = { onBroadcast: (round: number) => void; onDrop: () => void }
 
 /** Connections opened at once: above the listen backlog the kernel starts dropping SYNs. */
@@ -51,18 +52,24 @@ runChild(async () => {
   let round = -1
   let received = 0
   let first = 0
+  // Event-loop time spent from arming to the last receipt: how busy the clients' process was.
+  let armedAt = performance.eventLoopUtilization()
   let drops = 0
   const hooks: ClientHooks = {
     onBroadcast(r) {
       if (r !== round) return
       if (received === 0) first = nowNs()
-      if (++received === count) toParent({ type: 'all', round, first, t1: nowNs() })
+      if (++received === count) {
+        const busy = performance.eventLoopUtilization(armedAt).active
+        toParent({ type: 'all', round, first, t1: nowNs(), busy })
+      }
     },
     onDrop: () => drops++,
   }
   onParent<{ type: string; round: number }>('arm', (msg) => {
     round = msg.round
     received = 0
+    armedAt = performance.eventLoopUtilization()
     toParent({ type: 'armed', round })
   })
   onParent('status', () => toParent({ type: 'status', open: count - drops, drops, received }))

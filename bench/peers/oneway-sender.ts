@@ -1,6 +1,7 @@
 // Sender process of bench/messaging-oneway.ts: connects one peer to the receiver, sends a warm-up
 // batch, waits for the benchmark's 'go', then sends the measured messages as fast as the peer's own
-// flow control allows. Usage (by the benchmark only): oneway-sender.ts <kind> <port> <warmup> <count>
+// flow control allows.
+// Usage (by the benchmark only): oneway-sender.ts <kind> <port> <warmup> <count> <wirekitWindow>
 import { once } from 'node:events'
 import net from 'node:net'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
@@ -131,11 +132,14 @@ runChild(async () => {
   const port = Number(arg(1, 'port'))
   const warmup = Number(arg(2, 'warmup'))
   const count = Number(arg(3, 'count'))
-  const window = Number(process.argv[6] ?? 0)
+  const window = Number(arg(4, 'wirekitWindow'))
   const sender = await senderFor(kind, port, window)
+  // Listen before sending: the receiver may have every warm-up message before send() resolves.
+  const go = fromParent('go')
+  const stop = fromParent('stop')
   await sender.send(0, warmup)
   toParent({ type: 'warmed' })
-  await fromParent('go')
+  await go
   const cpu0 = process.cpuUsage()
   const t0 = nowNs()
   toParent({ type: 'started', t0 })
@@ -143,7 +147,7 @@ runChild(async () => {
   const cpu = process.cpuUsage(cpu0)
   // Share of one core the sender used while sending: 100% means the sender was the bottleneck.
   toParent({ type: 'sent', cpu: (cpu.user + cpu.system) / 1000 / ((nowNs() - t0) / 1e6) })
-  await fromParent('stop')
+  await stop
   sender.close()
   process.exit(0)
 })

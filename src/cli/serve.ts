@@ -3,8 +3,8 @@
 
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
-import type { ListenOptions, MessagingAdapter, Peer } from '../messaging/index.ts'
-import { MessageServer } from '../messaging/index.ts'
+import type { ListenOptions, Peer } from '../messaging/index.ts'
+import { MessageServer, RedisAdapter } from '../messaging/index.ts'
 
 export type ServeOptions = {
   port: number
@@ -59,10 +59,12 @@ export function chatServer(server: MessageServer, log: (line: string) => void): 
 
 export async function serve(options: ServeOptions): Promise<MessageServer> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`))
-  const adapter = options.redis ? await redisAdapter(options.redis) : undefined
+  const retention = 60_000
+  const adapter = options.redis ? await redisAdapter(options.redis, retention) : undefined
   const server = chatServer(
     new MessageServer({
       adapter,
+      retention,
       authenticate: (credentials) => {
         const name = (credentials as { name?: unknown } | undefined)?.name
         return typeof name === 'string' && /^[\w.-]{1,32}$/.test(name) ? name : false
@@ -90,11 +92,8 @@ export async function serve(options: ServeOptions): Promise<MessageServer> {
   return server
 }
 
-async function redisAdapter(url: string): Promise<MessagingAdapter> {
-  const messaging = (await import('../messaging/index.ts')) as Record<string, unknown>
-  const RedisAdapter = messaging.RedisAdapter as
-    | { fromURL?: (url: string) => Promise<MessagingAdapter> | MessagingAdapter }
-    | undefined
-  if (!RedisAdapter?.fromURL) throw new Error('This build has no RedisAdapter')
-  return RedisAdapter.fromURL(url)
+async function redisAdapter(url: string, retention: number): Promise<RedisAdapter> {
+  const adapter = new RedisAdapter({ redis: url, retention })
+  await adapter.ready()
+  return adapter
 }

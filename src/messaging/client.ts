@@ -26,10 +26,16 @@ import { encodeFrame } from './frame-writer.ts'
 import { type Hello, PROTOCOL_VERSION, parseGoaway, parseWelcome } from './handshake.ts'
 import { resolveHeartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
-import type { OutboxEntry, OutboxLimits } from './outbox.ts'
+import {
+  describeEntries,
+  type OutboxEntry,
+  type OutboxLimits,
+  rejectEntry,
+  type UnacknowledgedMessage,
+} from './outbox.ts'
 import type { PayloadCodecName } from './payload-codec.ts'
 import { checkEventName } from './peer.ts'
-import { type RequestHandler, type RequestOptions, Session, type UnacknowledgedMessage } from './session.ts'
+import { type RequestHandler, type RequestOptions, Session } from './session.ts'
 import { type ClientTlsOptions, dial, type Endpoint, parseEndpoint } from './transport.ts'
 
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed'
@@ -251,9 +257,9 @@ export class MessageClient extends Session {
     const entries = this.outbox.takeAll()
     const error = new ClosedError(ErrorCodes.CLOSED, `Client closed: ${reason.message}`, {
       cause: reason,
-      unacknowledged: Session.describe(entries),
+      unacknowledged: describeEntries(entries),
     })
-    for (const entry of entries) Session.rejectEntry(entry, error)
+    for (const entry of entries) rejectEntry(entry, error)
     this.failSentRequests(() => error, true)
     this.#setState('closed')
     if (this.#sessionId !== undefined) publishSession('close', this.#sessionId, reason)
@@ -311,7 +317,7 @@ export class MessageClient extends Session {
     const lost: OutboxEntry[] = []
     const kept: OutboxEntry[] = []
     for (const entry of entries) (entry.seq <= sentUpTo ? lost : kept).push(entry)
-    const unacknowledged: UnacknowledgedMessage[] = Session.describe(lost)
+    const unacknowledged: UnacknowledgedMessage[] = describeEntries(lost)
     const error = new MessagingError(
       ErrorCodes.SESSION_LOST,
       `Session ${this.#sessionId} could not be resumed`,
@@ -319,7 +325,7 @@ export class MessageClient extends Session {
         unacknowledged,
       },
     )
-    for (const entry of lost) Session.rejectEntry(entry, error)
+    for (const entry of lost) rejectEntry(entry, error)
     this.failSentRequests(() => error, false)
     const renumbered = new Map<number, number>()
     this.nextSeq = 1
@@ -350,6 +356,10 @@ export class MessageClient extends Session {
 
   protected get pings(): boolean {
     return true
+  }
+
+  protected override get isOver(): boolean {
+    return this.#state === 'closed'
   }
 
   protected onOutboxFull(size: number, _kind: Kind): void {

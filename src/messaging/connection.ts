@@ -13,6 +13,8 @@ export interface Transport {
   destroy(error?: Error): void
   /** True once the peer's FIN arrived (reads then reject). */
   readonly readEnded?: boolean
+  /** Fully closed (both directions). */
+  once?(event: 'close', listener: () => void): unknown
 }
 
 /** Receives the frames and the end of a connection. */
@@ -133,14 +135,14 @@ export class Connection {
     this.registry?.delete(this)
     const socket = this.socket
     if (last !== undefined) {
+      // The peer gets a moment to read why; a peer that never closes its side is destroyed anyway,
+      // so a half-open socket cannot linger.
       const cancel = startTimer(LINGER_MS, () => socket.destroy())
+      socket.once?.('close', cancel)
       socket
         .write(last)
         .then(() => socket.end())
-        .then(cancel, () => {
-          cancel()
-          socket.destroy()
-        })
+        .catch(() => socket.destroy())
     } else {
       socket.destroy()
     }

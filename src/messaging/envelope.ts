@@ -10,7 +10,7 @@
 //   [1 + n]     name      length byte + UTF-8, when NAME: event or method name (≤ 255 bytes)
 //   rest        payload   in the format named by the flags
 
-import { ErrorCodes, ProtocolError } from '../errors.ts'
+import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../errors.ts'
 
 /** Frame kinds. A number that is not listed here is a protocol error. */
 export const Kind = {
@@ -99,7 +99,7 @@ export function decodeEnvelope(frame: Buffer, out: Envelope): Envelope {
     const n = frame[at]!
     at += 1
     if (at + n > length) bad('truncated name')
-    name = frame.toString('utf8', at, at + n)
+    name = decodeName(frame, at, n)
     at += n
   }
   out.kind = kind as Kind
@@ -153,11 +153,46 @@ export function writeHeader(
     at += 4
   }
   if (flags & Flag.NAME) {
-    const n = target.write(name, at + 1, 'utf8')
+    const bytes = nameBytes(name)
+    const n = bytes.length
     target[at] = n
-    at += 1 + n
+    at += 1
+    // Names are short: a byte loop beats a native call per message.
+    for (let i = 0; i < n; i++) target[at + i] = bytes[i]!
+    at += n
   }
   return at
+}
+
+// Decoded names by their bytes: a stream repeats a handful of names, so each is decoded once, not per frame.
+const decodedNames: { bytes: Buffer; name: string }[] = []
+const MAX_DECODED_NAMES = 64
+
+function decodeName(frame: Buffer, at: number, n: number): string {
+  for (const cached of decodedNames) {
+    const bytes = cached.bytes
+    if (bytes.length !== n) continue
+    let i = 0
+    while (i < n && bytes[i] === frame[at + i]) i++
+    if (i === n) return cached.name
+  }
+  const name = frame.toString('utf8', at, at + n)
+  if (decodedNames.length < MAX_DECODED_NAMES)
+    decodedNames.push({ bytes: Buffer.from(frame.subarray(at, at + n)), name })
+  return name
+}
+
+// Encoded event and method names: an application uses a handful, so each is encoded once.
+const names = new Map<string, Buffer>()
+const MAX_CACHED_NAMES = 1024
+
+function nameBytes(name: string): Buffer {
+  let bytes = names.get(name)
+  if (bytes === undefined) {
+    bytes = Buffer.from(name, 'utf8')
+    if (names.size < MAX_CACHED_NAMES) names.set(name, bytes)
+  }
+  return bytes
 }
 
 function readU48(buf: Buffer, at: number): number {
@@ -171,6 +206,20 @@ function writeU48(buf: Buffer, value: number, at: number): void {
 }
 
 /** Validates an event or method name given by the application: 1..255 UTF-8 bytes. Returns its byte length. */
-export function nameByteLength(name: string): number {
-  return Buffer.byteLength(name, 'utf8')
+export function checkName(name: string): number {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new InvalidArgumentError('An event or method name is required')
+  }
+  const bytes = Buffer.byteLength(name)
+  if (bytes > MAX_NAME_BYTES) {
+    throw new InvalidArgumentError(`Name "${name.slice(0, 32)}…" is longer than ${MAX_NAME_BYTES} bytes`)
+  }
+  return bytes
+}
+
+/** A received event or request must name itself. */
+export function requireName(name: string): string {
+  if (name === '')
+    throw new ProtocolError(ErrorCodes.PROTOCOL, 'Bad envelope: event or request without a name')
+  return name
 }

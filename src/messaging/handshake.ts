@@ -52,13 +52,22 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
+// Peer-sent values are never coerced with String()/Number(): `{"toString":0}` makes both throw a TypeError.
+function isPositive(value: unknown): value is number {
+  return typeof value === 'number' && value > 0
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'number' || typeof value === 'string' ? String(value).slice(0, 32) : typeof value
+}
+
 function isSeq(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
 }
 
 export function parseHello(value: unknown): Hello {
   if (!isObject(value)) bad('HELLO is not an object')
-  if (value.v !== PROTOCOL_VERSION) bad(`unsupported protocol version ${String(value.v)}`)
+  if (value.v !== PROTOCOL_VERSION) bad(`unsupported protocol version ${describe(value.v)}`)
   if (value.session !== undefined && (typeof value.session !== 'string' || value.session.length > 128)) {
     bad('HELLO session is not a short string')
   }
@@ -68,20 +77,24 @@ export function parseHello(value: unknown): Hello {
 
 export function parseWelcome(value: unknown): Welcome {
   if (!isObject(value)) bad('WELCOME is not an object')
-  if (value.v !== PROTOCOL_VERSION) bad(`unsupported protocol version ${String(value.v)}`)
+  if (value.v !== PROTOCOL_VERSION) bad(`unsupported protocol version ${describe(value.v)}`)
   if (typeof value.session !== 'string') bad('WELCOME session is not a string')
   if (typeof value.resumed !== 'boolean') bad('WELCOME resumed is not a boolean')
   if (!isSeq(value.lastReceived)) bad('WELCOME lastReceived is not a sequence number')
   const hb = value.heartbeat
-  if (!isObject(hb) || !(Number(hb.interval) > 0) || !(Number(hb.timeout) > 0))
+  if (!isObject(hb) || !isPositive(hb.interval) || !isPositive(hb.timeout))
     bad('WELCOME heartbeat is invalid')
-  if (!(Number(value.maxFrameLength) > 0)) bad('WELCOME maxFrameLength is invalid')
+  if (!isPositive(value.maxFrameLength)) bad('WELCOME maxFrameLength is invalid')
   return value as Welcome
 }
 
 export function parseGoaway(value: unknown): Goaway {
   if (!isObject(value) || typeof value.code !== 'string') bad('GOAWAY without a code')
-  return { code: value.code, message: String(value.message ?? ''), reconnect: value.reconnect === true }
+  return {
+    code: value.code,
+    message: typeof value.message === 'string' ? value.message : '',
+    reconnect: value.reconnect === true,
+  }
 }
 
 /** A GOAWAY frame telling the peer why its connection ends, for errors the peer caused. */

@@ -18,9 +18,10 @@ export {
 } from './client.ts'
 export type { HeartbeatOptions } from './heartbeat.ts'
 export { MemoryAdapter, MemorySessionStore } from './memory-adapter.ts'
-export type { OutboxLimits } from './outbox.ts'
+export type { OutboxLimits, UnacknowledgedMessage } from './outbox.ts'
 export type { PayloadCodecName } from './payload-codec.ts'
 export { Peer, type RateLimit } from './peer.ts'
+export * from './redis/index.ts'
 export { BroadcastOperator } from './rooms/broadcast-operator.ts'
 export {
   type AuthenticateInfo,
@@ -28,5 +29,5 @@ export {
   MessageServer,
   type MessageServerOptions,
 } from './server.ts'
-export type { RequestOptions, UnacknowledgedMessage } from './session.ts'
+export type { RequestHandler, RequestOptions } from './session.ts'
 export type { ClientTlsOptions, ListenAddress, ListenOptions } from './transport.ts'

@@ -83,7 +83,9 @@ export class MemorySessionStore implements SessionStore, Sweepable {
  */
 export class MemoryAdapter implements MessagingAdapter {
   readonly sessions: SessionStore
-  #all = new Set<AdapterPeer>()
+  // Every peer is implicitly in the room named by its id: looked up here instead of stored as a room,
+  // which keeps two sets and two map entries per idle connection out of memory.
+  #all = new Map<string, AdapterPeer>()
   #rooms = new Map<string, Set<AdapterPeer>>()
   #roomsOf = new Map<AdapterPeer, Set<string>>()
 
@@ -92,12 +94,11 @@ export class MemoryAdapter implements MessagingAdapter {
   }
 
   addPeer(peer: AdapterPeer): void {
-    this.#all.add(peer)
-    this.join(peer, peer.id)
+    this.#all.set(peer.id, peer)
   }
 
   removePeer(peer: AdapterPeer): void {
-    this.#all.delete(peer)
+    if (this.#all.get(peer.id) === peer) this.#all.delete(peer.id)
     const rooms = this.#roomsOf.get(peer)
     if (rooms === undefined) return
     for (const room of rooms) this.#removeFrom(room, peer)
@@ -105,6 +106,7 @@ export class MemoryAdapter implements MessagingAdapter {
   }
 
   join(peer: AdapterPeer, room: string): void {
+    if (room === peer.id) return
     let members = this.#rooms.get(room)
     if (members === undefined) this.#rooms.set(room, (members = new Set()))
     members.add(peer)
@@ -115,7 +117,10 @@ export class MemoryAdapter implements MessagingAdapter {
 
   leave(peer: AdapterPeer, room: string): void {
     this.#removeFrom(room, peer)
-    this.#roomsOf.get(peer)?.delete(room)
+    const rooms = this.#roomsOf.get(peer)
+    if (rooms === undefined) return
+    rooms.delete(room)
+    if (rooms.size === 0) this.#roomsOf.delete(peer)
   }
 
   #removeFrom(room: string, peer: AdapterPeer): void {
@@ -126,37 +131,40 @@ export class MemoryAdapter implements MessagingAdapter {
   }
 
   roomsOf(peer: AdapterPeer): ReadonlySet<string> {
-    return this.#roomsOf.get(peer) ?? new Set()
+    return new Set([peer.id, ...(this.#roomsOf.get(peer) ?? [])])
   }
 
   peersIn(room: string | undefined): Iterable<AdapterPeer> {
-    if (room === undefined) return this.#all
-    return this.#rooms.get(room) ?? []
+    if (room === undefined) return this.#all.values()
+    const members = this.#rooms.get(room)
+    if (members !== undefined) return members
+    const own = this.#all.get(room)
+    return own === undefined ? [] : [own]
   }
 
   broadcast(message: BroadcastMessage, target: BroadcastTarget): void {
     for (const peer of this.#targets(target)) peer.deliver(message)
   }
 
+  #excluded(peer: AdapterPeer, except: ReadonlySet<string>): boolean {
+    if (except.has(peer.id)) return true
+    const mine = this.#roomsOf.get(peer)
+    if (mine === undefined) return false
+    for (const room of except) if (mine.has(room)) return true
+    return false
+  }
+
   #targets(target: BroadcastTarget): Iterable<AdapterPeer> {
     const { rooms, except } = target
-    const excluded = (peer: AdapterPeer): boolean => {
-      if (except === undefined) return false
-      const mine = this.#roomsOf.get(peer)
-      if (mine === undefined) return false
-      for (const room of except) if (mine.has(room)) return true
-      return false
-    }
     if (rooms === undefined) {
-      if (except === undefined) return [...this.#all]
-      return [...this.#all].filter((peer) => !excluded(peer))
+      const all = [...this.#all.values()]
+      return except === undefined ? all : all.filter((peer) => !this.#excluded(peer, except))
     }
     // A peer in several of the rooms receives the message once.
     const out = new Set<AdapterPeer>()
     for (const room of rooms) {
-      const members = this.#rooms.get(room)
-      if (members === undefined) continue
-      for (const peer of members) if (!excluded(peer)) out.add(peer)
+      for (const peer of this.peersIn(room))
+        if (except === undefined || !this.#excluded(peer, except)) out.add(peer)
     }
     return out
   }

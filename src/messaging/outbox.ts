@@ -2,8 +2,8 @@
 // It is also the send queue: a cursor marks the next message to write, and a resume rewinds the
 // cursor so everything unacknowledged goes out again. Bounded by message count and bytes.
 
-import type { Format, Kind } from './envelope.ts'
-import type { Body } from './payload-codec.ts'
+import { type Format, Kind } from './envelope.ts'
+import { type Body, decodeBody } from './payload-codec.ts'
 
 /** One reliable message waiting for its acknowledgement. */
 export type OutboxEntry = {
@@ -30,6 +30,9 @@ export type OutboxLimits = {
   /** Most unacknowledged bytes held (envelopes). @default 8 MiB */
   maxBytes?: number
 }
+
+/** A message that was not acknowledged when its session ended. */
+export type UnacknowledgedMessage = { kind: 'event' | 'request'; name: string; data: unknown }
 
 const COMPACT_AT = 1024
 
@@ -120,8 +123,45 @@ export class Outbox {
     return rest
   }
 
+  /** The entries with a sequence number above `seq`, oldest first: O(result), sequence numbers are contiguous. */
+  entriesAfter(seq: number): OutboxEntry[] {
+    const entries = this.#entries
+    let i = entries.length
+    while (i > this.#head && entries[i - 1]!.seq > seq) i--
+    return entries.slice(i)
+  }
+
+  /** Highest sequence number acknowledged so far, judging by the oldest entry kept (0 when none is known). */
+  ackedBefore(nextSeq: number): number {
+    return this.count > 0 ? this.#entries[this.#head]!.seq - 1 : nextSeq - 1
+  }
+
   /** A read-only view of the unacknowledged entries, oldest first. */
   *[Symbol.iterator](): IterableIterator<OutboxEntry> {
     for (let i = this.#head; i < this.#entries.length; i++) yield this.#entries[i]!
   }
+}
+
+function noop(): void {}
+
+/** Rejects an entry's emit promise without it counting as unhandled: the session events report it. */
+export function rejectEntry(entry: OutboxEntry, error: Error): void {
+  const settle = entry.settle
+  if (settle === undefined) return
+  settle.promise.catch(noop)
+  settle.reject(error)
+}
+
+/** The events and requests among `entries`, decoded for the application (sessionLost, close). */
+export function describeEntries(entries: OutboxEntry[]): UnacknowledgedMessage[] {
+  const out: UnacknowledgedMessage[] = []
+  for (const e of entries) {
+    if (e.kind !== Kind.EVENT && e.kind !== Kind.REQUEST) continue
+    out.push({
+      kind: e.kind === Kind.EVENT ? 'event' : 'request',
+      name: e.name,
+      data: decodeBody(e.body, e.format),
+    })
+  }
+  return out
 }

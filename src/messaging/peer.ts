@@ -1,6 +1,6 @@
 // Peer: one client session as the server sees it. It outlives its connections: a resume attaches a new
 // transport to the same Peer (same id, rooms and listeners), and the outbox replays what the client
-// has not acknowledged. Events: 'disconnect' (transport lost, resumable), 'resume', 'close' (ended).
+// has not acknowledged. Events: 'detached' (transport lost, resumable), 'resume', 'close' (session ended).
 
 import {
   BackpressureError,
@@ -23,7 +23,7 @@ import { Kind } from './envelope.ts'
 import { type Goaway, goawayFrame } from './handshake.ts'
 import type { Heartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
-import type { OutboxLimits } from './outbox.ts'
+import { type OutboxLimits, rejectEntry } from './outbox.ts'
 import type { PayloadCodecName } from './payload-codec.ts'
 import { type RequestHandler, type RequestOptions, Session } from './session.ts'
 
@@ -31,6 +31,7 @@ import { type RequestHandler, type RequestOptions, Session } from './session.ts'
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
   'close',
   'connection',
+  'detached',
   'disconnect',
   'error',
   'resume',
@@ -76,6 +77,8 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   identity: unknown
   /** A slot for application state. */
   data: unknown
+  /** True when this node restored the session from another node's stored state (a distributed adapter). */
+  restored = false
   #core: PeerCore
   #listeners: Listeners | undefined
   #over = false
@@ -127,6 +130,10 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     return this.sendRequest(method, data, options) as Promise<T>
   }
 
+  /**
+   * Client events by name, and lifecycle events: 'detached' (error: the transport was lost, the session
+   * is retained), 'resume' (a new transport took over), 'close' (reason: the session ended), 'error'.
+   */
   on(event: string, listener: Listener): this {
     this.#listeners ??= new Listeners()
     this.#listeners.on(event, listener)
@@ -200,7 +207,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     const conn = this.conn
     this.detachConnection()
     if (conn !== undefined && !conn.closed) conn.close(undefined, goaway && goawayFrame(this.codec, goaway))
-    for (const entry of this.outbox.takeAll()) Session.rejectEntry(entry, reason)
+    for (const entry of this.outbox.takeAll()) rejectEntry(entry, reason)
     this.failSentRequests(() => reason, true)
     this.#core.ended(this, reason)
     this.#listeners?.dispatch('close', reason)
@@ -212,6 +219,10 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     const conn = this.conn
     this.detachConnection()
     if (conn !== undefined && !conn.closed) conn.close(undefined, goawayFrame(this.codec, goaway))
+    // Another node may still deliver them from a shared store; this process can no longer tell.
+    const error = new ClosedError(ErrorCodes.SERVER_CLOSING, 'Server closed before the client acknowledged')
+    for (const entry of this.outbox) rejectEntry(entry, error)
+    this.failSentRequests(() => error, true)
   }
 
   snapshot(): SessionSnapshot {
@@ -227,6 +238,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
 
   /** Restores a session another node stored (a distributed adapter). */
   restore(snapshot: SessionSnapshot): void {
+    this.restored = true
     this.nextSeq = snapshot.nextSeq
     this.lastReceived = snapshot.lastReceived
     for (const stored of snapshot.unacknowledged) {
@@ -301,7 +313,10 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     const limit = this.#core.rateLimit!
     const interval = limit.interval ?? 1000
     const now = Date.now()
-    this.#tokens = Math.min(limit.messages, this.#tokens + ((now - this.#refilledAt) * limit.messages) / interval)
+    this.#tokens = Math.min(
+      limit.messages,
+      this.#tokens + ((now - this.#refilledAt) * limit.messages) / interval,
+    )
     this.#refilledAt = now
     this.#tokens -= 1
     if (this.#tokens < 0 && limit.action === 'disconnect') {
@@ -326,26 +341,14 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   protected override beforeFlush(): void {
     const store = this.#core.adapter.sessions
     if (!store.tracksChanges || this.#over) return
-    const appended = []
-    for (const entry of this.outbox) {
-      if (entry.seq > this.#storedUpTo) {
-        const { settle: _, ...stored } = entry
-        appended.push(stored)
-      }
-    }
+    const appended = this.outbox.entriesAfter(this.#storedUpTo).map(({ settle: _, ...stored }) => stored)
     this.#storedUpTo = this.nextSeq - 1
     store.update(this, {
       appended,
-      acked: this.#acked,
+      acked: this.outbox.ackedBefore(this.nextSeq),
       lastReceived: this.lastReceived,
       nextSeq: this.nextSeq,
     })
-  }
-
-  /** Highest sequence number the client acknowledged (everything before the outbox head). */
-  get #acked(): number {
-    for (const entry of this.outbox) return entry.seq - 1
-    return this.nextSeq - 1
   }
 
   onClose(conn: Connection, error: Error | undefined): void {
@@ -359,7 +362,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
       return
     }
     this.#core.detached(this, error)
-    this.#listeners?.dispatch('disconnect', error)
+    this.#listeners?.dispatch('detached', error)
   }
 
   /** Called by the server once a resumed transport is in place. */

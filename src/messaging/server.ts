@@ -36,7 +36,7 @@ import { MemoryAdapter } from './memory-adapter.ts'
 import type { OutboxLimits } from './outbox.ts'
 import { decodePayload, type PayloadCodecName } from './payload-codec.ts'
 import { Peer, type PeerCore, type RateLimit } from './peer.ts'
-import { BroadcastOperator } from './rooms/broadcast-operator.ts'
+import { type BroadcastContext, BroadcastOperator } from './rooms/broadcast-operator.ts'
 import type { RequestHandler } from './session.ts'
 import { type ListenAddress, type ListenOptions, listen, type Listener as NetListener } from './transport.ts'
 
@@ -60,7 +60,7 @@ export type MessageServerOptions = {
   maxFrameLength?: number
   /** Most simultaneous connections (handshaking ones included); beyond it new clients are refused. @default Infinity */
   maxConnections?: number
-  /** Per-peer cap of unacknowledged server→client messages; a peer over it is cut with WK_SLOW_CONSUMER. @default { maxMessages: 10_000, maxBytes: 8 MiB } */
+  /** Per-peer cap of unacknowledged server→client messages; a peer over it is cut with WK_SLOW_CONSUMER. @default { maxMessages: 10_000, maxBytes: 4 MiB } */
   peerBuffer?: OutboxLimits
   /** Optional per-peer inbound message rate limit. */
   rateLimit?: RateLimit
@@ -97,6 +97,7 @@ export class MessageServer {
   #closing = false
   #closed = false
   #core: PeerCore
+  #broadcast: BroadcastContext
   #options: Required<
     Pick<MessageServerOptions, 'authTimeout' | 'retention' | 'maxFrameLength' | 'maxConnections'>
   > &
@@ -124,7 +125,7 @@ export class MessageServer {
       payloadCodec: options.codec ?? 'json',
       heartbeat: resolveHeartbeat(options.heartbeat),
       maxFrameLength,
-      limits: options.peerBuffer,
+      limits: { maxMessages: 10_000, maxBytes: 4 * 1024 * 1024, ...options.peerBuffer },
       adapter,
       retention,
       rateLimit: options.rateLimit,
@@ -150,6 +151,7 @@ export class MessageServer {
         adapter.sessions.detach(peer, retention)
       },
     }
+    this.#broadcast = { adapter, codec: this.#core.payloadCodec, maxFrameLength }
   }
 
   /** Starts listening; call again to listen on more addresses (TCP, TLS, Unix path). */
@@ -201,20 +203,20 @@ export class MessageServer {
 
   /** Messages to the peers in `room` (chain `.to()` for more rooms, `.except()` to exclude). */
   to(room: string): BroadcastOperator {
-    return new BroadcastOperator(this.adapter, this.#core.payloadCodec).to(room)
+    return new BroadcastOperator(this.#broadcast).to(room)
   }
 
   except(room: string): BroadcastOperator {
-    return new BroadcastOperator(this.adapter, this.#core.payloadCodec).except(room)
+    return new BroadcastOperator(this.#broadcast).except(room)
   }
 
   /** Sends an event to every peer (reliable: queued for disconnected sessions within retention). */
   emit(event: string, data?: unknown): void {
-    new BroadcastOperator(this.adapter, this.#core.payloadCodec).emit(event, data)
+    new BroadcastOperator(this.#broadcast).emit(event, data)
   }
 
   get volatile(): BroadcastOperator {
-    return new BroadcastOperator(this.adapter, this.#core.payloadCodec).volatile
+    return new BroadcastOperator(this.#broadcast).volatile
   }
 
   /**
@@ -228,7 +230,8 @@ export class MessageServer {
     // Stop accepting now; the listeners wait for our connections to end (GOAWAY below), then destroy stragglers.
     const listenersClosed = Promise.all(this.#nets.map((n) => n.close(drain + CLOSE_LINGER_MS).catch(noop)))
     const deadline = Date.now() + drain
-    while (Date.now() < deadline && !this.#drained()) await delay(Math.min(10, Math.max(1, deadline - Date.now())))
+    while (Date.now() < deadline && !this.#drained())
+      await delay(Math.min(10, Math.max(1, deadline - Date.now())))
     const goaway = { code: ErrorCodes.SERVER_CLOSING, message: 'Server is closing', reconnect: true }
     for (const peer of [...this.#peers.values()]) peer.shutdown(goaway)
     for (const conn of [...this.#connections]) conn.close(undefined, goawayFrame(this.#codec, goaway))
@@ -325,6 +328,7 @@ export class MessageServer {
       return
     }
     let peer: Peer | undefined
+    const local = hello.session === undefined ? undefined : this.#peers.get(hello.session)
     if (hello.session !== undefined) peer = await this.#resume(hello.session, identity)
     if (conn.closed) return
     const resumed = peer !== undefined
@@ -351,7 +355,8 @@ export class MessageServer {
       return
     }
     publishSession(resumed ? 'resume' : 'open', peer.id)
-    if (resumed) peer.resumed()
+    // A session restored from another node's store is new to this process's application: 'connection'.
+    if (resumed && peer === local) peer.resumed()
     else this.#listeners.dispatch('connection', peer)
   }
 

@@ -2,31 +2,24 @@
 // acks, the outbox, request/response pairing, heartbeats and the coalesced writer. A session outlives
 // its connections: a new transport is attached after a resume and the outbox is replayed onto it.
 
-import {
-  AbortError,
-  ErrorCodes,
-  InvalidArgumentError,
-  MessagingError,
-  ProtocolError,
-  TimeoutError,
-} from '../errors.ts'
+import { ErrorCodes, InvalidArgumentError, ProtocolError, TimeoutError } from '../errors.ts'
 import type { FrameCodec } from '../framing/codec.ts'
 import { publishResend } from './channels.ts'
 import type { Connection, ConnectionOwner } from './connection.ts'
-import { decodeEnvelope, Flag, Format, Kind, MAX_NAME_BYTES, newEnvelope } from './envelope.ts'
+import { checkName, decodeEnvelope, Flag, Format, Kind, newEnvelope, requireName } from './envelope.ts'
 import { encodeFrame, envelopeLength, writeFrame } from './frame-writer.ts'
 import { goawayFor } from './handshake.ts'
-import { deadlineSweeper, type Heartbeat, type Sweepable, type Sweeper, sweeperFor } from './heartbeat.ts'
+import { type Heartbeat, type Sweepable, type Sweeper, sweeperFor } from './heartbeat.ts'
 import { Outbox, type OutboxEntry, type OutboxLimits } from './outbox.ts'
 import {
   type Body,
   bodyLength,
-  decodeBody,
   decodePayload,
   encodeBody,
   formatOf,
   type PayloadCodecName,
 } from './payload-codec.ts'
+import { abortError, PendingRequests, remoteError } from './requests.ts'
 
 /** A request handler: its return value (or resolved value) is the response; a throw reaches the caller. */
 // biome-ignore lint/suspicious/noExplicitAny: handlers receive whatever the remote sent
@@ -39,25 +32,11 @@ export type RequestOptions = {
   signal?: AbortSignal
 }
 
-/** A message that was not acknowledged when its session ended. */
-export type UnacknowledgedMessage = { kind: 'event' | 'request'; name: string; data: unknown }
-
-type PendingRequest = {
-  resolve: (value: unknown) => void
-  reject: (error: Error) => void
-  method: string
-  seq: number
-  deadline: number
-  signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
-}
-
 type VolatileMessage = { name: string; flags: number; body: Body; bodyBytes: number; size: number }
 
 const MAX_BATCH_BYTES = 256 * 1024
 const MAX_VOLATILE_BYTES = 1024 * 1024
 const ACK_ENVELOPE_BYTES = 8
-const MAX_REQUEST_ID = 0xffff_ffff
 
 // One reused decode record and one reused batch array for every session: frames are handled one at a time.
 const envelope = newEnvelope()
@@ -72,22 +51,6 @@ function flushDirty(): void {
   const list = dirty
   dirty = []
   for (const session of list) session.flush()
-}
-
-function noop(): void {}
-
-export function remoteError(method: string, payload: unknown): MessagingError {
-  const p = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>
-  const message = typeof p.message === 'string' ? p.message : 'unknown error'
-  const code = typeof p.code === 'string' ? p.code : undefined
-  if (p.remote === false && code !== undefined && Object.values(ErrorCodes).includes(code as never)) {
-    return new MessagingError(code as never, `Request "${method}" failed: ${message}`, { method })
-  }
-  return new MessagingError(ErrorCodes.REMOTE_ERROR, `Remote handler for "${method}" failed: ${message}`, {
-    method,
-    remoteMessage: message,
-    remoteCode: code,
-  })
 }
 
 export abstract class Session implements ConnectionOwner, Sweepable {
@@ -111,8 +74,7 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   #volatile: VolatileMessage[] | undefined
   #volatileBytes = 0
   #queued = false
-  #pending: Map<number, PendingRequest> | undefined
-  #nextId = 1
+  #pending: PendingRequests | undefined
   #lastPingAt = 0
   #sweeper: Sweeper | undefined
 
@@ -232,8 +194,8 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   protected sendRequest(method: string, data: unknown, options: RequestOptions = {}): Promise<unknown> {
     const signal = options.signal
     if (signal?.aborted) return Promise.reject(abortError(method, signal))
-    const id = this.#nextId
-    this.#nextId = id === MAX_REQUEST_ID ? 1 : id + 1
+    const pending = (this.#pending ??= new PendingRequests())
+    const id = pending.nextId()
     let entry: OutboxEntry
     try {
       entry = this.enqueue(Kind.REQUEST, id, method, data)
@@ -241,34 +203,7 @@ export abstract class Session implements ConnectionOwner, Sweepable {
       if (error instanceof InvalidArgumentError) throw error
       return Promise.reject(error)
     }
-    const timeout = options.timeout ?? 30_000
-    return new Promise((resolve, reject) => {
-      const pending: PendingRequest = {
-        resolve,
-        reject,
-        method,
-        seq: entry.seq,
-        deadline: timeout > 0 && timeout !== Number.POSITIVE_INFINITY ? Date.now() + timeout : 0,
-        signal,
-        onAbort: undefined,
-      }
-      if (signal !== undefined) {
-        pending.onAbort = () => this.#settleRequest(id, abortError(method, signal), undefined)
-        signal.addEventListener('abort', pending.onAbort, { once: true })
-      }
-      this.#pending ??= new Map()
-      this.#pending.set(id, pending)
-      if (pending.deadline !== 0) deadlineSweeper.add(this)
-    })
-  }
-
-  #settleRequest(id: number, error: Error | undefined, value: unknown): void {
-    const pending = this.#pending?.get(id)
-    if (pending === undefined) return
-    this.#pending!.delete(id)
-    if (pending.onAbort !== undefined) pending.signal!.removeEventListener('abort', pending.onAbort)
-    if (error === undefined) pending.resolve(value)
-    else pending.reject(error)
+    return pending.add(id, method, entry.seq, options.timeout ?? 30_000, signal)
   }
 
   /** Queues an already framed control frame (PING, PONG, WELCOME...) ahead of messages. */
@@ -390,9 +325,8 @@ export abstract class Session implements ConnectionOwner, Sweepable {
       const data = decodePayload(frame, env.payloadStart, env.format)
       if (kind === Kind.EVENT) this.onEvent(requireName(env.name), data)
       else if (kind === Kind.REQUEST) this.#onRequest(env.id, requireName(env.name), data)
-      else if (kind === Kind.RESPONSE) this.#settleRequest(env.id, undefined, data)
-      else
-        this.#settleRequest(env.id, remoteError(this.#pending?.get(env.id)?.method ?? '?', data), undefined)
+      else if (kind === Kind.RESPONSE) this.#pending?.settle(env.id, undefined, data)
+      else this.#pending?.settle(env.id, remoteError(this.#pending.methodOf(env.id), data), undefined)
       return
     }
     switch (kind) {
@@ -552,83 +486,19 @@ export abstract class Session implements ConnectionOwner, Sweepable {
         this.queueControl(encodeFrame(this.codec, Kind.PING, Format.EMPTY))
       }
     }
-    const pending = this.#pending
-    if (pending === undefined || pending.size === 0) {
-      deadlineSweeper.delete(this)
-      return
-    }
-    for (const [id, request] of pending) {
-      if (request.deadline !== 0 && now >= request.deadline) {
-        this.#settleRequest(
-          id,
-          new TimeoutError(ErrorCodes.REQUEST_TIMEOUT, `Request "${request.method}" timed out`, {
-            method: request.method,
-          }),
-          undefined,
-        )
-      }
-    }
   }
 
   /** Pending requests whose request message was written to a transport (seq ≤ sentUpTo) or acknowledged. */
   protected failSentRequests(error: (method: string) => Error, all: boolean): void {
-    const pending = this.#pending
-    if (pending === undefined) return
-    const sentUpTo = this.outbox.sentUpTo
-    for (const [id, request] of pending) {
-      if (all || request.seq <= sentUpTo) this.#settleRequest(id, error(request.method), undefined)
-    }
+    this.#pending?.fail(error, this.outbox.sentUpTo, all)
   }
 
-  /** Re-keys the pending requests after renumbering carried-over messages (new session). */
+  /** Follows carried-over request messages renumbered into a new session. */
   protected renumberPending(map: Map<number, number>): void {
-    if (this.#pending === undefined) return
-    for (const request of this.#pending.values()) request.seq = map.get(request.seq) ?? request.seq
+    this.#pending?.renumber(map)
   }
 
   get pendingRequests(): number {
     return this.#pending?.size ?? 0
   }
-
-  /** Rejects an entry's emit promise without it counting as unhandled: the session events report it. */
-  protected static rejectEntry(entry: OutboxEntry, error: Error): void {
-    const settle = entry.settle
-    if (settle === undefined) return
-    settle.promise.catch(noop)
-    settle.reject(error)
-  }
-
-  /** The unacknowledged messages of `entries`, decoded for the application. */
-  protected static describe(entries: OutboxEntry[]): UnacknowledgedMessage[] {
-    const out: UnacknowledgedMessage[] = []
-    for (const e of entries) {
-      if (e.kind !== Kind.EVENT && e.kind !== Kind.REQUEST) continue
-      out.push({
-        kind: e.kind === Kind.EVENT ? 'event' : 'request',
-        name: e.name,
-        data: decodeBody(e.body, e.format),
-      })
-    }
-    return out
-  }
-}
-
-function checkName(name: string): number {
-  if (typeof name !== 'string' || name.length === 0)
-    throw new InvalidArgumentError('An event or method name is required')
-  const bytes = Buffer.byteLength(name)
-  if (bytes > MAX_NAME_BYTES) {
-    throw new InvalidArgumentError(`Name "${name.slice(0, 32)}…" is longer than ${MAX_NAME_BYTES} bytes`)
-  }
-  return bytes
-}
-
-function requireName(name: string): string {
-  if (name === '')
-    throw new ProtocolError(ErrorCodes.PROTOCOL, 'Bad envelope: event or request without a name')
-  return name
-}
-
-function abortError(method: string, signal: AbortSignal): Error {
-  return new AbortError(ErrorCodes.ABORTED, `Request "${method}" aborted`, { cause: signal.reason, method })
 }

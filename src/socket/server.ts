@@ -44,6 +44,8 @@ export type AsyncServerEvents = {
 export class AsyncServer extends EventEmitter<AsyncServerEvents> {
   readonly #server: net.Server
   readonly #sockets = new Set<AsyncSocket>()
+  /** Every accepted TCP connection, including TLS ones still in their handshake: close() ends them all. */
+  readonly #raw = new Set<net.Socket>()
   readonly #onConnection: (socket: AsyncSocket) => unknown
   readonly #options: ListenOptions
   #closing: Promise<void> | undefined
@@ -79,6 +81,10 @@ export class AsyncServer extends EventEmitter<AsyncServerEvents> {
           this.#accept(socket),
         )
       : net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket))
+    this.#server.on('connection', (raw: net.Socket) => {
+      this.#raw.add(raw)
+      raw.once('close', () => this.#raw.delete(raw))
+    })
     if (options.maxConnections !== undefined) this.#server.maxConnections = options.maxConnections
     this.#server.on('drop', (data) => {
       const from = data?.remoteAddress ? `${data.remoteAddress}:${data.remotePort}` : 'a client'
@@ -139,6 +145,7 @@ export class AsyncServer extends EventEmitter<AsyncServerEvents> {
       controller.abort()
     }
     for (const socket of this.#sockets) socket.destroy()
+    for (const raw of this.#raw) raw.destroy()
     await closed
     this.emit('close')
   }

@@ -38,7 +38,7 @@ describe('HttpSession under hostile origins', () => {
       const path = request.path.split('?')[0]
       switch (path) {
         case '/ok':
-          socket.write(head('200 OK', { 'content-length': 2, 'content-type': 'text/plain' }) + 'ok')
+          socket.write(`${head('200 OK', { 'content-length': 2, 'content-type': 'text/plain' })}ok`)
           return
         case '/reset-before-response':
           reset(socket)
@@ -68,28 +68,32 @@ describe('HttpSession under hostile origins', () => {
           socket.end('zz\r\nhello\r\n0\r\n\r\n')
           return
         case '/length-short':
-          socket.end(head('200 OK', { 'content-length': 100, etag: '"l"' }) + 'only 19 bytes here.')
+          socket.end(`${head('200 OK', { 'content-length': 100, etag: '"l"' })}only 19 bytes here.`)
           return
         case '/length-long':
           // Five bytes of body, then a forged response: it must not be taken as the answer to the next request.
           socket.write(
-            head('200 OK', { 'content-length': 5 }) + 'helloHTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged',
+            head('200 OK', { 'content-length': 5 }) +
+              'helloHTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged',
           )
           return
         case '/length-invalid':
-          socket.end(head('200 OK', { 'content-length': 'abc' }) + 'hello')
+          socket.end(`${head('200 OK', { 'content-length': 'abc' })}hello`)
           return
         case '/length-conflicting':
-          socket.end(head('200 OK', {}, 'content-length: 5\r\ncontent-length: 7\r\n') + 'hello')
+          socket.end(`${head('200 OK', {}, 'content-length: 5\r\ncontent-length: 7\r\n')}hello`)
           return
         case '/redirect-forever':
           // A new URL every time, so no simple "same URL" check can stop it: only the redirect limit can.
           socket.write(
-            head('302 Found', { location: `/redirect-forever?n=${origin.requests.length}`, 'content-length': 0 }),
+            head('302 Found', {
+              location: `/redirect-forever?n=${origin.requests.length}`,
+              'content-length': 0,
+            }),
           )
           return
         case '/huge-headers':
-          socket.end(head('200 OK', { 'x-big': 'y'.repeat(64 * 1024), 'content-length': 2 }) + 'ok')
+          socket.end(`${head('200 OK', { 'x-big': 'y'.repeat(64 * 1024), 'content-length': 2 })}ok`)
           return
         case '/endless-headers': {
           // Header lines for as long as the client listens (bounded here at ~4 MB so the test always ends).

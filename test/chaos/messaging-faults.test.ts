@@ -114,11 +114,18 @@ describe('messaging through a fault proxy: zero lost, zero duplicated, in order'
     report(`resetEvery ${every} ms + latency 5 ms`, r, N, '')
   })
 
-  test(`${SPLIT_N} messages each way arrive intact through 1-byte segments`, { timeout: TIMEOUT }, async () => {
+  test(`${SPLIT_N} messages each way arrive intact through 1-byte segments`, {
+    timeout: TIMEOUT,
+  }, async () => {
     const r = await rig()
     r.proxy.set({ split: 1 })
     await streamBothWays(r, SPLIT_N)
-    report('1-byte splits', r, SPLIT_N, `bytes up ${r.proxy.stats.bytesUpstream} down ${r.proxy.stats.bytesDownstream}`)
+    report(
+      '1-byte splits',
+      r,
+      SPLIT_N,
+      `bytes up ${r.proxy.stats.bytesUpstream} down ${r.proxy.stats.bytesDownstream}`,
+    )
   })
 
   test(`${N} messages each way arrive in order under latency and jitter`, { timeout: TIMEOUT }, async () => {
@@ -137,11 +144,16 @@ describe('messaging through a fault proxy: zero lost, zero duplicated, in order'
     const seconds = (Date.now() - started) / 1000
     const bytes = Math.max(r.proxy.stats.bytesUpstream, r.proxy.stats.bytesDownstream)
     // The throttle really applied: the busier direction cannot have beaten it by more than a burst.
-    assert.ok(bytes / seconds < bandwidth * 1.5, `${Math.round(bytes / seconds)} B/s through a ${bandwidth} B/s cap`)
+    assert.ok(
+      bytes / seconds < bandwidth * 1.5,
+      `${Math.round(bytes / seconds)} B/s through a ${bandwidth} B/s cap`,
+    )
     report('bandwidth 128 KiB/s', r, N, `${seconds.toFixed(1)} s`)
   })
 
-  test(`${N} messages each way survive blackholes that only the heartbeat can detect`, { timeout: TIMEOUT }, async () => {
+  test(`${N} messages each way survive blackholes that only the heartbeat can detect`, {
+    timeout: TIMEOUT,
+  }, async () => {
     const r = await rig({ server: { heartbeat: { interval: 150, timeout: 250 } }, connectTimeout: 600 })
     let streaming = true
     let blackholes = 0
@@ -160,11 +172,19 @@ describe('messaging through a fault proxy: zero lost, zero duplicated, in order'
         r.proxy.set({ blackhole: true })
         blackholes++
         // Nothing closes the connection: only a heartbeat timeout can tell the client its peer is gone.
-        await waitFor(() => r.events.reconnecting > reconnectingBefore, 10_000, 'the heartbeat to detect the blackhole')
+        await waitFor(
+          () => r.events.reconnecting > reconnectingBefore,
+          10_000,
+          'the heartbeat to detect the blackhole',
+        )
         detectedIn = Math.max(detectedIn, Date.now() - started)
         await sleep(200)
         r.proxy.set({ blackhole: false })
-        await waitFor(() => r.events.resumed > resumedBefore, 10_000, 'the session to resume after the blackhole')
+        await waitFor(
+          () => r.events.resumed > resumedBefore,
+          10_000,
+          'the session to resume after the blackhole',
+        )
       }
     })()
     try {

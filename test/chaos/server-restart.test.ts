@@ -42,7 +42,9 @@ describe('server process killed and restarted mid-stream (memory adapter)', () =
     await rm(dir, { recursive: true, force: true })
   })
 
-  test('every message sent is either acknowledged and delivered once, or reported in sessionLost', { timeout: LONG ? 600_000 : 60_000 }, async () => {
+  test('every message sent is either acknowledged and delivered once, or reported in sessionLost', {
+    timeout: LONG ? 600_000 : 60_000,
+  }, async () => {
     const logs = [join(dir, 'first.log'), join(dir, 'second.log')]
     const first = await startChildServer({ log: logs[0] })
     servers.push(first)
@@ -97,7 +99,10 @@ describe('server process killed and restarted mid-stream (memory adapter)', () =
     assert.equal(reports[0]!.code, ErrorCodes.SESSION_LOST)
     assert.ok(reports[0]!.lost.every((m) => m.kind === 'event' && m.name === 'c'))
     // Each lost message's emit rejected with WK_SESSION_LOST; nothing else failed.
-    assert.deepEqual([...rejected.keys()].sort((a, b) => a - b), [...lost].sort((a, b) => a - b))
+    assert.deepEqual(
+      [...rejected.keys()].sort((a, b) => a - b),
+      [...lost].sort((a, b) => a - b),
+    )
     for (const code of rejected.values()) assert.equal(code, ErrorCodes.SESSION_LOST)
     // acknowledged ∪ reported lost = sent, and they do not overlap.
     for (const i of lost) assert.ok(!acked.has(i), `${i} both acknowledged and reported lost`)

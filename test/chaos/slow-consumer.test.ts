@@ -39,7 +39,9 @@ describe('slow consumer', () => {
     await server.kill()
   })
 
-  test('a peer that stops reading is cut with WK_SLOW_CONSUMER while server memory stays bounded', { timeout: 60_000 }, async () => {
+  test('a peer that stops reading is cut with WK_SLOW_CONSUMER while server memory stays bounded', {
+    timeout: 60_000,
+  }, async () => {
     server.command({ cmd: 'memory' })
     const baseline = await server.next('memory')
 
@@ -48,7 +50,9 @@ describe('slow consumer', () => {
     stalled.on('error', () => {})
     await new Promise((resolve) => stalled.once('connect', resolve))
     const welcomed = new Promise((resolve) => stalled.once('data', resolve))
-    stalled.write(encodeFrame(codec, Kind.HELLO, Format.JSON, { body: JSON.stringify({ v: 1, lastReceived: 0 }) }))
+    stalled.write(
+      encodeFrame(codec, Kind.HELLO, Format.JSON, { body: JSON.stringify({ v: 1, lastReceived: 0 }) }),
+    )
     await welcomed
     stalled.pause()
 
@@ -90,6 +94,9 @@ describe('slow consumer', () => {
     good.on('s', (i: number) => echoed.push(i))
     for (let i = 0; i < 100; i++) await good.emit('c', i)
     await waitFor(() => echoed.length === 100, 10_000, 'the pushes back')
-    assert.deepEqual(echoed, Array.from({ length: 100 }, (_, i) => i))
+    assert.deepEqual(
+      echoed,
+      Array.from({ length: 100 }, (_, i) => i),
+    )
   })
 })

@@ -1,7 +1,12 @@
 // The chaos harness for messaging: MessageClient ↔ FaultProxy ↔ MessageServer on loopback, a numbered
 // stream each way (client emits, server pushes), and a tally that tells lost, duplicated and out-of-order
 // messages apart. Scale: WIREKIT_CHAOS=long for the long run, WIREKIT_CHAOS_MESSAGES=<n> to pick a count.
-import { MessageClient, MessageServer, type MessageServerOptions, type Peer } from '../../src/messaging/index.ts'
+import {
+  MessageClient,
+  MessageServer,
+  type MessageServerOptions,
+  type Peer,
+} from '../../src/messaging/index.ts'
 import { FaultProxy } from '../../src/proxy/index.ts'
 
 export const LONG = process.env.WIREKIT_CHAOS === 'long'
@@ -117,7 +122,11 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
  * Sends 0..count-1 with `send`, never more than `window` unacknowledged: the stream keeps going through
  * reconnects (sends wait in the outbox) without growing without bound.
  */
-export async function produce(count: number, send: (i: number) => Promise<void>, window = 500): Promise<void> {
+export async function produce(
+  count: number,
+  send: (i: number) => Promise<void>,
+  window = 500,
+): Promise<void> {
   const inFlight: Promise<void>[] = []
   for (let i = 0; i < count; i++) {
     inFlight.push(send(i))

@@ -146,7 +146,9 @@ function encode(e: EnvelopeInput): Buffer {
 
 // ---- properties ---------------------------------------------------------------------------------------
 
-test('random bytes decode to a valid envelope or fail with WK_PROTOCOL, nothing else', { timeout: 120_000 }, () => {
+test('random bytes decode to a valid envelope or fail with WK_PROTOCOL, nothing else', {
+  timeout: 120_000,
+}, () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 400 }), fc.nat({ max: 12 }), (bytes, kindHint) => {
       // Half the inputs get a plausible kind and flags, so the decoder gets past its first two bytes.
@@ -161,7 +163,9 @@ test('random bytes decode to a valid envelope or fail with WK_PROTOCOL, nothing 
   )
 })
 
-test('every well-formed envelope round-trips: same kind, fields, name and payload', { timeout: 120_000 }, () => {
+test('every well-formed envelope round-trips: same kind, fields, name and payload', {
+  timeout: 120_000,
+}, () => {
   fc.assert(
     fc.property(envelope, (e) => {
       inputs++
@@ -229,7 +233,9 @@ function parseAll(value: unknown): void {
     const hello = parseHello(value)
     assert.equal(hello.v, 1)
     assert.ok(Number.isSafeInteger(hello.lastReceived) && hello.lastReceived >= 0)
-    assert.ok(hello.session === undefined || (typeof hello.session === 'string' && hello.session.length <= 128))
+    assert.ok(
+      hello.session === undefined || (typeof hello.session === 'string' && hello.session.length <= 128),
+    )
   })
   onlyProtocolErrors(() => {
     const welcome = parseWelcome(value)
@@ -245,14 +251,18 @@ function parseAll(value: unknown): void {
   })
 }
 
-test('handshake parsers accept only well-formed HELLO, WELCOME and GOAWAY values', { timeout: 120_000 }, () => {
+test('handshake parsers accept only well-formed HELLO, WELCOME and GOAWAY values', {
+  timeout: 120_000,
+}, () => {
   fc.assert(
     fc.property(handshakeValue, (value) => parseAll(value)),
     { numRuns: Math.ceil(TOTAL_RUNS * 0.15) },
   )
 })
 
-test('handshake frames with mutated JSON or MessagePack payloads fail only with WK_PROTOCOL', { timeout: 120_000 }, () => {
+test('handshake frames with mutated JSON or MessagePack payloads fail only with WK_PROTOCOL', {
+  timeout: 120_000,
+}, () => {
   const format = fc.constantFrom(Format.JSON, Format.MSGPACK)
   fc.assert(
     fc.property(helloLike, format, fc.array(mutation, { maxLength: 3 }), (hello, f, mutations) => {

@@ -37,7 +37,10 @@ describe('reconnect with backoff', () => {
     const nominal = [40, 80, 160, 320]
     for (let i = 0; i < 4; i++) {
       assert.ok(gaps[i]! >= nominal[i]! - 2, `attempt ${i + 1} after ${gaps[i]} ms, expected ≥ ${nominal[i]}`)
-      assert.ok(gaps[i]! < nominal[i]! + 250, `attempt ${i + 1} after ${gaps[i]} ms, expected ≈ ${nominal[i]}`)
+      assert.ok(
+        gaps[i]! < nominal[i]! + 250,
+        `attempt ${i + 1} after ${gaps[i]} ms, expected ≈ ${nominal[i]}`,
+      )
     }
     assert.ok(gaps[3]! > gaps[0]! * 4, 'delays grow exponentially')
   })
@@ -49,7 +52,10 @@ describe('reconnect with backoff', () => {
     })
     clients.push(client)
     const at: number[] = []
-    client.on('state', (state: string) => (state === 'reconnecting' || state === 'connecting') && at.push(Date.now()))
+    client.on(
+      'state',
+      (state: string) => (state === 'reconnecting' || state === 'connecting') && at.push(Date.now()),
+    )
     const closed = new Promise((r) => client.once('close', r))
     await server.close()
     await closed

@@ -18,7 +18,11 @@ describe('bounded buffers', () => {
     const { server, port } = await startServer()
     const relay = await Relay.start(port)
     const client = await MessageClient.connect(relay.url, { outbox: { maxMessages: 5 } })
-    cleanup.push(() => server.close(), () => relay.close(), () => client.close())
+    cleanup.push(
+      () => server.close(),
+      () => relay.close(),
+      () => client.close(),
+    )
     relay.blackhole = true
     const pending = Array.from({ length: 5 }, (_, i) => client.emit('e', i))
     for (const p of pending) p.catch(() => {})
@@ -26,11 +30,25 @@ describe('bounded buffers', () => {
     await assert.rejects(client.request('r', 5), (e) => isWirekitError(e, ErrorCodes.BACKPRESSURE))
   })
 
+  test('volatile emits are dropped (not buffered) while disconnected', async () => {
+    const { server, url } = await startServer()
+    const client = await MessageClient.connect(url, { reconnect: { initialDelay: 5000 } })
+    cleanup.push(() => client.close())
+    await server.close()
+    await waitFor(() => client.state === 'reconnecting', 2000, 'the client to notice')
+    assert.equal(client.volatile.emit('typing', true), false)
+    assert.equal(client.outbox.count, 0)
+  })
+
   test('a full outbox (by bytes) rejects, and room comes back once acknowledged', async () => {
     const { server, port } = await startServer()
     const relay = await Relay.start(port)
     const client = await MessageClient.connect(relay.url, { outbox: { maxBytes: 4096 } })
-    cleanup.push(() => server.close(), () => relay.close(), () => client.close())
+    cleanup.push(
+      () => server.close(),
+      () => relay.close(),
+      () => client.close(),
+    )
     relay.blackhole = true
     const big = 'x'.repeat(1500)
     const first = [client.emit('e', big), client.emit('e', big)]
@@ -49,10 +67,14 @@ describe('bounded buffers', () => {
     const raw = net.connect({ host: '127.0.0.1', port })
     raw.on('error', () => {})
     cleanup.push(async () => raw.destroy())
-    raw.write(encodeFrame(codec, Kind.HELLO, Format.JSON, { body: JSON.stringify({ v: 1, lastReceived: 0 }) }))
+    raw.write(
+      encodeFrame(codec, Kind.HELLO, Format.JSON, { body: JSON.stringify({ v: 1, lastReceived: 0 }) }),
+    )
     const peer = await connected
     raw.pause() // never reads again
-    const ended = new Promise<Error>((resolve) => server.once('disconnect', (_peer: Peer, reason: Error) => resolve(reason)))
+    const ended = new Promise<Error>((resolve) =>
+      server.once('disconnect', (_peer: Peer, reason: Error) => resolve(reason)),
+    )
     const payload = 'y'.repeat(1000)
     let refused: unknown
     const sends: Promise<void>[] = []
@@ -80,7 +102,10 @@ describe('bounded buffers', () => {
     cleanup.push(() => relay.close())
     const slow = await MessageClient.connect(relay.url, { reconnect: false })
     const fast = await MessageClient.connect(url)
-    cleanup.push(() => slow.close(), () => fast.close())
+    cleanup.push(
+      () => slow.close(),
+      () => fast.close(),
+    )
     let got = 0
     fast.on('tick', () => got++)
     relay.blackhole = true

@@ -10,12 +10,24 @@ describe('heartbeat', () => {
     for (const fn of cleanup.reverse()) await fn()
   })
 
-  async function setup(): Promise<{ server: MessageServer; relay: Relay; client: MessageClient; peer: Peer }> {
-    const { server, port } = await startServer({ heartbeat: { interval: 150, timeout: 150 }, retention: 5000 })
+  async function setup(): Promise<{
+    server: MessageServer
+    relay: Relay
+    client: MessageClient
+    peer: Peer
+  }> {
+    const { server, port } = await startServer({
+      heartbeat: { interval: 150, timeout: 150 },
+      retention: 5000,
+    })
     const relay = await Relay.start(port)
     const connected = nextEvent<Peer>(server, 'connection')
     const client = await MessageClient.connect(relay.url, { reconnect: { initialDelay: 5000 } })
-    cleanup.push(() => server.close(), () => relay.close(), () => client.close())
+    cleanup.push(
+      () => server.close(),
+      () => relay.close(),
+      () => client.close(),
+    )
     return { server, relay, client, peer: await connected }
   }
 
@@ -35,7 +47,7 @@ describe('heartbeat', () => {
     const { relay, peer } = await setup()
     const started = Date.now()
     relay.blackhole = true
-    const error = await nextEvent<Error>(peer, 'disconnect', 3000)
+    const error = await nextEvent<Error>(peer, 'detached', 3000)
     const elapsed = Date.now() - started
     assert.ok(isWirekitError(error, ErrorCodes.HEARTBEAT_TIMEOUT), String(error))
     assert.ok(elapsed >= 250 && elapsed < 2000, `declared dead after ${elapsed} ms`)
@@ -47,7 +59,7 @@ describe('heartbeat', () => {
     const { client, peer } = await setup()
     let drops = 0
     client.on('disconnect', () => drops++)
-    peer.on('disconnect', () => drops++)
+    peer.on('detached', () => drops++)
     await new Promise((r) => setTimeout(r, 1000))
     assert.equal(drops, 0)
     assert.equal(client.state, 'connected')
@@ -58,7 +70,11 @@ describe('heartbeat', () => {
     const { server, port } = await startServer({ heartbeat: { interval: 100, timeout: 100 } })
     const relay = await Relay.start(port)
     const client = await MessageClient.connect(relay.url, { reconnect: { initialDelay: 50, jitter: 0 } })
-    cleanup.push(() => server.close(), () => relay.close(), () => client.close())
+    cleanup.push(
+      () => server.close(),
+      () => relay.close(),
+      () => client.close(),
+    )
     server.handle('ping', () => 'pong')
     relay.blackhole = true
     await nextEvent(client, 'disconnect', 3000)

@@ -22,22 +22,25 @@ export async function waitFor(check: () => boolean, ms: number, what: string): P
 
 /** Resolves with the first emission of `event` on `target`, or rejects after `ms`. */
 export function nextEvent<T = unknown>(
-  target: { once(event: string, fn: (...args: never[]) => void): unknown },
+  // biome-ignore lint/suspicious/noExplicitAny: any emitter-like target
+  target: { once(event: string, fn: (...args: any[]) => void): unknown },
   event: string,
   ms = 5000,
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`No "${event}" within ${ms} ms`)), ms)
-    target.once(event, ((value: T) => {
+    target.once(event, (value: T) => {
       clearTimeout(timer)
       resolve(value)
-    }) as never)
+    })
   })
 }
 
 /** A relay between clients and `targetPort`: `blackhole = true` silently drops bytes both ways. */
 export class Relay {
   blackhole = false
+  /** Where new connections go (existing ones stay where they are). */
+  targetPort = 0
   readonly port: number
   #server: net.Server
   #sockets = new Set<net.Socket>()
@@ -50,7 +53,7 @@ export class Relay {
   static async start(targetPort: number): Promise<Relay> {
     let relay: Relay | undefined
     const server = net.createServer((inbound) => {
-      const outbound = net.connect({ host: '127.0.0.1', port: targetPort })
+      const outbound = net.connect({ host: '127.0.0.1', port: relay!.targetPort })
       for (const s of [inbound, outbound]) {
         relay!.#sockets.add(s)
         s.on('error', () => {})
@@ -65,11 +68,17 @@ export class Relay {
     })
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     relay = new Relay(server, (server.address() as net.AddressInfo).port)
+    relay.targetPort = targetPort
     return relay
   }
 
   get url(): string {
     return `tcp://127.0.0.1:${this.port}`
+  }
+
+  /** Cuts every relayed connection now. */
+  cutAll(): void {
+    for (const s of this.#sockets) s.destroy()
   }
 
   async close(): Promise<void> {

@@ -82,7 +82,9 @@ describe('hostile frames', () => {
   })
 
   test('a HELLO with an unsupported version is refused with WK_PROTOCOL', async () => {
-    const bad = encodeFrame(codec, Kind.HELLO, Format.JSON, { body: JSON.stringify({ v: 99, lastReceived: 0 }) })
+    const bad = encodeFrame(codec, Kind.HELLO, Format.JSON, {
+      body: JSON.stringify({ v: 99, lastReceived: 0 }),
+    })
     const outcome = await converse(port, [bad])
     assert.equal(outcome.goaway?.code, 'WK_PROTOCOL')
   })
@@ -124,6 +126,23 @@ describe('hostile frames', () => {
     const outcome = await converse(port, [])
     assert.equal(outcome.goaway?.code, 'WK_AUTH_TIMEOUT')
     assert.ok(Date.now() - started >= 1500)
+  })
+
+  test('a hostile client that keeps its side open after the GOAWAY is destroyed after a short linger', async () => {
+    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true })
+    socket.on('error', () => {})
+    socket.on('data', () => {})
+    await new Promise((r) => socket.once('connect', r))
+    const ended = new Promise((r) => socket.once('end', r)) // the server's FIN: deliberately not answered
+    const closed = new Promise((r) => socket.once('close', r))
+    socket.write(frame([200, 0]))
+    await ended
+    // After the linger the server has closed the socket for good: our next bytes meet a reset.
+    await new Promise((r) => setTimeout(r, 1500))
+    socket.write(Buffer.from([1, 2, 3, 4]))
+    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(r, 2000, 'open'))])
+    assert.equal(outcome, 'closed')
+    socket.destroy()
   })
 
   test('the server keeps serving other clients through all of it', async () => {

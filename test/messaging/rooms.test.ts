@@ -18,7 +18,9 @@ describe('push, rooms and broadcast', () => {
     server.on('connection', (peer: Peer) => {
       peers.push(peer)
       peer.on('join', (room: string) => peer.join(room))
-      peer.on('say', (msg: { room: string; text: string }) => server.to(msg.room).except(peer.id).emit('said', msg.text))
+      peer.on('say', (msg: { room: string; text: string }) =>
+        server.to(msg.room).except(peer.id).emit('said', msg.text),
+      )
     })
     for (let i = 0; i < 3; i++) {
       const client = await MessageClient.connect(started.url)
@@ -105,5 +107,9 @@ describe('push, rooms and broadcast', () => {
     peerOf(c).on('v', (d: unknown) => (heard = d))
     assert.equal(c.volatile.emit('v', 'ping'), true)
     await waitFor(() => heard === 'ping', 2000, 'volatile emit')
+  })
+
+  test('a broadcast larger than maxFrameLength throws at once instead of failing per peer', () => {
+    assert.throws(() => server.emit('all', 'z'.repeat(2 * 1024 * 1024)), { code: 'WK_INVALID_ARGUMENT' })
   })
 })

@@ -9,7 +9,7 @@ import { makeCerts } from '../helpers/certs.ts'
 import { nextEvent, startServer, waitFor } from './helpers.ts'
 
 describe('server listeners and lifecycle', () => {
-  const cleanup: (() => Promise<unknown> | void)[] = []
+  const cleanup: (() => unknown)[] = []
   after(async () => {
     for (const fn of cleanup.reverse()) await fn()
   })
@@ -22,7 +22,10 @@ describe('server listeners and lifecycle', () => {
     cleanup.push(() => server.close())
     server.handle('where', (_d, peer) => peer.id.length > 0)
     const tcp = (await server.listen({ port: 0 })) as { port: number }
-    const secure = (await server.listen({ port: 0, tls: { key: certs.server.key, cert: certs.server.cert } })) as {
+    const secure = (await server.listen({
+      port: 0,
+      tls: { key: certs.server.key, cert: certs.server.cert },
+    })) as {
       port: number
     }
     const path = join(dir, 'msg.sock')
@@ -40,7 +43,10 @@ describe('server listeners and lifecycle', () => {
     const certs = makeCerts()
     const server = new MessageServer()
     cleanup.push(() => server.close())
-    const { port } = (await server.listen({ port: 0, tls: { key: certs.selfSigned.key, cert: certs.selfSigned.cert } })) as {
+    const { port } = (await server.listen({
+      port: 0,
+      tls: { key: certs.selfSigned.key, cert: certs.selfSigned.cert },
+    })) as {
       port: number
     }
     await assert.rejects(MessageClient.connect(`tls://localhost:${port}`, { tls: { ca: certs.ca } }), (e) =>
@@ -93,28 +99,29 @@ describe('server listeners and lifecycle', () => {
     await assert.rejects(reply, (e) => isWirekitError(e, ErrorCodes.CLOSED))
   })
 
-  test('a rate limit with action "throttle" slows a fast sender without losing anything', async () => {
+  test('a rate limit with action "throttle" pauses reading after a burst until the budget refills, losing nothing', async () => {
     const { server, url } = await startServer({ rateLimit: { messages: 20, interval: 100 } })
     cleanup.push(() => server.close())
-    let got = 0
-    server.on('connection', (peer) => peer.on('m', () => got++))
+    const seen: number[] = []
+    server.on('connection', (peer) => peer.on('m', (i: number) => seen.push(i)))
     const client = await MessageClient.connect(url)
     cleanup.push(() => client.close())
-    // One message per event-loop turn, so each arrives in its own chunk: the limit applies per chunk read.
+    // A burst of 100 is 80 over budget: at 20 per 100 ms the server stops reading for about 400 ms.
+    await Promise.all(Array.from({ length: 100 }, (_, i) => client.emit('m', i)))
     const started = Date.now()
-    const sends: Promise<void>[] = []
-    for (let i = 0; i < 100; i++) {
-      sends.push(client.emit('m', i))
-      await new Promise((r) => setImmediate(r))
-    }
-    await Promise.all(sends)
-    const elapsed = Date.now() - started
-    assert.equal(got, 100)
-    assert.ok(elapsed >= 300, `100 messages at 20 per 100 ms took only ${elapsed} ms`)
+    await client.emit('m', 100)
+    const waited = Date.now() - started
+    assert.ok(waited >= 250, `the next message was read after ${waited} ms`)
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 101 }, (_, i) => i),
+    )
   })
 
   test('a rate limit with action "disconnect" cuts the connection with WK_RATE_LIMITED; the session resumes', async () => {
-    const { server, url } = await startServer({ rateLimit: { messages: 20, interval: 1000, action: 'disconnect' } })
+    const { server, url } = await startServer({
+      rateLimit: { messages: 20, interval: 1000, action: 'disconnect' },
+    })
     cleanup.push(() => server.close())
     const seen: number[] = []
     server.on('connection', (peer) => peer.on('m', (i: number) => seen.push(i)))
@@ -124,6 +131,9 @@ describe('server listeners and lifecycle', () => {
     const sends = Array.from({ length: 30 }, (_, i) => client.emit('m', i))
     assert.ok(isWirekitError(await disconnected, ErrorCodes.RATE_LIMITED))
     await Promise.all(sends)
-    assert.deepEqual(seen, Array.from({ length: 30 }, (_, i) => i))
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 30 }, (_, i) => i),
+    )
   })
 })

@@ -19,7 +19,10 @@ describe('sessionLost', () => {
     const first = await startServer()
     const relay = await Relay.start(first.port)
     const client = await MessageClient.connect(relay.url, { reconnect: { initialDelay: 20, maxDelay: 50 } })
-    cleanup.push(() => client.close(), () => relay.close())
+    cleanup.push(
+      () => client.close(),
+      () => relay.close(),
+    )
     await client.emit('before', 1)
     // Written to the transport but never acknowledged: the server's fate is unknown.
     relay.blackhole = true

@@ -69,12 +69,20 @@ describe('TLS', () => {
   test('a matching pin connects and a wrong pin rejects with WK_TLS_PIN_MISMATCH', async () => {
     const { port } = await echoServer({ key: certs.server.key, cert: certs.server.cert })
     const good = resources.socket(
-      await AsyncSocket.connect({ host: '127.0.0.1', port, tls: { ca: certs.ca, pins: [certs.pinOf(certs.server.cert)] } }),
+      await AsyncSocket.connect({
+        host: '127.0.0.1',
+        port,
+        tls: { ca: certs.ca, pins: [certs.pinOf(certs.server.cert)] },
+      }),
     )
     assert.equal(await echoOnce(good, 'pinned'), 'pinned')
     // The CA's key is in the chain the server presents? Not here: the server sends its leaf only.
     await assert.rejects(
-      AsyncSocket.connect({ host: '127.0.0.1', port, tls: { ca: certs.ca, pins: [certs.pinOf(certs.selfSigned.cert)] } }),
+      AsyncSocket.connect({
+        host: '127.0.0.1',
+        port,
+        tls: { ca: certs.ca, pins: [certs.pinOf(certs.selfSigned.cert)] },
+      }),
       (error) => isWirekitError(error, 'WK_TLS_PIN_MISMATCH'),
     )
   })
@@ -127,7 +135,11 @@ describe('TLS', () => {
       (s) => s.close(),
     )
     const client = resources.socket(
-      await AsyncSocket.connect({ host: '127.0.0.1', port: server.port, tls: { ca: certs.ca, alpn: ['wk/1', 'wk/0'] } }),
+      await AsyncSocket.connect({
+        host: '127.0.0.1',
+        port: server.port,
+        tls: { ca: certs.ca, alpn: ['wk/1', 'wk/0'] },
+      }),
     )
     assert.equal(client.alpnProtocol, 'wk/1')
     await new Promise((resolve) => setTimeout(resolve, 20))
@@ -155,12 +167,12 @@ describe('TLS', () => {
       // TLS 1.3 finishes the client's side before the server judges the certificate: the refusal
       // shows as the connection closing without an answer.
       const outcome = await within(
-        refused.ready.then(
-          () => refused.write('hi\n').then(() => refused.read({ until: '\n' })),
-        ).then(
-          () => 'answered',
-          (error: WirekitError) => error.code,
-        ),
+        refused.ready
+          .then(() => refused.write('hi\n').then(() => refused.read({ until: '\n' })))
+          .then(
+            () => 'answered',
+            (error: WirekitError) => error.code,
+          ),
         5000,
         'refused client',
       )
@@ -174,7 +186,11 @@ describe('TLS', () => {
   test('a server that never answers the handshake fails it with WK_TLS_HANDSHAKE_TIMEOUT', async () => {
     const port = await rawServer(resources, () => {})
     await assert.rejects(
-      within(AsyncSocket.connect({ host: '127.0.0.1', port, tls: { ca: certs.ca, handshakeTimeout: 200 } }), 5000, 'connect'),
+      within(
+        AsyncSocket.connect({ host: '127.0.0.1', port, tls: { ca: certs.ca, handshakeTimeout: 200 } }),
+        5000,
+        'connect',
+      ),
       (error) => isWirekitError(error, 'WK_TLS_HANDSHAKE_TIMEOUT'),
     )
   })
@@ -208,7 +224,10 @@ describe('startTLS', () => {
     await secured.promise
     assert.equal(client.isSecure, true)
     await client.write('hunter2\n')
-    assert.equal((await within(client.read({ until: '\n' }), 3000, 'answer')).toString(), 'secret received: hunter2\n')
+    assert.equal(
+      (await within(client.read({ until: '\n' }), 3000, 'answer')).toString(),
+      'secret received: hunter2\n',
+    )
     assert.equal(await within(serverDone.promise, 3000, 'server'), 'STARTTLS|true')
   })
 
@@ -239,14 +258,10 @@ describe('startTLS', () => {
     const client = resources.socket(await AsyncSocket.connect({ host: '127.0.0.1', port: server.port }))
     await client.write('STARTTLS\r\n')
     const closed = once(client, 'close')
-    await assert.rejects(client.startTLS({ ca: certs.ca }), (error) => isWirekitError(error, 'WK_TLS_UNTRUSTED'))
+    await assert.rejects(client.startTLS({ ca: certs.ca }), (error) =>
+      isWirekitError(error, 'WK_TLS_UNTRUSTED'),
+    )
     await within(closed, 2000, 'close')
     assert.equal(client.state, 'closed')
   })
-})
-after(() => {
-  setTimeout(() => {
-    for (const h of (process as any)._getActiveHandles()) console.log('HANDLE', h.constructor.name, h.localPort, h.remotePort, h.destroyed, h.readyState, h._parent?.constructor?.name, h.listenerCount?.('data'))
-    for (const r of (process as any)._getActiveRequests()) console.log('REQ', r.constructor.name)
-  }, 1500).unref()
 })

@@ -75,7 +75,8 @@ export class LocalRooms {
     for (const room of rooms) {
       const members = this.#rooms.get(room)
       if (members === undefined) continue
-      for (const peer of members) if (except === undefined || inAudience(this.roomsOf(peer), target)) out.add(peer)
+      for (const peer of members)
+        if (except === undefined || inAudience(this.roomsOf(peer), target)) out.add(peer)
     }
     return out
   }

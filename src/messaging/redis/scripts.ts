@@ -22,7 +22,7 @@ for i = 1, n do
 end
 local payload = 'B ' .. epoch .. ' ' .. first .. ' ' .. n .. '\\n' .. table.concat(ARGV, '', 5)
 if ARGV[4] == '1' then redis.call('SPUBLISH', ARGV[3], payload) else redis.call('PUBLISH', ARGV[3], payload) end
-return first
+return {epoch, first}
 `
 
 /** Where the broadcast order stands: the epoch (created if absent) and the last sequence number. */

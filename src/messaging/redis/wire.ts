@@ -66,7 +66,16 @@ export function encodeBroadcast(wire: WireBroadcast): Buffer {
   const originBytes = Buffer.byteLength(origin)
   if (originBytes > 255 || eventBytes > MAX_NAME) bad('origin or event name too long')
   const size =
-    4 + 4 + 1 + originBytes + 8 + 2 + eventBytes + sizeOfSet(target.rooms) + sizeOfSet(target.except) + bodyBytes
+    4 +
+    4 +
+    1 +
+    originBytes +
+    8 +
+    2 +
+    eventBytes +
+    sizeOfSet(target.rooms) +
+    sizeOfSet(target.except) +
+    bodyBytes
   const out = Buffer.allocUnsafe(size)
   out.writeUInt32BE(size - 4, 0)
   out[4] = VERSION
@@ -145,8 +154,11 @@ export function decodeBroadcast(buf: Buffer, at = 0): { wire: WireBroadcast; nex
   const originSeq = r.f64()
   if (!Number.isSafeInteger(originSeq) || originSeq < 0) bad('bad origin sequence')
   const event = r.text(r.u16())
-  const rooms = flags & HAS_ROOMS ? r.set() : (r.set(), undefined)
-  const except = flags & HAS_EXCEPT ? r.set() : (r.set(), undefined)
+  // Both sets are always written (empty when absent); the flags say whether they apply.
+  const roomSet = r.set()
+  const exceptSet = r.set()
+  const rooms = flags & HAS_ROOMS ? roomSet : undefined
+  const except = flags & HAS_EXCEPT ? exceptSet : undefined
   let body: Body
   if (bodyKind === BODY_TEXT) body = buf.toString('utf8', r.at, end)
   else if (bodyKind === BODY_BYTES) body = Buffer.from(buf.subarray(r.at, end))

@@ -1,27 +1,30 @@
 // server.to(room).except(room).emit(event, data): picks the audience of a broadcast, encodes the
 // payload once and hands it to the adapter, which queues it for every matching peer (on every node).
 
+import { InvalidArgumentError } from '../../errors.ts'
 import type { BroadcastMessage, MessagingAdapter } from '../adapter.ts'
-import { encodeBody, formatOf, type PayloadCodecName } from '../payload-codec.ts'
+import { checkName, Flag } from '../envelope.ts'
+import { envelopeLength } from '../frame-writer.ts'
+import { bodyLength, encodeBody, formatOf, type PayloadCodecName } from '../payload-codec.ts'
 import { checkEventName } from '../peer.ts'
+
+/** What every operator of one server shares. */
+export type BroadcastContext = { adapter: MessagingAdapter; codec: PayloadCodecName; maxFrameLength: number }
 
 /** An immutable description of an audience; each call returns a new operator. */
 export class BroadcastOperator {
-  #adapter: MessagingAdapter
-  #codec: PayloadCodecName
+  #context: BroadcastContext
   #rooms: ReadonlySet<string> | undefined
   #except: ReadonlySet<string> | undefined
   #volatile: boolean
 
   constructor(
-    adapter: MessagingAdapter,
-    codec: PayloadCodecName,
+    context: BroadcastContext,
     rooms?: ReadonlySet<string>,
     except?: ReadonlySet<string>,
     volatile = false,
   ) {
-    this.#adapter = adapter
-    this.#codec = codec
+    this.#context = context
     this.#rooms = rooms
     this.#except = except
     this.#volatile = volatile
@@ -31,39 +34,43 @@ export class BroadcastOperator {
   to(room: string): BroadcastOperator {
     const rooms = new Set(this.#rooms)
     rooms.add(room)
-    return new BroadcastOperator(this.#adapter, this.#codec, rooms, this.#except, this.#volatile)
+    return new BroadcastOperator(this.#context, rooms, this.#except, this.#volatile)
   }
 
   /** Excludes the peers in `room`. */
   except(room: string): BroadcastOperator {
     const except = new Set(this.#except)
     except.add(room)
-    return new BroadcastOperator(this.#adapter, this.#codec, this.#rooms, except, this.#volatile)
+    return new BroadcastOperator(this.#context, this.#rooms, except, this.#volatile)
   }
 
   /** The same audience, but messages that may be dropped (never queued for a resume). */
   get volatile(): BroadcastOperator {
-    return new BroadcastOperator(this.#adapter, this.#codec, this.#rooms, this.#except, true)
+    return new BroadcastOperator(this.#context, this.#rooms, this.#except, true)
   }
 
   /** Queues the event for every peer in the audience. Reliable unless `.volatile`. */
   emit(event: string, data?: unknown): void {
     checkEventName(event)
-    const format = formatOf(data, this.#codec)
-    const message: BroadcastMessage = {
-      event,
-      format,
-      body: encodeBody(data, format),
-      volatile: this.#volatile,
+    const { adapter, codec, maxFrameLength } = this.#context
+    const format = formatOf(data, codec)
+    const body = encodeBody(data, format)
+    // Refused once here rather than silently by every peer.
+    const size = envelopeLength(format | Flag.SEQ | Flag.NAME, checkName(event), bodyLength(body))
+    if (size > maxFrameLength) {
+      throw new InvalidArgumentError(
+        `Message "${event}" of ${size} bytes exceeds maxFrameLength ${maxFrameLength}`,
+      )
     }
-    this.#adapter.broadcast(message, { rooms: this.#rooms, except: this.#except })
+    const message: BroadcastMessage = { event, format, body, volatile: this.#volatile }
+    adapter.broadcast(message, { rooms: this.#rooms, except: this.#except })
   }
 
   /** Local peers in the audience's rooms (presence on this node). */
   get peers(): string[] {
     const ids = new Set<string>()
     const rooms = this.#rooms === undefined ? [undefined] : [...this.#rooms]
-    for (const room of rooms) for (const peer of this.#adapter.peersIn(room)) ids.add(peer.id)
+    for (const room of rooms) for (const peer of this.#context.adapter.peersIn(room)) ids.add(peer.id)
     return [...ids]
   }
 }

@@ -1,0 +1,140 @@
+// Presence across nodes without writing anything per join: a question on the control channel
+// ("who is in room X?"), one answer per node on the asker's own channel. Publishing returns how many
+// nodes heard the question, so the asker knows how many answers to wait for.
+
+import { randomBytes } from 'node:crypto'
+import { ErrorCodes, TimeoutError } from '../../errors.ts'
+
+/** A session somewhere in the cluster. */
+export type PeerInfo = {
+  id: string
+  /** The node (RedisAdapter.node) holding the session. */
+  node: string
+  /** Whether its client is connected now (false: retained, waiting for a resume). */
+  connected: boolean
+}
+
+export type Question = { t: 'who'; q: string; room: string | null; from: string }
+export type Answer = { t: 'here'; q: string; node: string; peers: [string, boolean][] }
+
+type Waiting = {
+  expected: number
+  answers: number
+  peers: PeerInfo[]
+  resolve: (peers: PeerInfo[]) => void
+  reject: (error: Error) => void
+  timer: NodeJS.Timeout
+}
+
+const MAX_OPEN_QUESTIONS = 1000
+
+export class Presence {
+  #waiting = new Map<string, Waiting>()
+  #node: string
+
+  constructor(node: string) {
+    this.#node = node
+  }
+
+  /** Asks every node; `publish` returns how many nodes received the question. */
+  async ask(
+    room: string | undefined,
+    timeout: number,
+    publish: (question: string) => Promise<number>,
+  ): Promise<PeerInfo[]> {
+    if (this.#waiting.size >= MAX_OPEN_QUESTIONS) {
+      throw new TimeoutError(ErrorCodes.REQUEST_TIMEOUT, 'Too many presence questions in flight')
+    }
+    const q = randomBytes(8).toString('hex')
+    const question: Question = { t: 'who', q, room: room ?? null, from: this.#node }
+    const result = new Promise<PeerInfo[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const waiting = this.#waiting.get(q)
+        this.#waiting.delete(q)
+        reject(
+          new TimeoutError(
+            ErrorCodes.REQUEST_TIMEOUT,
+            `Presence: ${waiting?.answers ?? 0} of ${waiting?.expected ?? '?'} nodes answered within ${timeout} ms`,
+          ),
+        )
+      }, timeout)
+      this.#waiting.set(q, {
+        expected: Number.POSITIVE_INFINITY,
+        answers: 0,
+        peers: [],
+        resolve,
+        reject,
+        timer,
+      })
+    })
+    try {
+      const receivers = await publish(JSON.stringify(question))
+      const waiting = this.#waiting.get(q)
+      if (waiting !== undefined) {
+        waiting.expected = receivers
+        this.#settle(q, waiting)
+      }
+    } catch (error) {
+      const waiting = this.#waiting.get(q)
+      this.#waiting.delete(q)
+      if (waiting !== undefined) {
+        clearTimeout(waiting.timer)
+        waiting.reject(error as Error)
+      }
+    }
+    return result
+  }
+
+  /** A question from some node: returns the answer to publish on `from`'s channel. */
+  answer(question: Question, peers: Iterable<{ id: string }>): { to: string; answer: string } {
+    const list: [string, boolean][] = []
+    for (const peer of peers) list.push([peer.id, (peer as { connected?: boolean }).connected ?? true])
+    const answer: Answer = { t: 'here', q: question.q, node: this.#node, peers: list }
+    return { to: question.from, answer: JSON.stringify(answer) }
+  }
+
+  /** An answer to one of our questions. */
+  received(answer: Answer): void {
+    const waiting = this.#waiting.get(answer.q)
+    if (waiting === undefined || !Array.isArray(answer.peers)) return
+    for (const entry of answer.peers) {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string') continue
+      waiting.peers.push({ id: entry[0], node: String(answer.node), connected: entry[1] === true })
+    }
+    waiting.answers++
+    this.#settle(answer.q, waiting)
+  }
+
+  #settle(q: string, waiting: Waiting): void {
+    if (waiting.answers < waiting.expected) return
+    this.#waiting.delete(q)
+    clearTimeout(waiting.timer)
+    waiting.resolve(waiting.peers)
+  }
+
+  close(): void {
+    for (const waiting of this.#waiting.values()) {
+      clearTimeout(waiting.timer)
+      waiting.reject(new TimeoutError(ErrorCodes.REQUEST_TIMEOUT, 'Presence: the adapter closed'))
+    }
+    this.#waiting.clear()
+  }
+}
+
+export type ControlMessage = Question | Answer | { t: 'claimed'; id: string; node: string; by: string }
+
+/** Parses a control message; undefined for anything malformed. */
+export function parseControl(text: string): ControlMessage | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof value !== 'object' || value === null) return undefined
+  const m = value as Record<string, unknown>
+  if (m.t === 'who' && typeof m.q === 'string' && typeof m.from === 'string') return m as Question
+  if (m.t === 'here' && typeof m.q === 'string' && typeof m.node === 'string') return m as Answer
+  if (m.t === 'claimed' && typeof m.id === 'string' && typeof m.node === 'string') return m as ControlMessage
+  return undefined
+}
