@@ -1,7 +1,8 @@
 // The one undici dispatcher of a session: an Agent (or a ProxyAgent tunnelling through an HTTP proxy) whose
 // connections go through the session's connector, composed with the interceptors, innermost first:
-//   security (plain-HTTP rule on every hop) → redirect → cache → the caller's dispatchInterceptors.
-import { Agent, buildConnector, type Dispatcher, interceptors, Pool, ProxyAgent } from 'undici'
+//   security (plain-HTTP rule on every dispatch) → cache → the caller's dispatchInterceptors.
+// Redirects are followed by the session above all of them (redirect.ts), one dispatch per hop.
+import { Agent, buildConnector, type Dispatcher, Pool, ProxyAgent } from 'undici'
 import { wrapConnector } from './connector.ts'
 import { type SecurityPolicy, tlsOptions } from './security.ts'
 import type { HttpSessionOptions } from './types.ts'
@@ -38,8 +39,6 @@ export function createDispatcher(
     base = new Agent({ ...common, connect: wrapConnector(connect, policy) })
   }
   const chain: Dispatcher.DispatcherComposeInterceptor[] = [policy.interceptor()]
-  const maxRedirects = options.maxRedirects ?? 5
-  chain.push(interceptors.redirect({ maxRedirections: maxRedirects }))
   if (cacheInterceptor !== undefined) chain.push(cacheInterceptor)
   if (options.dispatchInterceptors !== undefined) chain.push(...options.dispatchInterceptors)
   return { dispatcher: base.compose(chain), base }

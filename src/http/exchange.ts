@@ -1,16 +1,18 @@
-// One request/response exchange on undici's dispatch API: a handler object (no per-chunk closures) that collects
-// the body, or streams it with backpressure, counts download progress, measures timings, and turns every failure
-// — cancellation, the deadline, undici and socket errors — into one rejection with a stable code.
+// One request/response exchange (one hop of one attempt) on undici's dispatch API: a handler object (no per-chunk
+// closures) that collects the body, or streams it with backpressure, counts download progress, measures timings, and
+// turns every failure — cancellation, the deadline, undici and socket errors — into one rejection with a stable code.
+// A redirect the session will follow resolves at its end with `location` set and its body discarded.
 //
 //   dispatch ─▶ onRequestStart ─▶ onResponseStart ─▶ onResponseData* ─▶ onResponseEnd      (resolve)
 //                     └──────────────┴───────────────────┴──── onResponseError / abort / timeout (reject)
 import { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { ErrorCodes, HttpError, type WirekitError } from '../errors.ts'
-import { startTimer } from '../util/timeout.ts'
+import type { DeadlineSweep, Expirable } from './deadlines.ts'
 import { cancelledError, timeoutError, toHttpError } from './http-errors.ts'
 import type { ProgressReporter } from './progress.ts'
 import { HttpResponse } from './response.ts'
+import { REDIRECT_STATUSES } from './redirect.ts'
 import { hasNoBody, joinChunks } from './response-body.ts'
 import { type ConnectionTimings, expectSendHeaders, forgetSendHeaders } from './timings.ts'
 import type { HttpTimings } from './types.ts'
@@ -26,27 +28,36 @@ export type ExchangeOptions = {
   method: string
   stream: boolean
   maxResponseSize: number
-  timeout: number | undefined
+  /** The request's deadline (a `performance.now()` instant; +Infinity for none), watched by `sweep`. */
+  deadline: number
+  /** The request's timeout in ms, for the error message. */
+  timeout: number
+  sweep: DeadlineSweep
   signal: AbortSignal | undefined
   progress: ProgressReporter | undefined
+  /** When the request's first hop started (`performance.now()`): timings of a redirected request span every hop. */
+  start: number
+  /** Redirects followed before this hop. */
+  redirects: number
+  /** Treat a redirect status with a Location as a hop to follow: discard its body, resolve at its end. */
+  follow: boolean
 }
 
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, Expirable {
   readonly promise: Promise<RawResponse>
+  readonly deadline: number
   readonly #resolve: (response: RawResponse) => void
   readonly #reject: (error: WirekitError) => void
   readonly #options: ExchangeOptions
-  readonly #start = performance.now()
-  readonly #startWall = Date.now()
   #controller: Controller | null = null
-  #history: URL[] | undefined
+  #location: string | undefined
   #response: RawResponse | undefined
   #chunks: Buffer[] = []
   #length = 0
   #stream: Readable | undefined
   #settled = false
   #failure: WirekitError | undefined
-  #cancelTimer: (() => void) | undefined
+  #watched = false
   #conn: ConnectionTimings | undefined
   #firstByte = 0
 
@@ -56,13 +67,18 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#resolve = resolve
     this.#reject = reject
     this.#options = options
+    this.deadline = options.deadline
     if (options.signal !== undefined) {
-      if (options.signal.aborted)
+      if (options.signal.aborted) {
         this.#fail(cancelledError(options.method, options.url.href, options.signal.reason))
-      else options.signal.addEventListener('abort', this, { once: true })
+        return
+      }
+      options.signal.addEventListener('abort', this, { once: true })
     }
-    if (options.timeout !== undefined)
-      this.#cancelTimer = startTimer(options.timeout, () => this.#onTimeout())
+    if (options.deadline !== Number.POSITIVE_INFINITY) {
+      this.#watched = true
+      options.sweep.add(this)
+    }
   }
 
   /** True when the request failed before it could be dispatched (already-aborted signal). */
@@ -70,15 +86,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return this.#failure !== undefined
   }
 
+  /** The Location of a redirect to follow (set when the promise resolves with one), else undefined. */
+  get location(): string | undefined {
+    return this.#location
+  }
+
   // --- undici handler -------------------------------------------------------------------------------------------
 
-  onRequestStart(controller: Controller, context: { history?: URL[] } | undefined): void {
+  onRequestStart(controller: Controller, _context: unknown): void {
     this.#controller = controller
     if (this.#failure !== undefined) {
       controller.abort(this.#failure)
       return
     }
-    if (context?.history !== undefined) this.#history = context.history
     expectSendHeaders(this)
   }
 
@@ -95,7 +115,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#controller = controller
     forgetSendHeaders(this)
     if (status < 200) return
-    this.#firstByte = performance.now() - this.#start
+    this.#firstByte = performance.now() - this.#options.start
     const { method, url } = this.#options
     const flat: Record<string, string> = {}
     let setCookie: string[] = []
@@ -106,11 +126,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       else flat[name] = value.join(', ')
       if (name === 'set-cookie') setCookie = typeof value === 'string' ? [value] : value
     }
-    const history = this.#history
-    const finalURL = history !== undefined && history.length > 0 ? history[history.length - 1].href : url.href
-    const redirects = history === undefined ? 0 : Math.max(0, history.length - 1)
     const response: RawResponse = new HttpResponse<Buffer | Readable | undefined>(
-      finalURL,
+      url.href,
       method,
       status,
       statusText ?? '',
@@ -118,9 +135,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
       setCookie,
       undefined,
       this.#timings(),
-      redirects,
+      this.#options.redirects,
     )
     this.#response = response
+    if (this.#options.follow && REDIRECT_STATUSES.has(status) && flat.location !== undefined) {
+      // Only the Location matters; the body (usually a stub page) is read off the connection and dropped.
+      const location = headers.location
+      this.#location = typeof location === 'string' ? location : (location as string[])[0]
+      return
+    }
     const progress = this.#options.progress
     if (progress !== undefined) {
       const length = Number(flat['content-length'])
@@ -131,13 +154,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
       ;(this.#stream as ExchangeStream)[kExchange] = this
       response.data = this.#stream
       // A streamed body is the caller's from here: the deadline stops at the headers.
-      this.#cancelTimer?.()
+      this.#unwatch()
       this.#settle()
       this.#resolve(response)
     }
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.#location !== undefined) return
     this.#options.progress?.add(chunk.length)
     if (this.#stream !== undefined) {
       if (!this.#stream.push(chunk)) controller.pause()
@@ -157,8 +181,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(_controller: Controller, _trailers: IncomingHeaders): void {
-    this.#options.progress?.finish()
     const response = this.#response
+    if (this.#location !== undefined) {
+      if (this.#settled || response === undefined) return
+      this.#finishTimings()
+      this.#settle()
+      this.#resolve(response)
+      return
+    }
+    this.#options.progress?.finish()
     if (this.#stream !== undefined) {
       this.#finishTimings()
       this.#detach()
@@ -195,9 +226,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#fail(cancelledError(method, url.href, signal?.reason))
   }
 
-  #onTimeout(): void {
+  /** Called by the session's DeadlineSweep once the request's deadline has passed. */
+  expire(): void {
+    this.#watched = false
     const { method, url, timeout } = this.#options
-    this.#fail(timeoutError(method, url.href, timeout ?? 0))
+    this.#fail(timeoutError(method, url.href, timeout))
   }
 
   /** Ends the exchange with `error`: rejects (or errors the stream) at once and aborts the request in undici. */
@@ -239,9 +272,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #detach(): void {
-    this.#cancelTimer?.()
-    this.#cancelTimer = undefined
+    this.#unwatch()
     this.#options.signal?.removeEventListener('abort', this)
+  }
+
+  #unwatch(): void {
+    if (!this.#watched) return
+    this.#watched = false
+    this.#options.sweep.delete(this)
   }
 
   // --- timings ------------------------------------------------------------------------------------------------
@@ -251,7 +289,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const fresh = conn !== undefined && !conn.claimed
     if (fresh) conn.claimed = true
     return {
-      start: this.#startWall,
+      start: performance.timeOrigin + this.#options.start,
       dns: fresh ? conn.dns : 0,
       connect: fresh ? conn.connect : 0,
       tls: fresh ? conn.tls : 0,
@@ -262,7 +300,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #finishTimings(): void {
-    if (this.#response !== undefined) this.#response.timings.total = performance.now() - this.#start
+    if (this.#response !== undefined) this.#response.timings.total = performance.now() - this.#options.start
   }
 }
 

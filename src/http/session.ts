@@ -7,12 +7,14 @@ import type { Dispatcher } from 'undici'
 import { ErrorCodes, HttpError, InvalidArgumentError, type WirekitError } from '../errors.ts'
 import { delay } from '../util/timeout.ts'
 import { type CachePolicy, HttpCache } from './cache/index.ts'
+import { DeadlineSweep } from './deadlines.ts'
 import { createDispatcher } from './dispatcher.ts'
 import { download } from './download.ts'
 import { Exchange } from './exchange.ts'
 import { cancelledError, timeoutError } from './http-errors.ts'
 import type { HttpEvent, HttpInterceptor, OutgoingRequest } from './interceptor.ts'
 import { ProgressReporter } from './progress.ts'
+import { type Hop, nextHop } from './redirect.ts'
 import { prepareBody, type RequestBody } from './request-body.ts'
 import type { HttpResponse } from './response.ts'
 import { decodeBody, hasNoBody } from './response-body.ts'
@@ -44,7 +46,10 @@ type Prepared = {
   options: HttpRequestOptions
   responseType: ResponseType
   retry: RetryPolicy
+  /** The whole request's timeout in ms (0 or Infinity: none) and the instant it runs out (`performance.now()`). */
+  timeout: number
   deadline: number
+  maxRedirects: number
 }
 
 export class HttpSession {
@@ -57,6 +62,7 @@ export class HttpSession {
   readonly #dispatcher: Dispatcher
   readonly #agent: Dispatcher
   readonly #interceptors: HttpInterceptor[]
+  readonly #deadlines = new DeadlineSweep()
   #closed = false
 
   constructor(options: HttpSessionOptions = {}) {
@@ -135,6 +141,7 @@ export class HttpSession {
     if (this.#closed) return
     this.#closed = true
     await this.#agent.close()
+    this.#deadlines.stop()
     await this.#cache?.close()
   }
 
@@ -166,8 +173,10 @@ export class HttpSession {
       options,
       responseType: options.responseType ?? 'auto',
       retry: options.retry === undefined ? this.#retry : new RetryPolicy(options.retry),
+      timeout,
       deadline:
         timeout > 0 && Number.isFinite(timeout) ? performance.now() + timeout : Number.POSITIVE_INFINITY,
+      maxRedirects: options.maxRedirects ?? this.#options.maxRedirects ?? 5,
     }
   }
 
@@ -272,11 +281,29 @@ export class HttpSession {
     }
   }
 
-  /** One attempt: dispatch, wait for the response (body collected or streaming), decode it. */
+  /** One attempt: dispatch each hop (following redirects), wait for the response, decode it. */
   async #attempt(prepared: Prepared, url: URL, headers: Record<string, string>): Promise<HttpResponse> {
-    const { method, options, body } = prepared
-    const remaining = prepared.deadline - performance.now()
-    if (remaining <= 0) throw timeoutError(method, url.href, this.#options.timeout ?? 30_000)
+    const { method } = prepared
+    const start = performance.now()
+    if (prepared.deadline <= start) throw timeoutError(method, url.href, prepared.timeout)
+    let hop: Hop = { method, url, headers, body: prepared.body }
+    for (let redirects = 0; ; redirects++) {
+      const exchange = this.#dispatch(prepared, hop, start, redirects)
+      const response = (await exchange.promise) as HttpResponse
+      const location = exchange.location
+      if (location === undefined) return this.#decode(prepared, response)
+      const next = nextHop(hop, response, location, redirects, prepared.maxRedirects)
+      // A 307/308 whose stream body cannot be sent again is the response (its body was discarded).
+      if (next === undefined) return response
+      this.#policy.checkTransport(next.url.protocol, next.url.hostname, next.url.href)
+      hop = next
+    }
+  }
+
+  /** Sends one hop through the dispatcher; the returned exchange settles with its response or failure. */
+  #dispatch(prepared: Prepared, hop: Hop, start: number, redirects: number): Exchange {
+    const { options } = prepared
+    const { body, url } = hop
     const interval = this.#options.progressInterval ?? 100
     const upload =
       options.onUploadProgress !== undefined && body !== undefined
@@ -286,51 +313,64 @@ export class HttpSession {
       options.onDownloadProgress !== undefined
         ? new ProgressReporter(options.onDownloadProgress, undefined, interval)
         : undefined
-    const stream = prepared.responseType === 'stream'
     const exchange = new Exchange({
       url,
-      method,
-      stream,
+      method: hop.method,
+      stream: prepared.responseType === 'stream',
       maxResponseSize: this.#options.maxResponseSize ?? 64 * 1024 * 1024,
-      timeout: Number.isFinite(remaining) ? remaining : undefined,
+      deadline: prepared.deadline,
+      timeout: prepared.timeout,
+      sweep: this.#deadlines,
       signal: options.signal,
       progress: download,
+      start,
+      redirects,
+      follow: prepared.maxRedirects > 0,
     })
-    if (!exchange.failed) {
-      const payload = body?.forAttempt(upload) ?? null
-      if (
-        body?.length !== undefined &&
-        payload !== null &&
-        typeof payload !== 'string' &&
-        !(payload instanceof Uint8Array)
-      ) {
-        headers = { ...headers, 'content-length': String(body.length) }
-      }
-      const dispatch: Dispatcher.DispatchOptions & { maxRedirections?: number } = {
+    if (exchange.failed) return exchange
+    const payload = body?.forAttempt(upload) ?? null
+    let headers = hop.headers
+    if (
+      body?.length !== undefined &&
+      payload !== null &&
+      typeof payload !== 'string' &&
+      !(payload instanceof Uint8Array)
+    ) {
+      headers = { ...headers, 'content-length': String(body.length) }
+    }
+    this.#dispatcher.dispatch(
+      {
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
-        method,
+        method: hop.method,
         headers,
         body: payload as Dispatcher.DispatchOptions['body'],
-      }
-      if (options.maxRedirects !== undefined) dispatch.maxRedirections = options.maxRedirects
-      this.#dispatcher.dispatch(dispatch, exchange)
+      },
+      exchange,
+    )
+    return exchange
+  }
+
+  /** Turns the collected bytes into `data` as the response type says (streamed bodies stay streams). */
+  #decode(prepared: Prepared, response: HttpResponse): HttpResponse {
+    const { responseType } = prepared
+    const empty = hasNoBody(response.method, response.status)
+    if (responseType === 'stream' && !empty) return response
+    if (empty) {
+      response.data = undefined
+      return response
     }
-    const response = await exchange.promise
-    if (!stream || hasNoBody(method, response.status)) {
-      const bytes = response.data as Buffer
-      const type = prepared.responseType === 'stream' ? 'bytes' : prepared.responseType
-      const contentType = response.headers['content-type']
-      try {
-        ;(response as HttpResponse).data = hasNoBody(method, response.status)
-          ? undefined
-          : decodeBody(bytes, type, contentType)
-      } catch (error) {
-        ;(error as WirekitError).response = response
-        throw error
-      }
+    try {
+      response.data = decodeBody(
+        response.data as Buffer,
+        responseType === 'stream' ? 'bytes' : responseType,
+        response.headers['content-type'],
+      )
+    } catch (error) {
+      ;(error as WirekitError).response = response
+      throw error
     }
-    return response as HttpResponse
+    return response
   }
 
   async #decideRetry(

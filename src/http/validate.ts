@@ -1,25 +1,18 @@
-// Response validation, as AFNetworking's response serializers do it: a redirect that was not followed, a status
-// outside the acceptable codes, a content type outside the acceptable types — each an HttpError carrying the response.
+// Response validation, as AFNetworking's response serializers do it: a status outside the acceptable codes, a content
+// type outside the acceptable types — each an HttpError carrying the response. (Redirects are the session's: redirect.ts.)
 import type { Readable } from 'node:stream'
 import { type ErrorCode, ErrorCodes, HttpError } from '../errors.ts'
 import type { HttpResponse } from './response.ts'
 import { contentTypeAccepted, hasNoBody } from './response-body.ts'
 import type { HttpRequestOptions, HttpSessionOptions } from './types.ts'
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308])
-
-/** Throws WK_HTTP_TOO_MANY_REDIRECTS, WK_HTTP_STATUS or WK_HTTP_CONTENT_TYPE; returns when the response is acceptable. */
+/** Throws WK_HTTP_STATUS or WK_HTTP_CONTENT_TYPE; returns when the response is acceptable. */
 export function validateResponse(
   response: HttpResponse,
   options: HttpRequestOptions,
   session: HttpSessionOptions,
 ): void {
   const method = response.method
-  const maxRedirects = options.maxRedirects ?? session.maxRedirects ?? 5
-  const where = `${method} ${response.url}`
-  if (maxRedirects > 0 && REDIRECTS.has(response.status) && response.headers.location !== undefined) {
-    fail(response, ErrorCodes.HTTP_TOO_MANY_REDIRECTS, `Too many redirects (${maxRedirects}): ${where}`)
-  }
   const acceptable = options.acceptableStatusCodes ?? session.acceptableStatusCodes
   const ok =
     acceptable === undefined
@@ -29,7 +22,7 @@ export function validateResponse(
         : acceptable.includes(response.status)
   if (!ok) {
     const text = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`
-    fail(response, ErrorCodes.HTTP_STATUS, `Request failed with status ${text}: ${where}`)
+    fail(response, ErrorCodes.HTTP_STATUS, `Request failed with status ${text}: ${method} ${response.url}`)
   }
   const types = options.acceptableContentTypes ?? session.acceptableContentTypes
   if (types !== undefined && response.data !== undefined && !hasNoBody(method, response.status)) {
@@ -38,7 +31,7 @@ export function validateResponse(
       fail(
         response,
         ErrorCodes.HTTP_CONTENT_TYPE,
-        `Unacceptable content type ${contentType ?? 'none'}: ${where}`,
+        `Unacceptable content type ${contentType ?? 'none'}: ${method} ${response.url}`,
       )
     }
   }

@@ -210,7 +210,7 @@ export function checkName(name: string): number {
   if (typeof name !== 'string' || name.length === 0) {
     throw new InvalidArgumentError('An event or method name is required')
   }
-  const bytes = Buffer.byteLength(name)
+  const bytes = nameBytes(name).length
   if (bytes > MAX_NAME_BYTES) {
     throw new InvalidArgumentError(`Name "${name.slice(0, 32)}…" is longer than ${MAX_NAME_BYTES} bytes`)
   }

@@ -41,6 +41,12 @@ export function encodeBody(data: unknown, format: Format): Body {
   }
 }
 
+/** Node's direct string writers (stable since v0.x, used by Buffer#write itself, not in @types/node). */
+type FastWrites = Buffer & {
+  latin1Write(text: string, offset: number, length: number): number
+  utf8Write(text: string, offset: number, length: number): number
+}
+
 /** UTF-8 byte length of a body. */
 export function bodyLength(body: Body): number {
   if (body === undefined) return 0
@@ -50,8 +56,10 @@ export function bodyLength(body: Body): number {
 /** Writes a body into `target` at `at`; `length` is its byte length. Returns the new offset. */
 export function writeBody(target: Buffer, at: number, body: Body, length: number): number {
   if (body === undefined) return at
-  if (typeof body === 'string') target.write(body, at, length, 'utf8')
-  else target.set(body, at)
+  if (typeof body !== 'string') target.set(body, at)
+  // Byte length equal to the string length means ASCII: the narrowing copy is about twice as fast.
+  else if (length === body.length) (target as FastWrites).latin1Write(body, at, length)
+  else (target as FastWrites).utf8Write(body, at, length)
   return at + length
 }
 

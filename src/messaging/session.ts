@@ -37,6 +37,8 @@ type VolatileMessage = { name: string; flags: number; body: Body; bodyBytes: num
 const MAX_BATCH_BYTES = 256 * 1024
 const MAX_VOLATILE_BYTES = 1024 * 1024
 const ACK_ENVELOPE_BYTES = 8
+/** Messages received without an ack before one is written at once, at the end of the chunk. */
+const ACK_EVERY = 512
 
 // One reused decode record and one reused batch array for every session: frames are handled one at a time.
 const envelope = newEnvelope()
@@ -355,7 +357,12 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   }
 
   onChunk(_conn: Connection): void {
-    if (this.lastReceived > this.ackSent) this.schedule()
+    const unacked = this.lastReceived - this.ackSent
+    if (unacked === 0) return
+    // A long stream is acknowledged as it is read, so the sender's window keeps moving; otherwise
+    // the ack waits for the end of the event-loop turn and rides with whatever else is written.
+    if (unacked >= ACK_EVERY) this.flush()
+    else this.schedule()
   }
 
   #onAck(ack: number): void {

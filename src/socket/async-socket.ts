@@ -35,6 +35,7 @@ import {
   type WriteTimeoutHandler,
 } from './options.ts'
 import { type PendingRead, ReadQueue, type ReadQueueHost } from './read-queue.ts'
+import { ReceiveBuffer } from './receive-buffer.ts'
 import {
   checkPeer,
   clientOptions,
@@ -86,6 +87,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   #stream: net.Socket
   /** The TCP or Unix socket underneath. */
   readonly #raw: net.Socket
+  /** Chooses where the kernel writes reads of a plaintext socket we opened (net's `onread`). */
+  readonly #receiver: ReceiveBuffer | undefined
   readonly #reads: ReadQueue
   readonly #writes: WriteQueue
   readonly #ready: Promise<void>
@@ -151,10 +154,12 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
           keepAliveInitialDelay: options.keepAliveInitialDelay ?? 0,
           allowHalfOpen: true,
         }
+    // Plaintext reads go straight into buffers we choose; TLS decrypts into its own.
+    const receiver = tlsOptions ? undefined : new ReceiveBuffer()
     const stream = tlsOptions
       ? tls.connect({ ...base, ...clientOptions(tlsOptions, path ? undefined : host) })
-      : net.connect(base)
-    const socket = new AsyncSocket(stream, stream, options, false, path ? undefined : host, where)
+      : net.connect({ ...base, onread: receiver!.onread })
+    const socket = new AsyncSocket(stream, stream, options, false, path ? undefined : host, where, receiver)
     socket.#connect(tlsOptions, options)
     return socket
   }
@@ -184,10 +189,12 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     isServer: boolean,
     host: string | undefined,
     where: string,
+    receiver?: ReceiveBuffer,
   ) {
     super()
     this.#stream = stream
     this.#raw = raw
+    this.#receiver = receiver
     this.#isServer = isServer
     this.#host = host
     this.#where = where
@@ -206,6 +213,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     // Nobody has to await `ready`: its failure also reaches every queued operation and 'close'.
     promise.catch(noop)
     this.#listen(stream)
+    receiver?.attach(this.#onData, this.#reads)
   }
 
   /** Settles when the socket is usable: connected, and secured and trusted when TLS is on. */
@@ -408,6 +416,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       this.#unlisten(raw)
       raw.pause()
       raw.on('error', noop)
+      // From now on the plaintext socket's bytes are the handshake's: hand them on as 'data' events.
+      this.#receiver?.attach((chunk) => raw.emit('data', chunk), undefined)
       // Bytes read past the last plaintext read are the start of the peer's handshake.
       const leftover = this.#reads.drainBuffered()
       const base: Duplex = leftover ? prependedStream(raw, leftover) : raw
@@ -520,7 +530,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     if (this.#closed) return
     this.#cancelTimer()
     this.#state = 'connected'
-    this.#stream.on('data', this.#onData)
+    // A socket reading through `onread` has no 'data' events.
+    if (this.#receiver === undefined || this.#stream !== this.#raw) this.#stream.on('data', this.#onData)
     if (this.#upgrading) this.#reads.lift()
     this.#writes.open()
     this.#resolveReady()

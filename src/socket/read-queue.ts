@@ -1,7 +1,8 @@
-// The read side of an AsyncSocket: received chunks kept as a list with an offset into the first one,
-// and a queue of reads served strictly in call order. Bytes are sliced out of the chunks, copied only
-// when a read spans chunks, so no byte is lost or reordered when reads of different kinds are mixed.
+// The read side of an AsyncSocket: the unread bytes (a ChunkList) and a queue of reads served strictly
+// in call order. Bytes are sliced out of the chunks, copied only when a read spans chunks, so no byte
+// is lost or reordered when reads of different kinds are mixed.
 import { ClosedError, ErrorCodes, ProtocolError, type WirekitError } from '../errors.ts'
+import { ChunkList } from './chunk-list.ts'
 
 /** What a queued read waits for. A 'barrier' holds every later read back (startTLS). */
 export type ReadKind = 'any' | 'length' | 'until' | 'barrier'
@@ -41,16 +42,16 @@ export type ReadQueueHost = {
 /**
  * The receive buffer and the read queue.
  *
- *   chunks: [ c0 (from offset) | c1 | c2 ... ]   buffered = unread bytes in all of them
+ *   bytes:  [ c0 (from offset) | c1 | c2 ... ]   buffered = unread bytes in all of them
  *   reads:  [ r0 (head) | r1 | ... ]             served in order while bytes suffice
  */
 export class ReadQueue {
   readonly #host: ReadQueueHost
   readonly #highWaterMark: number
-  #chunks: Buffer[] = []
-  #offset = 0
-  #buffered = 0
+  readonly #bytes = new ChunkList()
   #reads: PendingRead[] = []
+  /** Length of the last completed read({ length }), 0 after any other kind: predicts the next one. */
+  #lastLength = 0
   #paused = false
   /** Set once no more bytes will arrive (peer FIN or close): the reason reads fail from now on. */
   #ended: WirekitError | undefined
@@ -63,7 +64,7 @@ export class ReadQueue {
 
   /** Unread bytes held in user space. */
   get buffered(): number {
-    return this.#buffered
+    return this.#bytes.length
   }
 
   /** Reads waiting for bytes. */
@@ -86,17 +87,43 @@ export class ReadQueue {
     delimiter: Buffer | undefined,
     maxLength: number,
   ): Buffer | undefined {
-    if (this.#reads.length > 0 || this.#buffered === 0) return undefined
+    const bytes = this.#bytes
+    const buffered = bytes.length
+    if (buffered === 0 || this.#reads.length > 0) return undefined
     let data: Buffer | undefined
-    if (kind === 'any') data = this.#buffered <= maxLength ? this.#takeAll() : this.#take(maxLength)
-    else if (kind === 'length') {
-      if (length <= this.#buffered) data = this.#take(length)
+    if (kind === 'length') {
+      if (length > buffered) return undefined
+      data = bytes.take(length)
+      this.#lastLength = length
     } else {
-      const end = this.#findDelimiter(delimiter!, 0)
-      if (end >= 0 && end <= maxLength) data = this.#take(end)
+      this.#lastLength = 0
+      if (kind === 'any') data = buffered <= maxLength ? bytes.takeAll() : bytes.take(maxLength)
+      else {
+        const end = bytes.indexAfter(delimiter!, 0)
+        if (end < 0 || end > maxLength) return undefined
+        data = bytes.take(end)
+      }
     }
-    if (this.#paused && data !== undefined) this.#maybeResume()
+    if (this.#paused) this.#maybeResume()
     return data
+  }
+
+  /**
+   * How many bytes the next kernel read should be capped at so it ends exactly where a large
+   * read({ length }) ends, or 0 when no such read (of at least `min` bytes) is queued or expected.
+   * Reads stay aligned with the stream's records, so each one fills a destination of its own.
+   */
+  nextRecordBytes(min: number): number {
+    const buffered = this.#bytes.length
+    const head = this.#reads[0]
+    if (head !== undefined) {
+      return head.kind === 'length' && head.length >= min && head.length > buffered
+        ? head.length - buffered
+        : 0
+    }
+    // Nothing queued (the reader is between two reads): expect another read of the same length.
+    const expected = this.#lastLength
+    return expected >= min && this.#ended === undefined ? expected - (buffered % expected) : 0
   }
 
   /** Queues a read that could not complete at once; it may still fail at once (max length, ended). */
@@ -150,18 +177,16 @@ export class ReadQueue {
 
   /** Bytes done so far by a queued read, for timeout callbacks and errors. */
   progressOf(read: PendingRead): number {
-    return this.#reads[0] === read
-      ? Math.min(this.#buffered, read.kind === 'length' ? read.length : this.#buffered)
-      : 0
+    const buffered = this.#bytes.length
+    return this.#reads[0] === read ? Math.min(buffered, read.kind === 'length' ? read.length : buffered) : 0
   }
 
   /** A chunk arrived from the kernel. */
   push(chunk: Buffer): void {
     if (chunk.length === 0) return
-    this.#chunks.push(chunk)
-    this.#buffered += chunk.length
+    this.#bytes.push(chunk)
     if (this.#reads.length > 0) this.#serve()
-    if (!this.#paused && this.#buffered >= this.#highWaterMark && !this.#headWantsMore()) {
+    if (!this.#paused && this.#bytes.length >= this.#highWaterMark && !this.#headWantsMore()) {
       this.#paused = true
       this.#host.pause()
     }
@@ -179,9 +204,7 @@ export class ReadQueue {
     if (!this.#ended) this.#ended = error
     const reads = this.#reads
     this.#reads = []
-    this.#chunks = []
-    this.#offset = 0
-    this.#buffered = 0
+    this.#bytes.clear()
     for (const read of reads) {
       read.cleanup?.()
       read.reject(error)
@@ -191,12 +214,12 @@ export class ReadQueue {
 
   /** Hands back every unread byte and empties the buffer (startTLS: these bytes belong to the handshake). */
   drainBuffered(): Buffer | undefined {
-    return this.#buffered === 0 ? undefined : this.#takeAll()
+    return this.#bytes.length === 0 ? undefined : this.#bytes.takeAll()
   }
 
   /** The error a new read should fail with right away, or undefined. */
   endedError(): WirekitError | undefined {
-    return this.#buffered === 0 ? this.#ended : undefined
+    return this.#bytes.length === 0 ? this.#ended : undefined
   }
 
   /** Completes queued reads, in order, while the buffer holds what the head one needs. */
@@ -211,17 +234,25 @@ export class ReadQueue {
         }
         break
       }
-      if (read.kind === 'any') {
-        if (this.#buffered > 0)
-          data = this.#buffered <= read.maxLength ? this.#takeAll() : this.#take(read.maxLength)
-      } else if (read.kind === 'length') {
-        if (this.#buffered >= read.length) data = this.#take(read.length)
-        else if (this.#buffered > 0 && this.#ended === undefined)
-          this.#host.progress(this.#buffered, read.length, read.tag)
+      const bytes = this.#bytes
+      const buffered = bytes.length
+      if (read.kind === 'length') {
+        if (buffered >= read.length) {
+          data = bytes.take(read.length)
+          this.#lastLength = read.length
+        } else if (buffered > 0 && this.#ended === undefined)
+          this.#host.progress(buffered, read.length, read.tag)
+      } else if (read.kind === 'any') {
+        if (buffered > 0) {
+          data = buffered <= read.maxLength ? bytes.takeAll() : bytes.take(read.maxLength)
+          this.#lastLength = 0
+        }
       } else {
-        const end = this.#findDelimiter(read.delimiter!, read.scanned)
-        if (end >= 0 && end <= read.maxLength) data = this.#take(end)
-        else if (end > read.maxLength || (end < 0 && this.#buffered >= read.maxLength)) {
+        const end = bytes.indexAfter(read.delimiter!, read.scanned)
+        if (end >= 0 && end <= read.maxLength) {
+          data = bytes.take(end)
+          this.#lastLength = 0
+        } else if (end > read.maxLength || (end < 0 && buffered >= read.maxLength)) {
           // No delimiter within maxLength: fail this read; the bytes stay for whoever reads next.
           this.#reads.shift()
           read.cleanup?.()
@@ -229,13 +260,13 @@ export class ReadQueue {
             new ProtocolError(
               ErrorCodes.READ_MAX_LENGTH,
               `read({ until }) found no delimiter within maxLength ${read.maxLength} bytes`,
-              { tag: read.tag, bytesDone: Math.min(this.#buffered, read.maxLength) },
+              { tag: read.tag, bytesDone: Math.min(buffered, read.maxLength) },
             ),
           )
           continue
-        } else if (this.#buffered > 0 && this.#ended === undefined) {
-          read.scanned = Math.max(0, this.#buffered - read.delimiter!.length + 1)
-          this.#host.progress(this.#buffered, Number.NaN, read.tag)
+        } else if (buffered > 0 && this.#ended === undefined) {
+          read.scanned = Math.max(0, buffered - read.delimiter!.length + 1)
+          this.#host.progress(buffered, Number.NaN, read.tag)
         }
       }
       if (data === undefined) {
@@ -264,14 +295,14 @@ export class ReadQueue {
 
   #endError(read: PendingRead): WirekitError {
     const reason = this.#ended!
-    if (this.#buffered === 0 || !(reason instanceof ClosedError)) return reason
+    if (this.#bytes.length === 0 || !(reason instanceof ClosedError)) return reason
     return new ClosedError(
       reason.code,
-      `${reason.message} (${this.#buffered} bytes of an incomplete read left)`,
+      `${reason.message} (${this.#bytes.length} bytes of an incomplete read left)`,
       {
         cause: reason.cause,
         tag: read.tag,
-        bytesDone: this.#buffered,
+        bytesDone: this.#bytes.length,
       },
     )
   }
@@ -280,122 +311,15 @@ export class ReadQueue {
   #headWantsMore(): boolean {
     const read = this.#reads[0]
     if (read === undefined) return false
-    if (read.kind === 'length') return read.length > this.#buffered
-    if (read.kind === 'until') return read.maxLength > this.#buffered
-    return this.#buffered === 0
+    if (read.kind === 'length') return read.length > this.#bytes.length
+    if (read.kind === 'until') return read.maxLength > this.#bytes.length
+    return this.#bytes.length === 0
   }
 
   #maybeResume(): void {
-    if (this.#paused && (this.#buffered < this.#highWaterMark || this.#headWantsMore())) {
+    if (this.#paused && (this.#bytes.length < this.#highWaterMark || this.#headWantsMore())) {
       this.#paused = false
       this.#host.resume()
     }
-  }
-
-  /** Every buffered byte: the chunk itself when there is one (no copy), one concat when there are more. */
-  #takeAll(): Buffer {
-    const chunks = this.#chunks
-    let data: Buffer
-    if (chunks.length === 1) {
-      const chunk = chunks[0]!
-      data = this.#offset === 0 ? chunk : chunk.subarray(this.#offset)
-    } else {
-      if (this.#offset > 0) chunks[0] = chunks[0]!.subarray(this.#offset)
-      data = Buffer.concat(chunks, this.#buffered)
-    }
-    this.#chunks = []
-    this.#offset = 0
-    this.#buffered = 0
-    return data
-  }
-
-  /** The next `n` bytes (n ≤ buffered): a slice when they sit in the first chunk, else one copy. */
-  #take(n: number): Buffer {
-    const chunks = this.#chunks
-    const first = chunks[0]!
-    const available = first.length - this.#offset
-    if (n <= available) {
-      const data = first.subarray(this.#offset, this.#offset + n)
-      if (n === available) {
-        chunks.shift()
-        this.#offset = 0
-      } else this.#offset += n
-      this.#buffered -= n
-      return data
-    }
-    if (n === this.#buffered) return this.#takeAll()
-    const data = Buffer.allocUnsafe(n)
-    let copied = 0
-    while (copied < n) {
-      const chunk = chunks[0]!
-      const want = n - copied
-      const have = chunk.length - this.#offset
-      if (have <= want) {
-        chunk.copy(data, copied, this.#offset)
-        copied += have
-        chunks.shift()
-        this.#offset = 0
-      } else {
-        chunk.copy(data, copied, this.#offset, this.#offset + want)
-        copied += want
-        this.#offset += want
-      }
-    }
-    this.#buffered -= n
-    return data
-  }
-
-  /**
-   * Length of the bytes up to and including the first `delimiter` at or after unread position `from`,
-   * or -1. Searches chunk by chunk; a delimiter split across chunks is matched byte by byte.
-   */
-  #findDelimiter(delimiter: Buffer, from: number): number {
-    const chunks = this.#chunks
-    const first = chunks[0]
-    if (first === undefined) return -1
-    // Common case: one chunk, search it natively.
-    if (chunks.length === 1) {
-      const at = first.indexOf(delimiter, this.#offset + from)
-      return at < 0 ? -1 : at - this.#offset + delimiter.length
-    }
-    let base = 0 // unread position of the current chunk's first unread byte
-    for (let i = 0; i < chunks.length; i++) {
-      const chunk = chunks[i]!
-      const start = i === 0 ? this.#offset : 0
-      const size = chunk.length - start
-      if (base + size > from) {
-        const at = chunk.indexOf(delimiter, start + Math.max(0, from - base))
-        if (at >= 0) return base + (at - start) + delimiter.length
-        // A match beginning in this chunk's tail and ending in later chunks.
-        const tailStart = Math.max(
-          start + Math.max(0, from - base),
-          chunk.length - delimiter.length + 1,
-          start,
-        )
-        for (let p = tailStart; p < chunk.length; p++) {
-          if (this.#matchesAt(delimiter, i, p)) return base + (p - start) + delimiter.length
-        }
-      }
-      base += size
-    }
-    return -1
-  }
-
-  /** True when `delimiter` starts at byte `p` of chunk `i` and continues into the following chunks. */
-  #matchesAt(delimiter: Buffer, i: number, p: number): boolean {
-    let chunkIndex = i
-    let chunk = this.#chunks[i]!
-    let pos = p
-    for (let k = 0; k < delimiter.length; k++) {
-      while (pos >= chunk.length) {
-        chunkIndex++
-        if (chunkIndex >= this.#chunks.length) return false
-        chunk = this.#chunks[chunkIndex]!
-        pos = 0
-      }
-      if (chunk[pos] !== delimiter[k]) return false
-      pos++
-    }
-    return true
   }
 }

@@ -12,6 +12,8 @@ export type ChildServer = {
   /** The next report of `type` (reports that arrived earlier and were not taken are kept, in order). */
   next<T extends FixtureReport['type']>(type: T, ms?: number): Promise<Extract<FixtureReport, { type: T }>>
   command(command: FixtureCommand): void
+  /** What the process printed (stdout and stderr, first 64 KiB), for failure messages. */
+  output(): string
   /** SIGKILL, and wait for the process to be gone. */
   kill(): Promise<void>
 }
@@ -20,8 +22,15 @@ export async function startChildServer(config: FixtureConfig = {}): Promise<Chil
   const child = fork(FIXTURE, [JSON.stringify(config)], {
     execPath: process.execPath,
     execArgv: [],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // Never the test's own stdout: under `node --test` that stream carries the runner's reports.
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
+  let output = ''
+  const collect = (chunk: Buffer): void => {
+    if (output.length < 64 * 1024) output += chunk.toString()
+  }
+  child.stdout?.on('data', collect)
+  child.stderr?.on('data', collect)
   type Waiter = { type: string; resolve: (report: FixtureReport) => void; reject: (error: Error) => void }
   const backlog: FixtureReport[] = []
   const waiters: Waiter[] = []
@@ -61,6 +70,7 @@ export async function startChildServer(config: FixtureConfig = {}): Promise<Chil
         waiters.push(waiter)
       })
     },
+    output: () => output,
     command(command) {
       if (child.connected) child.send(command)
     },

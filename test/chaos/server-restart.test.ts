@@ -65,25 +65,36 @@ describe('server process killed and restarted mid-stream (memory adapter)', () =
     let killed = false
     const killAt = Math.floor(N * (0.3 + Math.random() * 0.3))
     const restart = (async () => {
-      await waitFor(() => acked.size >= killAt, 30_000, `${killAt} acknowledgements`)
+      try {
+        await waitFor(() => acked.size >= killAt, 60_000, `${killAt} acknowledgements`)
+      } catch (error) {
+        const lines = (await logged(logs[0]!)).length
+        throw new Error(
+          `${(error as Error).message}: client ${client.state}, acknowledged ${acked.size}, server logged ${lines}; ` +
+            `server output: ${first.output() || '(none)'}`,
+        )
+      }
       await first.kill()
       killed = true
       const second = await startChildServer({ port: first.port, log: logs[1] })
       servers.push(second)
     })()
 
-    const inFlight: Promise<void>[] = []
-    for (let i = 0; i < N; i++) {
-      inFlight.push(
-        client.emit('c', i).then(
-          () => void acked.add(i),
-          (error) => void rejected.set(i, isWirekitError(error) ? error.code : String(error)),
-        ),
-      )
-      if (inFlight.length >= WINDOW) await Promise.all(inFlight.splice(0, WINDOW / 2))
-    }
-    await Promise.all(inFlight)
-    await restart
+    const sending = (async () => {
+      const inFlight: Promise<void>[] = []
+      for (let i = 0; i < N; i++) {
+        inFlight.push(
+          client.emit('c', i).then(
+            () => void acked.add(i),
+            (error) => void rejected.set(i, isWirekitError(error) ? error.code : String(error)),
+          ),
+        )
+        if (inFlight.length >= WINDOW) await Promise.all(inFlight.splice(0, WINDOW / 2))
+      }
+      await Promise.all(inFlight)
+    })()
+    // A failed restart ends the test at once (with its diagnostics) instead of leaving the sender waiting.
+    await Promise.all([sending, restart])
     assert.ok(killed)
 
     const delivered = [...(await logged(logs[0])), ...(await logged(logs[1]))]

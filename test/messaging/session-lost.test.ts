@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import { after, describe, test } from 'node:test'
 import { ErrorCodes, isWirekitError } from '../../src/errors.ts'
+import { lengthField } from '../../src/framing/index.ts'
+import { decodeEnvelope, Format, Kind, newEnvelope } from '../../src/messaging/envelope.ts'
+import { encodeFrame } from '../../src/messaging/frame-writer.ts'
 import {
   MessageClient,
   MessageServer,
@@ -96,5 +100,44 @@ describe('sessionLost', () => {
     assert.deepEqual(got, ['while you were away'])
     assert.ok(peer.rooms.has('news'))
     assert.equal(server.peers.get(client.sessionId!), peer)
+  })
+})
+
+describe('takeover', () => {
+  test('a resume that arrives while the old transport still looks alive takes the session over', async () => {
+    const { server, port, url } = await startServer({ retention: 5000 })
+    const client = await MessageClient.connect(url, { reconnect: { initialDelay: 300, jitter: 0 } })
+    const got: number[] = []
+    client.on('n', (i: number) => got.push(i))
+    const peer = server.peers.get(client.sessionId!)!
+    await peer.emit('n', 1)
+    // Someone presents the session (as a client whose old link is blackholed would) while it is connected.
+    const codec = lengthField({ lengthFieldLength: 4 })
+    const raw = net.connect({ host: '127.0.0.1', port })
+    raw.on('error', () => {})
+    const frames: Buffer[] = []
+    const decoder = codec.decoder()
+    raw.on('data', (chunk) => decoder.push(chunk, (f) => frames.push(Buffer.from(f))))
+    const disconnected = nextEvent<Error | undefined>(client, 'disconnect', 3000)
+    raw.write(
+      encodeFrame(codec, Kind.HELLO, Format.JSON, {
+        body: JSON.stringify({ v: 1, session: client.sessionId, lastReceived: 1 }),
+      }),
+    )
+    await disconnected
+    await waitFor(() => frames.length > 0, 2000, 'the WELCOME')
+    const env = decodeEnvelope(frames[0]!, newEnvelope())
+    assert.equal(env.kind, Kind.WELCOME)
+    assert.equal(JSON.parse(frames[0]!.toString('utf8', env.payloadStart)).resumed, true)
+    assert.equal(server.peers.get(client.sessionId!), peer, 'same session object')
+    // A push while the raw socket holds the session is never acknowledged there, so the real client
+    // gets it when it takes the session back.
+    const pushed = peer.emit('n', 2)
+    raw.destroy()
+    await nextEvent(client, 'resumed', 3000)
+    await pushed
+    assert.deepEqual(got, [1, 2])
+    await client.close()
+    await server.close()
   })
 })

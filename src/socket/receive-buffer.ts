@@ -1,0 +1,87 @@
+// Where the kernel writes the next read of a socket AsyncSocket opened itself (net's `onread`). As in
+// GCDAsyncSocket, a large read({ length }) gets a destination of its own, sized so the kernel stops
+// exactly at the record's end: bytes land where the read returns them and are never copied.
+// A quiet connection pins no memory: it shares one scratch buffer with every other quiet socket and
+// each read is copied out of it at once. A busy one reads into an arena of its own, handed out as views.
+import type { OnReadOpts } from 'node:net'
+import { view } from './chunk-list.ts'
+
+/** Reads of at least this many bytes get a destination of their own. */
+const RECORD_MIN = 16 * 1024
+/** Larger reads are not preallocated (the peer may never send that much): they gather from arenas. */
+const RECORD_MAX = 1024 * 1024
+/** A kernel read at least this large means bytes are flowing: read into an arena of our own. */
+const BUSY = 16 * 1024
+/** A busy socket's arena, filled by consecutive kernel reads. */
+const ARENA = 64 * 1024
+/** An arena remainder smaller than this is not offered to the kernel (reads would get short). */
+const MIN_TAIL = 16 * 1024
+
+/**
+ * Shared by every quiet socket. Safe because the kernel writes into it only inside one socket's read
+ * callback, which copies the bytes out before any other socket can read.
+ */
+const scratch = Buffer.allocUnsafeSlow(64 * 1024)
+
+/** What the receive side needs to know about the reads waiting for bytes. */
+export type RecordPlanner = {
+  /** See ReadQueue.nextRecordBytes. */
+  nextRecordBytes(min: number): number
+}
+
+
+export class ReceiveBuffer {
+  #planner: RecordPlanner | undefined
+  #sink: (chunk: Buffer) => void = dropChunk
+  /** The unfilled rest of the last destination when it was our own: the next read continues there. */
+  #tail: Buffer | undefined
+  #busy = false
+
+  /**
+   * Pass as the `onread` option of net.connect: `buffer` picks each read's destination, `callback`
+   * takes the bytes. The socket is paused through pause(), so the callback never returns false.
+   */
+  readonly onread: OnReadOpts = {
+    buffer: () => this.#next(),
+    callback: (nread, buffer) => {
+      this.#received(nread, buffer as Buffer)
+      return true
+    },
+  }
+
+  /** Received chunks go to `sink`; `planner` sizes destinations for large reads (none: no records). */
+  attach(sink: (chunk: Buffer) => void, planner: RecordPlanner | undefined): void {
+    this.#sink = sink
+    this.#planner = planner
+  }
+
+  #next(): Buffer {
+    const want = this.#planner?.nextRecordBytes(RECORD_MIN) ?? 0
+    const tail = this.#tail
+    if (want > 0 && want <= RECORD_MAX) {
+      // Continue the record in place when its start is right before the tail.
+      if (tail !== undefined && tail.length >= want)
+        return tail.length === want ? tail : view(tail.buffer, tail.byteOffset, want)
+      return Buffer.allocUnsafeSlow(want)
+    }
+    if (!this.#busy) return scratch
+    if (tail !== undefined && tail.length >= MIN_TAIL) return tail
+    return Buffer.allocUnsafeSlow(ARENA)
+  }
+
+  #received(nread: number, buffer: Buffer): void {
+    this.#busy = nread >= BUSY
+    if (buffer === scratch) {
+      this.#tail = undefined
+      this.#sink(scratch.subarray(0, nread))
+      return
+    }
+    this.#tail =
+      nread < buffer.length
+        ? view(buffer.buffer, buffer.byteOffset + nread, buffer.length - nread)
+        : undefined
+    this.#sink(nread === buffer.length ? buffer : view(buffer.buffer, buffer.byteOffset, nread))
+  }
+}
+
+function dropChunk(): void {}
