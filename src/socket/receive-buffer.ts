@@ -73,7 +73,9 @@ export class ReceiveBuffer {
     this.#busy = nread >= BUSY
     if (buffer === scratch) {
       this.#tail = undefined
-      this.#sink(scratch.subarray(0, nread))
+      const chunk = Buffer.allocUnsafe(nread)
+      scratch.copy(chunk, 0, 0, nread)
+      this.#sink(chunk)
       return
     }
     this.#tail =

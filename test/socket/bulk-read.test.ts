@@ -148,4 +148,24 @@ describe('bulk reads', () => {
       assert.equal(line.toString(), `message ${i}\n`)
     }
   })
+
+  test("quiet sockets reading small messages never see each other's bytes", async () => {
+    const a = await pairWithRaw(resources)
+    const b = await pairWithRaw(resources)
+    const sent = { a: [] as string[], b: [] as string[] }
+    // Interleaved small writes, each side's bytes left unread while the other side receives.
+    for (let i = 0; i < 40; i++) {
+      for (const [name, pair] of [['a', a], ['b', b]] as const) {
+        const message = `${name}${i}:${'x'.repeat(i)}\n`
+        sent[name].push(message)
+        pair.peer.write(message)
+        await tick()
+      }
+    }
+    for (const [name, pair] of [['a', a], ['b', b]] as const) {
+      for (const message of sent[name]) {
+        assert.equal((await within(pair.client.read({ until: '\n' }), 2000, name)).toString(), message)
+      }
+    }
+  })
 })
