@@ -1,7 +1,10 @@
 // The one undici dispatcher of a session: an Agent (or a ProxyAgent tunnelling through an HTTP proxy) whose
 // connections go through the session's connector, composed with the interceptors, innermost first:
-//   security (plain-HTTP rule on every dispatch) → cache → the caller's dispatchInterceptors.
-// Redirects are followed by the session above all of them (redirect.ts), one dispatch per hop.
+//   security (plain-HTTP rule, only under the caller's interceptors) → cache → the caller's dispatchInterceptors.
+// Redirects are followed by the session above all of them (redirect.ts), one dispatch per hop. The session checks
+// the plain-HTTP rule itself on every URL it dispatches (request, adapted request, redirect hop), so the security
+// interceptor is there only for the caller's raw interceptors, which may dispatch elsewhere; a plain session
+// dispatches straight into the Agent.
 import { Agent, buildConnector, type Dispatcher, Pool, ProxyAgent } from 'undici'
 import { wrapConnector } from './connector.ts'
 import { type SecurityPolicy, tlsOptions } from './security.ts'
@@ -38,8 +41,10 @@ export function createDispatcher(
     const connect = buildConnector({ ...tls, allowH2, timeout: options.connectTimeout ?? 10_000 })
     base = new Agent({ ...common, connect: wrapConnector(connect, policy) })
   }
-  const chain: Dispatcher.DispatcherComposeInterceptor[] = [policy.interceptor()]
+  const chain: Dispatcher.DispatcherComposeInterceptor[] = []
+  const raw = options.dispatchInterceptors ?? []
+  if (raw.length > 0) chain.push(policy.interceptor())
   if (cacheInterceptor !== undefined) chain.push(cacheInterceptor)
-  if (options.dispatchInterceptors !== undefined) chain.push(...options.dispatchInterceptors)
-  return { dispatcher: base.compose(chain), base }
+  chain.push(...raw)
+  return { dispatcher: chain.length === 0 ? base : base.compose(chain), base }
 }

@@ -8,11 +8,11 @@
 import { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { ErrorCodes, HttpError, type WirekitError } from '../errors.ts'
-import type { DeadlineSweep, Expirable } from './deadlines.ts'
+import { type DeadlineSweep, type Expirable, kNext, kPrev } from './deadlines.ts'
 import { cancelledError, timeoutError, toHttpError } from './http-errors.ts'
 import type { ProgressReporter } from './progress.ts'
-import { HttpResponse } from './response.ts'
 import { REDIRECT_STATUSES } from './redirect.ts'
+import { HttpResponse } from './response.ts'
 import { hasNoBody, joinChunks } from './response-body.ts'
 import { type ConnectionTimings, expectSendHeaders, forgetSendHeaders } from './timings.ts'
 import type { HttpTimings } from './types.ts'
@@ -45,7 +45,9 @@ export type ExchangeOptions = {
 
 export class Exchange implements Dispatcher.DispatchHandler, Expirable {
   readonly promise: Promise<RawResponse>
-  readonly deadline: number
+  readonly deadline: number;
+  [kPrev]: Expirable | undefined = undefined;
+  [kNext]: Expirable | undefined = undefined
   readonly #resolve: (response: RawResponse) => void
   readonly #reject: (error: WirekitError) => void
   readonly #options: ExchangeOptions

@@ -1,6 +1,7 @@
 // Translation of what undici and Node report (UND_ERR_*, errno codes, TLS verify codes) into HttpError with a
 // stable WK_HTTP_* code, the request it belongs to in the message, and the original error as `cause`.
 import { type ErrorCode, ErrorCodes, HttpError, isWirekitError, type WirekitError } from '../errors.ts'
+import { HttpResponse } from './response.ts'
 
 // Certificate verification failures reported by OpenSSL / node:tls.
 const UNTRUSTED = new Set([
@@ -26,6 +27,13 @@ const TIMEOUTS = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'ETIMEDOUT',
 ])
+
+// 'Proxy response (407) !== 200 when HTTP Tunneling' (CONNECT) and 'Proxy Authentication Required (407)' (forwarding).
+const PROXY_AUTH = /^Proxy (response \(407\)|Authentication Required \(407\))/
+
+function noTimings(): HttpResponse['timings'] {
+  return { start: Date.now(), dns: 0, connect: 0, tls: 0, firstByte: 0, total: 0, reused: false }
+}
 
 /** Where the exchange was when it failed: decides between "network" and "truncated body". */
 export type FailurePhase = 'request' | 'body'
@@ -53,6 +61,25 @@ export function toHttpError(error: unknown, method: string, url: string, phase: 
   }
   if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE')
     return fail(ErrorCodes.HTTP_BODY, `Response too large: ${what}`, error)
+  // undici reports a proxy's 407 as an aborted tunnel (or, without tunnelling, an invalid argument): it is a status
+  // answer to this request, and retrying it cannot help, so it becomes WK_HTTP_STATUS with the 407 as the response.
+  if (error instanceof Error && PROXY_AUTH.test(error.message)) {
+    const response = new HttpResponse(
+      url,
+      method,
+      407,
+      'Proxy Authentication Required',
+      {},
+      [],
+      undefined,
+      noTimings(),
+      0,
+    )
+    return new HttpError(ErrorCodes.HTTP_STATUS, `Proxy authentication required (407): ${what}`, {
+      cause: error,
+      response,
+    })
+  }
   if (error instanceof Error && error.message.startsWith('Redirect loop')) {
     return fail(ErrorCodes.HTTP_TOO_MANY_REDIRECTS, `Redirect loop: ${what}`, error)
   }

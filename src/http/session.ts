@@ -6,18 +6,15 @@ import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { ErrorCodes, HttpError, InvalidArgumentError, type WirekitError } from '../errors.ts'
 import { delay } from '../util/timeout.ts'
+import { type AttemptContext, type Prepared, attempt as sendAttempt } from './attempt.ts'
 import { type CachePolicy, HttpCache } from './cache/index.ts'
 import { DeadlineSweep } from './deadlines.ts'
 import { createDispatcher } from './dispatcher.ts'
 import { download } from './download.ts'
-import { Exchange } from './exchange.ts'
-import { cancelledError, timeoutError } from './http-errors.ts'
+import { cancelledError } from './http-errors.ts'
 import type { HttpEvent, HttpInterceptor, OutgoingRequest } from './interceptor.ts'
-import { ProgressReporter } from './progress.ts'
-import { type Hop, nextHop } from './redirect.ts'
-import { prepareBody, type RequestBody } from './request-body.ts'
+import { prepareBody } from './request-body.ts'
 import type { HttpResponse } from './response.ts'
-import { decodeBody, hasNoBody } from './response-body.ts'
 import { DeliveryFeed, type ResponsePromise, responsePromise } from './response-promise.ts'
 import { parseRetryAfter, RetryPolicy } from './retry.ts'
 import { SecurityPolicy } from './security.ts'
@@ -28,7 +25,6 @@ import type {
   HttpMethod,
   HttpRequestOptions,
   HttpSessionOptions,
-  ResponseType,
 } from './types.ts'
 import { parseBaseURL, resolveURL } from './url.ts'
 import { validateResponse } from './validate.ts'
@@ -37,21 +33,6 @@ const requestChannel = channel('wirekit:http:request')
 // Interceptors may retry beyond the policy's limit (a token refresh with retry: false), but never past this.
 const MAX_ATTEMPTS = 10
 
-/** One request after preparation: everything each attempt needs. */
-type Prepared = {
-  method: string
-  url: URL
-  headers: Record<string, string>
-  body: RequestBody | undefined
-  options: HttpRequestOptions
-  responseType: ResponseType
-  retry: RetryPolicy
-  /** The whole request's timeout in ms (0 or Infinity: none) and the instant it runs out (`performance.now()`). */
-  timeout: number
-  deadline: number
-  maxRedirects: number
-}
-
 export class HttpSession {
   readonly #options: HttpSessionOptions
   readonly #base: URL | undefined
@@ -59,10 +40,10 @@ export class HttpSession {
   readonly #policy: SecurityPolicy
   readonly #retry: RetryPolicy
   readonly #cache: HttpCache | undefined
-  readonly #dispatcher: Dispatcher
   readonly #agent: Dispatcher
   readonly #interceptors: HttpInterceptor[]
   readonly #deadlines = new DeadlineSweep()
+  readonly #context: AttemptContext
   #closed = false
 
   constructor(options: HttpSessionOptions = {}) {
@@ -74,8 +55,14 @@ export class HttpSession {
     this.#cache = options.cache === undefined ? undefined : new HttpCache(options.cache)
     this.#interceptors = options.interceptors ?? []
     const { dispatcher, base } = createDispatcher(options, this.#policy, this.#cache?.interceptor)
-    this.#dispatcher = dispatcher
     this.#agent = base
+    this.#context = {
+      dispatcher,
+      policy: this.#policy,
+      deadlines: this.#deadlines,
+      maxResponseSize: options.maxResponseSize ?? 64 * 1024 * 1024,
+      progressInterval: options.progressInterval ?? 100,
+    }
   }
 
   get<T = unknown>(url: string | URL, options?: HttpRequestOptions): ResponsePromise<T> {
@@ -238,7 +225,7 @@ export class HttpSession {
       let response: HttpResponse | undefined
       let failure: WirekitError | undefined
       try {
-        response = await this.#attempt(prepared, url, headers)
+        response = await sendAttempt(this.#context, prepared, url, headers)
       } catch (error) {
         failure = error as WirekitError
       }
@@ -279,98 +266,6 @@ export class HttpSession {
       if (outgoing !== undefined) this.#emit({ type: 'response', request: outgoing, response: done })
       return done
     }
-  }
-
-  /** One attempt: dispatch each hop (following redirects), wait for the response, decode it. */
-  async #attempt(prepared: Prepared, url: URL, headers: Record<string, string>): Promise<HttpResponse> {
-    const { method } = prepared
-    const start = performance.now()
-    if (prepared.deadline <= start) throw timeoutError(method, url.href, prepared.timeout)
-    let hop: Hop = { method, url, headers, body: prepared.body }
-    for (let redirects = 0; ; redirects++) {
-      const exchange = this.#dispatch(prepared, hop, start, redirects)
-      const response = (await exchange.promise) as HttpResponse
-      const location = exchange.location
-      if (location === undefined) return this.#decode(prepared, response)
-      const next = nextHop(hop, response, location, redirects, prepared.maxRedirects)
-      // A 307/308 whose stream body cannot be sent again is the response (its body was discarded).
-      if (next === undefined) return response
-      this.#policy.checkTransport(next.url.protocol, next.url.hostname, next.url.href)
-      hop = next
-    }
-  }
-
-  /** Sends one hop through the dispatcher; the returned exchange settles with its response or failure. */
-  #dispatch(prepared: Prepared, hop: Hop, start: number, redirects: number): Exchange {
-    const { options } = prepared
-    const { body, url } = hop
-    const interval = this.#options.progressInterval ?? 100
-    const upload =
-      options.onUploadProgress !== undefined && body !== undefined
-        ? new ProgressReporter(options.onUploadProgress, body.length, interval)
-        : undefined
-    const download =
-      options.onDownloadProgress !== undefined
-        ? new ProgressReporter(options.onDownloadProgress, undefined, interval)
-        : undefined
-    const exchange = new Exchange({
-      url,
-      method: hop.method,
-      stream: prepared.responseType === 'stream',
-      maxResponseSize: this.#options.maxResponseSize ?? 64 * 1024 * 1024,
-      deadline: prepared.deadline,
-      timeout: prepared.timeout,
-      sweep: this.#deadlines,
-      signal: options.signal,
-      progress: download,
-      start,
-      redirects,
-      follow: prepared.maxRedirects > 0,
-    })
-    if (exchange.failed) return exchange
-    const payload = body?.forAttempt(upload) ?? null
-    let headers = hop.headers
-    if (
-      body?.length !== undefined &&
-      payload !== null &&
-      typeof payload !== 'string' &&
-      !(payload instanceof Uint8Array)
-    ) {
-      headers = { ...headers, 'content-length': String(body.length) }
-    }
-    this.#dispatcher.dispatch(
-      {
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: hop.method,
-        headers,
-        body: payload as Dispatcher.DispatchOptions['body'],
-      },
-      exchange,
-    )
-    return exchange
-  }
-
-  /** Turns the collected bytes into `data` as the response type says (streamed bodies stay streams). */
-  #decode(prepared: Prepared, response: HttpResponse): HttpResponse {
-    const { responseType } = prepared
-    const empty = hasNoBody(response.method, response.status)
-    if (responseType === 'stream' && !empty) return response
-    if (empty) {
-      response.data = undefined
-      return response
-    }
-    try {
-      response.data = decodeBody(
-        response.data as Buffer,
-        responseType === 'stream' ? 'bytes' : responseType,
-        response.headers['content-type'],
-      )
-    } catch (error) {
-      ;(error as WirekitError).response = response
-      throw error
-    }
-    return response
   }
 
   async #decideRetry(

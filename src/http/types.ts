@@ -110,14 +110,22 @@ export type HttpSessionOptions = {
   maxHeaderSize?: number
   /** Largest buffered response body, in bytes (WK_HTTP_BODY past it). Streams and downloads are not limited. @default 64 MiB */
   maxResponseSize?: number
-  /** Redirects followed before WK_HTTP_TOO_MANY_REDIRECTS; 0 returns 3xx responses as they are. @default 5 */
+  /**
+   * Redirects (301, 302, 303, 307, 308 with a Location) followed before WK_HTTP_TOO_MANY_REDIRECTS; 0 returns 3xx
+   * responses as they are. 303 (and 301/302 after a POST) continue as a bodiless GET; Authorization, Cookie and
+   * Proxy-Authorization are dropped when the origin changes; a 307/308 with a stream body is not followed.
+   * @default 5
+   */
   maxRedirects?: number
   /** Extra trusted CA certificates (PEM), added to the system roots. */
   ca?: string | Buffer | Array<string | Buffer>
   /** A client certificate and key (PEM) for mutual TLS. */
   cert?: string | Buffer
   key?: string | Buffer
-  /** HTTP proxy URL (`http://user:pass@host:port`); https goes through a CONNECT tunnel. */
+  /**
+   * HTTP proxy URL; credentials in it (`http://user:pass@host:port`, percent-encoded) are sent as Basic
+   * Proxy-Authorization. Every request goes through a CONNECT tunnel. A 407 answer is WK_HTTP_STATUS (status 407).
+   */
   proxy?: string | URL
   security?: SecurityOptions
   /** Retry policy; `false` disables retries. @default { limit: 2 } */
@@ -126,7 +134,10 @@ export type HttpSessionOptions = {
   cache?: CacheOptions
   /** Session-level interceptors, run in order: adapt requests, decide retries, observe events. */
   interceptors?: HttpInterceptor[]
-  /** Raw undici interceptors composed onto the session's Agent (outermost last). */
+  /**
+   * Raw undici interceptors composed onto the session's Agent (outermost last). The session follows redirects above
+   * them, so they see each hop as its own dispatch; the plain-HTTP rule still applies to whatever they dispatch.
+   */
   dispatchInterceptors?: Dispatcher.DispatcherComposeInterceptor[]
   /** Statuses accepted without error. @default 200–299 */
   acceptableStatusCodes?: number[] | ((status: number) => boolean)

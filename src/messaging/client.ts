@@ -82,6 +82,8 @@ export class MessageClient extends Session {
   #attempt = 0
   #retryTimer: NodeJS.Timeout | undefined
   #welcome: Waiter | undefined
+  /** Messages written behind the HELLO of the connection being opened (see #open). */
+  #early: { through: number; sentBefore: number } | undefined
   #ownMaxFrame: number
 
   /** Connects and completes the handshake; rejects if the first connection fails (no retries). */
@@ -216,7 +218,18 @@ export class MessageClient extends Session {
       conn.close(new TimeoutError(ErrorCodes.CONNECT_TIMEOUT, `No WELCOME within ${timeout} ms`))
     }, timeout)
     timer.unref()
-    conn.write(encodeFrame(this.codec, Kind.HELLO, Format.JSON, { body: JSON.stringify(hello) }))
+    const helloFrame = encodeFrame(this.codec, Kind.HELLO, Format.JSON, { body: JSON.stringify(hello) })
+    if (this.#sessionId === undefined) {
+      conn.write(helloFrame)
+    } else {
+      // Resuming: the unacknowledged messages ride right behind the HELLO instead of waiting a round
+      // trip for the WELCOME. They count as sent (the server may apply them) unless the WELCOME says
+      // the session is lost, in which case the server dropped them unread.
+      const [bytes, through] = this.encodeEarly(helloFrame)
+      this.#early = { through, sentBefore: this.outbox.sentUpTo }
+      if (through > this.outbox.sentUpTo) this.outbox.sentUpTo = through
+      conn.write(bytes)
+    }
     conn.start()
     try {
       await welcomed
@@ -293,11 +306,18 @@ export class MessageClient extends Session {
     }
     const welcome = parseWelcome(payload)
     const resumed = this.#sessionId !== undefined && welcome.resumed && welcome.session === this.#sessionId
-    if (this.#sessionId !== undefined && !resumed) this.#sessionLost()
+    const early = conn === this.conn ? this.#early : undefined
+    this.#early = undefined
+    if (this.#sessionId !== undefined && !resumed) {
+      // The server dropped what followed our HELLO: only earlier transports may have delivered anything.
+      if (early !== undefined) this.outbox.sentUpTo = early.sentBefore
+      this.#sessionLost()
+    }
     this.#sessionId = welcome.session
     this.heartbeat = { interval: welcome.heartbeat.interval, timeout: welcome.heartbeat.timeout }
     this.maxFrameLength = Math.min(this.#ownMaxFrame, welcome.maxFrameLength)
     this.attach(conn, resumed ? welcome.lastReceived : 0)
+    if (resumed && early !== undefined) this.outbox.skipThrough(early.through)
     this.#attempt = 0
     this.#setState('connected')
     publishSession(resumed ? 'resume' : 'open', welcome.session)

@@ -108,6 +108,12 @@ export class Outbox {
     return this.#cursor < this.#entries.length
   }
 
+  /** Moves the cursor past the entries up to `seq` (already written on this transport, before the handshake). */
+  skipThrough(seq: number): void {
+    while (this.#cursor < this.#entries.length && this.#entries[this.#cursor]!.seq <= seq) this.#cursor++
+    if (seq > this.sentUpTo) this.sentUpTo = seq
+  }
+
   /** Puts the cursor back to the oldest unacknowledged entry: a new transport resends them all. */
   rewind(): void {
     this.#cursor = this.#head

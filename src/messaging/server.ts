@@ -73,11 +73,14 @@ export type CloseOptions = {
   drain?: number
 }
 
-type Greeting = { timerCancel: () => void; helloSeen: boolean }
+/** A connection before its WELCOME: frames after the HELLO (a resuming client's resends) wait here. */
+type Greeting = { timerCancel: () => void; helloSeen: boolean; early: Buffer[]; earlyBytes: number }
 
 const envelope = newEnvelope()
 /** How long closing connections get to take their GOAWAY before the listeners destroy them. */
 const CLOSE_LINGER_MS = 1000
+/** Bytes a resuming client may send behind its HELLO before the WELCOME. */
+const MAX_EARLY_BYTES = 1024 * 1024
 
 /**
  * A messaging server.
@@ -262,7 +265,7 @@ export class MessageServer {
       setTimeout(() => transport.destroy(), 1000).unref()
       return
     }
-    const greeting: Greeting = { timerCancel: noop, helloSeen: false }
+    const greeting: Greeting = { timerCancel: noop, helloSeen: false, early: [], earlyBytes: 0 }
     const conn = new Connection(transport, this.#codec, this.#greeter(greeting, transport))
     conn.registry = this.#connections
     this.#connections.add(conn)
@@ -285,7 +288,19 @@ export class MessageServer {
     return {
       onFrame: (frame, conn) => {
         const env = decodeEnvelope(frame, envelope)
-        if (env.kind !== Kind.HELLO || greeting.helloSeen) {
+        if (greeting.helloSeen) {
+          // Held (copied: frames are slices of the read buffer) until the session is known.
+          greeting.earlyBytes += frame.length
+          if (greeting.earlyBytes > MAX_EARLY_BYTES) {
+            throw new ProtocolError(
+              ErrorCodes.PROTOCOL,
+              `Bad handshake: over ${MAX_EARLY_BYTES} bytes before the WELCOME`,
+            )
+          }
+          greeting.early.push(Buffer.from(frame))
+          return
+        }
+        if (env.kind !== Kind.HELLO) {
           throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad handshake: expected HELLO, got kind ${env.kind}`)
         }
         greeting.helloSeen = true
@@ -353,6 +368,21 @@ export class MessageServer {
       conn.close(error as Error, goawayFor(this.#codec, error as Error))
       peer.end(error as Error)
       return
+    }
+    const early = greeting.early
+    greeting.early = []
+    // A resumed session applies what the client sent behind its HELLO; a new one drops it unread
+    // (the client then reports those messages in sessionLost).
+    if (resumed && early.length > 0) {
+      // The WELCOME goes out first, so whatever these frames cause (a GOAWAY) comes after it.
+      peer.flush()
+      try {
+        for (const frame of early) peer.onFrame(frame, conn)
+        peer.onChunk(conn)
+      } catch (error) {
+        conn.close(error as Error, goawayFor(this.#codec, error as Error))
+        return
+      }
     }
     publishSession(resumed ? 'resume' : 'open', peer.id)
     // A session restored from another node's store is new to this process's application: 'connection'.

@@ -286,6 +286,31 @@ export abstract class Session implements ConnectionOwner, Sweepable {
     conn.write(at === total ? out : out.subarray(0, at))
   }
 
+  /**
+   * `prefix` (a HELLO) followed by the oldest unacknowledged messages, up to one batch: a resuming client
+   * sends them without waiting for the WELCOME (the server applies them only if the session resumes).
+   * Returns the bytes and the last sequence number included (0 when none).
+   */
+  protected encodeEarly(prefix: Buffer): [Buffer, number] {
+    const codec = this.codec
+    let total = prefix.length
+    let through = 0
+    const entries: OutboxEntry[] = []
+    for (const entry of this.outbox) {
+      if (total >= MAX_BATCH_BYTES) break
+      entries.push(entry)
+      total += codec.encodedLength(entry.size)
+      through = entry.seq
+    }
+    if (entries.length === 0) return [prefix, 0]
+    const out = Buffer.allocUnsafe(total)
+    let at = prefix.copy(out, 0)
+    for (const e of entries) {
+      at = writeFrame(codec, out, at, e.size, e.kind, e.flags, e.seq, 0, e.id, e.name, e.body, e.bodyBytes)
+    }
+    return [at === total ? out : out.subarray(0, at), through]
+  }
+
   onWritable(_conn: Connection): void {
     if (this.outbox.hasUnsent || this.#control !== undefined || this.#volatile !== undefined) this.schedule()
     else if (this.lastReceived > this.ackSent) this.schedule()

@@ -36,13 +36,7 @@ import {
 } from './options.ts'
 import { type PendingRead, ReadQueue, type ReadQueueHost } from './read-queue.ts'
 import { ReceiveBuffer } from './receive-buffer.ts'
-import {
-  checkPeer,
-  clientOptions,
-  DEFAULT_HANDSHAKE_TIMEOUT,
-  type TlsOptions,
-  validateTlsOptions,
-} from './tls.ts'
+import { checkPeer, DEFAULT_HANDSHAKE_TIMEOUT, type TlsOptions, validateTlsOptions } from './tls.ts'
 import { handshake, prependedStream } from './upgrade.ts'
 import { type PendingWrite, WriteQueue, type WriteQueueHost } from './write-queue.ts'
 
@@ -73,9 +67,20 @@ export type WrapOptions = SocketOptions & {
   tls?: TlsOptions
   /** The name checked by TLS trust checks and used by client startTLS. */
   host?: string
+  /**
+   * The TCP socket a TLSSocket `stream` was made over, when it is at hand (AsyncServer passes it):
+   * reset() then sends a real RST instead of a plain close.
+   */
+  rawSocket?: net.Socket
 }
 
 const MAX_READ_LENGTH = 2 ** 31 - 1
+
+/**
+ * Wraps a connected plaintext socket created with `receiver.onread` (AsyncServer's accepted sockets).
+ * Internal: not exported from the package.
+ */
+export let wrapReceiving: (stream: net.Socket, options: WrapOptions, receiver: ReceiveBuffer) => AsyncSocket
 
 export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   /** Extends a read timeout instead of failing it: return extra milliseconds. */
@@ -111,6 +116,16 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   #bytesRead = 0
   #bytesWritten = 0
   #cancelTimer: () => void = noop
+  /**
+   * A 'read' listener may exist. Checking for listeners costs a dictionary lookup, a tenth of a small
+   * read, so reads look at this flag first; it only ever turns on.
+   */
+  #readObserved = false
+
+  /** Turns #readObserved on when a 'read' listener is added (the socket's own 'newListener' hook). */
+  static readonly #watchListeners = function (this: AsyncSocket, event: string | symbol): void {
+    if (event === 'read') this.#readObserved = true
+  }
 
   /** Connects and resolves once the socket is usable (after TLS and trust checks when `tls` is set). */
   static async connect(options: ConnectOptions): Promise<AsyncSocket> {
@@ -154,11 +169,10 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
           keepAliveInitialDelay: options.keepAliveInitialDelay ?? 0,
           allowHalfOpen: true,
         }
-    // Plaintext reads go straight into buffers we choose; TLS decrypts into its own.
+    // Plaintext reads go straight into buffers we choose; TLS decrypts into its own. TLS runs over a
+    // TCP socket of our own (not tls.connect's internal one) so reset() can send a real RST.
     const receiver = tlsOptions ? undefined : new ReceiveBuffer()
-    const stream = tlsOptions
-      ? tls.connect({ ...base, ...clientOptions(tlsOptions, path ? undefined : host) })
-      : net.connect({ ...base, onread: receiver!.onread })
+    const stream = net.connect(receiver ? { ...base, onread: receiver.onread } : base)
     const socket = new AsyncSocket(stream, stream, options, false, path ? undefined : host, where, receiver)
     socket.#connect(tlsOptions, options)
     return socket
@@ -166,9 +180,21 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
 
   /** Wraps a connected net.Socket or TLSSocket (servers do this for every accepted connection). */
   static wrap(stream: net.Socket, options: WrapOptions = {}): AsyncSocket {
+    return AsyncSocket.#wrap(stream, options, undefined)
+  }
+
+  static {
+    // For AsyncServer only: a socket it created with `onread` reads through `receiver`.
+    wrapReceiving = (stream, options, receiver) => AsyncSocket.#wrap(stream, options, receiver)
+  }
+
+  static #wrap(stream: net.Socket, options: WrapOptions, receiver: ReceiveBuffer | undefined): AsyncSocket {
     checkSocketOptions(options)
+    const raw = options.rawSocket ?? stream
+    if (!(raw instanceof net.Socket)) throw new InvalidArgumentError('wrap: rawSocket must be a net.Socket')
     const where = stream.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : 'unix socket peer'
-    const socket = new AsyncSocket(stream, stream, options, options.isServer ?? false, options.host, where)
+    const isServer = options.isServer ?? false
+    const socket = new AsyncSocket(stream, raw, options, isServer, options.host, where, receiver)
     if (options.noDelay ?? true) stream.setNoDelay?.(true)
     if (options.keepAlive) stream.setKeepAlive?.(true, options.keepAliveInitialDelay ?? 0)
     if (stream instanceof tls.TLSSocket) {
@@ -214,6 +240,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     promise.catch(noop)
     this.#listen(stream)
     receiver?.attach(this.#onData, this.#reads)
+    // 'newListener' is EventEmitter's own event, outside AsyncSocketEvents.
+    ;(this as EventEmitter).on('newListener', AsyncSocket.#watchListeners)
   }
 
   /** Settles when the socket is usable: connected, and secured and trusted when TLS is on. */
@@ -284,6 +312,18 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   }
 
   /**
+   * As EventEmitter's. It may remove the socket's own 'newListener' hook, so from now on every read
+   * looks for 'read' listeners.
+   */
+  override removeAllListeners(
+    ...args: Parameters<EventEmitter<AsyncSocketEvents>['removeAllListeners']>
+  ): this {
+    this.#readObserved = true
+    // Passed on as given: EventEmitter tells "all events" from "event undefined" by the argument count.
+    return super.removeAllListeners(...args)
+  }
+
+  /**
    * Queues a read. `read()` resolves with whatever is buffered (at least one byte, no copy when it is
    * one chunk); `read({ length })` with exactly that many bytes; `read({ until, maxLength })` up to and
    * including the delimiter. Reads complete in call order.
@@ -327,7 +367,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     const data = this.#reads.tryRead(kind, length, delimiter, maxLength)
     if (data !== undefined) {
       // emit() allocates its argument list even with no listener: skip it on the hot path.
-      if (this.listenerCount('read') > 0) this.emit('read', data, options?.tag)
+      if (this.#readObserved && this.listenerCount('read') > 0) this.emit('read', data, options?.tag)
       return Promise.resolve(data)
     }
     const ended = this.#reads.endedError()
@@ -421,13 +461,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       // Bytes read past the last plaintext read are the start of the peer's handshake.
       const leftover = this.#reads.drainBuffered()
       const base: Duplex = leftover ? prependedStream(raw, leftover) : raw
-      const secured = await handshake(base, options, this.#isServer, this.#host, this.#where)
-      this.#stream = secured
-      this.#listen(secured)
-      if (this.#closed) throw this.#error ?? this.#closedError('closed during startTLS')
-      await this.#trust(secured, options)
-      this.#secure = true
-      this.#becomeReady(true)
+      await this.#secureOver(base, options)
     } catch (error) {
       const failure = error as WirekitError
       this.destroy(failure)
@@ -504,21 +538,30 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       this.#cancelTimer()
       if (!tlsOptions) return this.#becomeReady(false)
       this.#state = 'securing'
+      // One deadline for the handshake and the trust checks after it.
       this.#cancelTimer = startTimer(tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, () =>
         this.#fail(
           new TlsError(ErrorCodes.TLS_HANDSHAKE_TIMEOUT, `TLS handshake with ${this.#where} timed out`),
         ),
       )
+      this.#unlisten(stream)
+      stream.on('error', noop)
+      this.#secureOver(stream, tlsOptions).catch((error: WirekitError) => this.#fail(error))
     })
-    if (tlsOptions) {
-      stream.once('secureConnect', () => {
-        this.#secure = true
-        this.#trust(stream as tls.TLSSocket, tlsOptions).then(
-          () => this.#becomeReady(true),
-          (error: WirekitError) => this.#fail(error),
-        )
-      })
-    }
+  }
+
+  /**
+   * Runs the TLS handshake over `base` (our TCP socket, or it behind replayed bytes), makes the TLS
+   * socket the one bytes travel through, runs the trust checks and marks the socket ready.
+   */
+  async #secureOver(base: Duplex, options: TlsOptions): Promise<void> {
+    const secured = await handshake(base, options, this.#isServer, this.#host, this.#where)
+    this.#stream = secured
+    this.#listen(secured)
+    if (this.#closed) throw this.#error ?? this.#closedError('closed during the TLS handshake')
+    await this.#trust(secured, options)
+    this.#secure = true
+    this.#becomeReady(true)
   }
 
   /** Trust checks after a handshake, under the handshake deadline that is still running. */
@@ -621,7 +664,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
 
   readonly #readHost: ReadQueueHost = {
     completed: (data, tag) => {
-      if (this.listenerCount('read') > 0) this.emit('read', data, tag)
+      if (this.#readObserved && this.listenerCount('read') > 0) this.emit('read', data, tag)
     },
     progress: (done, total, tag) => {
       this.emit('readProgress', done, total, tag)

@@ -50,8 +50,13 @@ export class ReadQueue {
   readonly #highWaterMark: number
   readonly #bytes = new ChunkList()
   #reads: PendingRead[] = []
-  /** Length of the last completed read({ length }), 0 after any other kind: predicts the next one. */
+  /** Length of the last completed read({ length }), 0 after any other kind. */
   #lastLength = 0
+  /**
+   * The last two completed reads were length reads of the same size: the stream looks like a run of
+   * equal records, so the next read is predicted to be one more (a header/body protocol is not).
+   */
+  #steady = false
   #paused = false
   /** Set once no more bytes will arrive (peer FIN or close): the reason reads fail from now on. */
   #ended: WirekitError | undefined
@@ -94,9 +99,11 @@ export class ReadQueue {
     if (kind === 'length') {
       if (length > buffered) return undefined
       data = bytes.take(length)
+      this.#steady = length === this.#lastLength
       this.#lastLength = length
     } else {
       this.#lastLength = 0
+      this.#steady = false
       if (kind === 'any') data = buffered <= maxLength ? bytes.takeAll() : bytes.take(maxLength)
       else {
         const end = bytes.indexAfter(delimiter!, 0)
@@ -121,9 +128,9 @@ export class ReadQueue {
         ? head.length - buffered
         : 0
     }
-    // Nothing queued (the reader is between two reads): expect another read of the same length.
+    // Nothing queued (the reader is between two reads): in a run of equal records, expect one more.
     const expected = this.#lastLength
-    return expected >= min && this.#ended === undefined ? expected - (buffered % expected) : 0
+    return this.#steady && expected >= min && this.#ended === undefined ? expected - (buffered % expected) : 0
   }
 
   /** Queues a read that could not complete at once; it may still fail at once (max length, ended). */
@@ -239,6 +246,7 @@ export class ReadQueue {
       if (read.kind === 'length') {
         if (buffered >= read.length) {
           data = bytes.take(read.length)
+          this.#steady = read.length === this.#lastLength
           this.#lastLength = read.length
         } else if (buffered > 0 && this.#ended === undefined)
           this.#host.progress(buffered, read.length, read.tag)
@@ -246,12 +254,14 @@ export class ReadQueue {
         if (buffered > 0) {
           data = buffered <= read.maxLength ? bytes.takeAll() : bytes.take(read.maxLength)
           this.#lastLength = 0
+          this.#steady = false
         }
       } else {
         const end = bytes.indexAfter(read.delimiter!, read.scanned)
         if (end >= 0 && end <= read.maxLength) {
           data = bytes.take(end)
           this.#lastLength = 0
+          this.#steady = false
         } else if (end > read.maxLength || (end < 0 && buffered >= read.maxLength)) {
           // No delimiter within maxLength: fail this read; the bytes stay for whoever reads next.
           this.#reads.shift()

@@ -1,8 +1,9 @@
-// Where the kernel writes the next read of a socket AsyncSocket opened itself (net's `onread`). As in
-// GCDAsyncSocket, a large read({ length }) gets a destination of its own, sized so the kernel stops
-// exactly at the record's end: bytes land where the read returns them and are never copied.
+// Where the kernel writes the next read of a plaintext socket AsyncSocket opened or AsyncServer accepted
+// (net's `onread`). As in GCDAsyncSocket, a large read({ length }) gets a destination of its own, sized
+// so the kernel stops exactly at the record's end: bytes land where the read returns them, never copied.
 // A quiet connection pins no memory: it shares one scratch buffer with every other quiet socket and
-// each read is copied out of it at once. A busy one reads into an arena of its own, handed out as views.
+// each read is copied out of it at once. A busy one (the kernel had more than the last read took)
+// reads into an arena of its own, handed out as views.
 import type { OnReadOpts } from 'node:net'
 import { view } from './chunk-list.ts'
 
@@ -10,8 +11,6 @@ import { view } from './chunk-list.ts'
 const RECORD_MIN = 16 * 1024
 /** Larger reads are not preallocated (the peer may never send that much): they gather from arenas. */
 const RECORD_MAX = 1024 * 1024
-/** A kernel read at least this large means bytes are flowing: read into an arena of our own. */
-const BUSY = 16 * 1024
 /** A busy socket's arena, filled by consecutive kernel reads. */
 const ARENA = 64 * 1024
 /** An arena remainder smaller than this is not offered to the kernel (reads would get short). */
@@ -28,7 +27,6 @@ export type RecordPlanner = {
   /** See ReadQueue.nextRecordBytes. */
   nextRecordBytes(min: number): number
 }
-
 
 export class ReceiveBuffer {
   #planner: RecordPlanner | undefined
@@ -70,7 +68,10 @@ export class ReceiveBuffer {
   }
 
   #received(nread: number, buffer: Buffer): void {
-    this.#busy = nread >= BUSY
+    // The kernel had at least as much as we offered: more is probably waiting, so the next read goes
+    // into an arena of our own. A read that drained it returns to the shared scratch, so a connection
+    // that falls quiet pins no memory.
+    this.#busy = nread === buffer.length
     if (buffer === scratch) {
       this.#tail = undefined
       const chunk = Buffer.allocUnsafe(nread)

@@ -5,10 +5,11 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { ConnectError, ErrorCodes, InvalidArgumentError, type WirekitError } from '../errors.ts'
 import { delay } from '../util/timeout.ts'
-import { AsyncSocket } from './async-socket.ts'
+import { AsyncSocket, wrapReceiving } from './async-socket.ts'
 import { debug } from './diagnostics.ts'
 import { connectError } from './map-error.ts'
 import { checkNumber, checkSocketOptions, type SocketOptions } from './options.ts'
+import { ReceiveBuffer } from './receive-buffer.ts'
 import { serverOptions, type TlsOptions, validateTlsOptions } from './tls.ts'
 
 /** Where and how to listen. Give `port` (0 = any free port) and `host`, or `path`. */
@@ -46,6 +47,8 @@ export class AsyncServer extends EventEmitter<AsyncServerEvents> {
   readonly #sockets = new Set<AsyncSocket>()
   /** Every accepted TCP connection, including TLS ones still in their handshake: close() ends them all. */
   readonly #raw = new Set<net.Socket>()
+  /** TLS servers: each TCP connection by its peer's address, so the TLSSocket over it finds it. */
+  readonly #rawByPeer = new Map<string, net.Socket>()
   readonly #onConnection: (socket: AsyncSocket) => unknown
   readonly #options: ListenOptions
   #closing: Promise<void> | undefined
@@ -80,21 +83,22 @@ export class AsyncServer extends EventEmitter<AsyncServerEvents> {
       ? tls.createServer({ ...serverOptions(options.tls), allowHalfOpen: true }, (socket) =>
           this.#accept(socket),
         )
-      : net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket))
+      : // Paused on connect: nothing is read before the connection moves to a socket with `onread`.
+        net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.#acceptPlain(socket))
     this.#server.on('connection', (raw: net.Socket) => {
       this.#raw.add(raw)
-      raw.once('close', () => this.#raw.delete(raw))
+      const peer = options.tls && raw.remotePort !== undefined ? peerKey(raw) : undefined
+      if (peer !== undefined) this.#rawByPeer.set(peer, raw)
+      raw.once('close', () => {
+        this.#raw.delete(raw)
+        if (peer !== undefined && this.#rawByPeer.get(peer) === raw) this.#rawByPeer.delete(peer)
+      })
     })
-    if (options.maxConnections !== undefined) this.#server.maxConnections = options.maxConnections
+    // Node counts a TLS server's connections; plaintext ones move to sockets of our own, so we count.
+    if (options.maxConnections !== undefined && options.tls)
+      this.#server.maxConnections = options.maxConnections
     this.#server.on('drop', (data) => {
-      const from = data?.remoteAddress ? `${data.remoteAddress}:${data.remotePort}` : 'a client'
-      this.emit(
-        'refused',
-        new ConnectError(
-          ErrorCodes.MAX_CONNECTIONS,
-          `refused ${from}: ${options.maxConnections} connections open`,
-        ),
-      )
+      this.#refuse(data?.remoteAddress ? `${data.remoteAddress}:${data.remotePort}` : 'a client')
     })
     this.#server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
       const where = socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'a client'
@@ -179,12 +183,43 @@ export class AsyncServer extends EventEmitter<AsyncServerEvents> {
     debug('server listening on %o', server.address())
   }
 
-  #accept(stream: net.Socket): void {
+  #refuse(from: string): void {
+    this.emit(
+      'refused',
+      new ConnectError(
+        ErrorCodes.MAX_CONNECTIONS,
+        `refused ${from}: ${this.#options.maxConnections} connections open`,
+      ),
+    )
+  }
+
+  /** A plaintext connection: refused past maxConnections, else read through `onread` when possible. */
+  #acceptPlain(stream: net.Socket): void {
+    const max = this.#options.maxConnections
+    if (max !== undefined && this.#sockets.size >= max && !this.#closing) {
+      const from = stream.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : 'a client'
+      stream.destroy()
+      this.#refuse(from)
+      return
+    }
+    const receiver = new ReceiveBuffer()
+    const adopted = this.#closing ? undefined : adopt(stream, receiver)
+    this.#accept(adopted ?? stream, adopted ? receiver : undefined)
+    // Not adopted: the connection, paused on connect, reads through 'data' events from now on.
+    if (adopted === undefined) stream.resume()
+  }
+
+  #accept(stream: net.Socket, receiver?: ReceiveBuffer): void {
     if (this.#closing) {
       stream.destroy()
       return
     }
-    const socket = AsyncSocket.wrap(stream, { ...this.#options, isServer: true, tls: this.#options.tls })
+    const options = { ...this.#options, isServer: true, tls: this.#options.tls }
+    // A TLS connection's own TCP socket lets reset() send a real RST.
+    const rawSocket = this.#options.tls ? this.#rawByPeer.get(peerKey(stream)) : undefined
+    const socket = receiver
+      ? wrapReceiving(stream, options, receiver)
+      : AsyncSocket.wrap(stream, { ...options, rawSocket })
     this.#sockets.add(socket)
     socket.once('close', () => this.#sockets.delete(socket))
     socket.ready.then(
@@ -203,4 +238,30 @@ export class AsyncServer extends EventEmitter<AsyncServerEvents> {
       socket.destroy()
     }
   }
+}
+
+/** A connection's peer as `address|port` (a TLSSocket reports the same as the TCP socket under it). */
+function peerKey(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`
+}
+
+/** What an accepted net.Socket holds underneath: the handle Node reads and writes through. */
+type HandleHolder = { _handle?: { readStart?: unknown; useUserBuffer?: unknown } | null }
+
+/**
+ * Node gives `onread` only to sockets it creates from options, never to accepted ones. So the handle
+ * of an accepted connection (not reading yet: the server pauses on connect) moves into a new socket
+ * made with `onread`, the way Node moves a socket to a worker thread; the emptied original is
+ * destroyed, which also settles the server's own connection count. Returns undefined, leaving
+ * `raw` untouched, when the handle is not what this expects: the connection then reads through
+ * 'data' events.
+ */
+function adopt(raw: net.Socket, receiver: ReceiveBuffer): net.Socket | undefined {
+  const holder = raw as unknown as HandleHolder
+  const handle = holder._handle
+  if (typeof handle?.readStart !== 'function' || typeof handle.useUserBuffer !== 'function') return undefined
+  holder._handle = null
+  raw.destroy()
+  const options = { handle, allowHalfOpen: true, readable: true, writable: true, onread: receiver.onread }
+  return new net.Socket(options as unknown as net.SocketConstructorOpts)
 }

@@ -1,6 +1,7 @@
-// Real local servers for HTTP tests: node:http, node:https (certificates from certs.ts), HTTP/2 with HTTP/1.1
-// fallback, and an HTTP proxy that tunnels CONNECT and forwards absolute-form requests. All on 127.0.0.1 port 0;
-// `close()` ends every open connection so a test file exits by itself.
+// Real local servers for HTTP tests: node:http, node:https (certificates from certs.ts, optionally asking for a
+// client certificate), HTTP/2 with HTTP/1.1 fallback, and an HTTP proxy that tunnels CONNECT and forwards
+// absolute-form requests, optionally behind Basic proxy authentication. On 127.0.0.1 (or ::1) port 0; `close()` ends
+// every open connection so a test file exits by itself.
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -26,7 +27,7 @@ export type TestServer = {
 
 type Closable = Server | Http2SecureServer
 
-function track(server: Closable, scheme: string, host: string): Promise<TestServer> {
+function track(server: Closable, scheme: string, host: string, bind = '127.0.0.1'): Promise<TestServer> {
   const sockets = new Set<Socket>()
   let requests = 0
   server.on('connection', (socket: Socket) => {
@@ -38,7 +39,7 @@ function track(server: Closable, scheme: string, host: string): Promise<TestServ
   })
   return new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, bind, () => {
       const address = server.address()
       const port = typeof address === 'object' && address !== null ? address.port : 0
       resolve({
@@ -57,24 +58,32 @@ function track(server: Closable, scheme: string, host: string): Promise<TestServ
   })
 }
 
-/** A plain HTTP/1.1 server on 127.0.0.1. */
-export function startHttpServer(handler: Handler): Promise<TestServer> {
+/** A plain HTTP/1.1 server on 127.0.0.1, or on the IPv6 loopback with `{ ipv6: true }` (URL host `[::1]`). */
+export function startHttpServer(handler: Handler, options: { ipv6?: boolean } = {}): Promise<TestServer> {
   const server = createHttpServer({ keepAliveTimeout: 5000 }, handler)
+  if (options.ipv6 === true) return track(server, 'http', '[::1]', '::1')
   return track(server, 'http', '127.0.0.1')
 }
 
-/** An HTTPS server with `pair` (default: the CA-signed localhost certificate); `host` names the URL's host. */
+/**
+ * An HTTPS server with `pair`; `host` names the URL's host. `clientCA` asks every client for a certificate and
+ * accepts only those signed by it (mutual TLS): the handshake fails without one.
+ */
 export function startHttpsServer(
   handler: Handler,
   pair: KeyPair,
-  options: { host?: string; h2?: boolean } = {},
+  options: { host?: string; h2?: boolean; clientCA?: string } = {},
 ): Promise<TestServer> {
   const host = options.host ?? 'localhost'
   if (options.h2 === true) {
     const server = createSecureServer({ key: pair.key, cert: pair.cert, allowHTTP1: true }, handler as never)
     return track(server, 'https', host)
   }
-  const server = createHttpsServer({ key: pair.key, cert: pair.cert }, handler)
+  const mutual =
+    options.clientCA === undefined
+      ? {}
+      : { ca: options.clientCA, requestCert: true, rejectUnauthorized: true }
+  const server = createHttpsServer({ key: pair.key, cert: pair.cert, ...mutual }, handler)
   return track(server, 'https', host)
 }
 
@@ -83,13 +92,34 @@ export type TestProxy = TestServer & {
   readonly tunnels: string[]
   /** Absolute-form URLs forwarded (plain http through the proxy). */
   readonly forwarded: string[]
+  /** Requests and CONNECTs refused with 407 for want of the right Proxy-Authorization. */
+  readonly refused: number
 }
 
-/** An HTTP proxy: CONNECT tunnels for https, absolute-form forwarding for http. */
-export async function startProxy(): Promise<TestProxy> {
+/**
+ * An HTTP proxy: CONNECT tunnels for https, absolute-form forwarding for http. With `auth`, anything without
+ * `Proxy-Authorization: Basic base64(user:pass)` gets 407 Proxy Authentication Required.
+ */
+export async function startProxy(
+  options: { auth?: { user: string; pass: string } } = {},
+): Promise<TestProxy> {
   const tunnels: string[] = []
   const forwarded: string[] = []
+  let refused = 0
+  const expected =
+    options.auth === undefined
+      ? undefined
+      : `Basic ${Buffer.from(`${options.auth.user}:${options.auth.pass}`).toString('base64')}`
+  const authorized = (req: IncomingMessage): boolean => {
+    if (expected === undefined || req.headers['proxy-authorization'] === expected) return true
+    refused++
+    return false
+  }
   const server = createHttpServer((req, res) => {
+    if (!authorized(req)) {
+      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="wirekit test proxy"' }).end()
+      return
+    }
     forwarded.push(req.url ?? '')
     const target = new URL(req.url ?? '')
     const upstream = request(
@@ -109,6 +139,13 @@ export async function startProxy(): Promise<TestProxy> {
     req.pipe(upstream)
   })
   server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    if (!authorized(req)) {
+      client.on('error', () => {})
+      client.end(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="wirekit test proxy"\r\n\r\n',
+      )
+      return
+    }
     tunnels.push(req.url ?? '')
     const [host, port] = (req.url ?? '').split(':')
     const upstream = connect(Number(port), host === 'localhost' ? '127.0.0.1' : host, () => {
@@ -122,12 +159,10 @@ export async function startProxy(): Promise<TestProxy> {
     client.on('close', () => upstream.destroy())
   })
   const base = await track(server, 'http', '127.0.0.1')
-  return Object.assign(base, {
-    get tunnels() {
-      return tunnels
-    },
-    get forwarded() {
-      return forwarded
-    },
-  })
+  // defineProperties, not Object.assign: assign would copy each getter's value once instead of the getter.
+  return Object.defineProperties(base, {
+    tunnels: { get: () => tunnels },
+    forwarded: { get: () => forwarded },
+    refused: { get: () => refused },
+  }) as TestProxy
 }

@@ -60,7 +60,10 @@ describe('request/response', () => {
     await assert.rejects(client.request('slow', null, { timeout: 50 }), (error) =>
       isWirekitError(error, ErrorCodes.REQUEST_TIMEOUT),
     )
-    assert.ok(Date.now() - started < 280, 'rejected before the handler answered')
+    assert.ok(Date.now() - started >= 45, 'not before its timeout')
+    // The handler's late answer is dropped, and the session goes on.
+    await new Promise((r) => setTimeout(r, 300))
+    assert.deepEqual(await client.request('echo', 'after'), 'after')
   })
 
   test('aborting the signal rejects the request with WK_ABORTED', async () => {
@@ -86,7 +89,6 @@ describe('request/response', () => {
 
   test('emit resolves once the server has acknowledged the event', async () => {
     const seen: unknown[] = []
-    server.once('connection', () => {})
     const peer = server.peers.get(client.sessionId!)!
     peer.on('note', (data) => seen.push(data))
     await client.emit('note', { n: 1 })

@@ -2,7 +2,7 @@
 // after(), and a deadline so no test can hang the run.
 import { once } from 'node:events'
 import net from 'node:net'
-import { AsyncSocket } from '../../src/socket/index.ts'
+import { AsyncServer, AsyncSocket } from '../../src/socket/index.ts'
 
 /** Things to close at the end of a test file. */
 export class Resources {
@@ -57,6 +57,34 @@ export async function pairWithRaw(
   const port = await rawServer(resources, (socket) => accepted(socket))
   const client = resources.socket(await AsyncSocket.connect({ host: '127.0.0.1', port, ...options }))
   return { client, peer: await peer }
+}
+
+/** A connected pair the other way round: the AsyncSocket an AsyncServer accepted, and a raw net client. */
+export async function acceptedWithRaw(
+  resources: Resources,
+  options: Partial<Parameters<typeof AsyncServer.listen>[0]> = {},
+): Promise<{ client: AsyncSocket; peer: net.Socket }> {
+  const accepted = Promise.withResolvers<AsyncSocket>()
+  const server = resources.add(
+    await AsyncServer.listen({ port: 0, ...options }, (socket) => accepted.resolve(socket)),
+    (s) => s.close(),
+  )
+  const peer = resources.add(net.connect({ host: '127.0.0.1', port: server.port }), (s) => s.destroy())
+  peer.on('error', () => {})
+  await once(peer, 'connect')
+  return { client: resources.socket(await within(accepted.promise, 5000, 'accept')), peer }
+}
+
+/** A pair whose AsyncSocket wraps a net.Socket made by hand (it reads through 'data' events). */
+export async function wrappedWithRaw(
+  resources: Resources,
+  options: Parameters<typeof AsyncSocket.wrap>[1] = {},
+): Promise<{ client: AsyncSocket; peer: net.Socket }> {
+  const accepted = Promise.withResolvers<net.Socket>()
+  const port = await rawServer(resources, (socket) => accepted.resolve(socket))
+  const own = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true })
+  await once(own, 'connect')
+  return { client: resources.socket(AsyncSocket.wrap(own, options)), peer: await accepted.promise }
 }
 
 /** Rejects if `promise` has not settled within `ms` (a test bug, never the behaviour under test). */

@@ -146,6 +146,21 @@ describe('AsyncSocket reads', () => {
     assert.deepEqual(events, [['abcdef', 'body']])
   })
 
+  test("'read' events fire for reads served from the buffer, also for listeners added after removeAllListeners()", async () => {
+    const { client, peer } = await pairWithRaw(resources)
+    peer.write('abcdef')
+    assert.equal((await within(client.read({ length: 1 }), 2000, 'first')).toString(), 'a')
+    const seen: string[] = []
+    client.removeAllListeners()
+    client.on('read', (data, tag) => seen.push(`${data}:${tag}`))
+    assert.equal((await client.read({ length: 2, tag: 'x' })).toString(), 'bc')
+    client.removeAllListeners('read')
+    assert.equal((await client.read({ length: 1, tag: 'unseen' })).toString(), 'd')
+    client.once('read', (data, tag) => seen.push(`${data}:${tag}`))
+    assert.equal((await client.read({ length: 2, tag: 'y' })).toString(), 'ef')
+    assert.deepEqual(seen, ['bc:x', 'ef:y'])
+  })
+
   test('bytes already received stay readable after the peer closes', async () => {
     const { client, peer } = await pairWithRaw(resources)
     peer.end('last words')
