@@ -2,9 +2,9 @@
 export * from './errors.ts'
 export * from './framing/index.ts'
 export * from './http/index.ts'
-export * from './messaging/index.ts'
-export { FaultProxy, type FaultProxyOptions, type FaultProxyStats, type Faults } from './proxy/index.ts'
-export * from './socket/index.ts'
 // Both layers name their listen options; at the top level the socket layer's keeps the plain name.
 export type { ListenOptions as MessageListenOptions } from './messaging/index.ts'
+export * from './messaging/index.ts'
+export { FaultProxy, type FaultProxyOptions, type FaultProxyStats, type Faults } from './proxy/index.ts'
 export type { ListenOptions } from './socket/index.ts'
+export * from './socket/index.ts'

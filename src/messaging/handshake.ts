@@ -2,13 +2,15 @@
 //
 //   client                                  server
 //     │── HELLO { v, session?, lastReceived, credentials? } ──►│  authenticate (with timeout), then
+//     │── (resuming: unacknowledged messages, no wait) ───────►│  held until the session is known
 //     │                                                          │  resume the session or open a new one
 //     │◄── WELCOME { v, session, resumed, lastReceived, heartbeat, maxFrameLength } ──│
 //     │   both sides drop what the other acknowledged (lastReceived) and resend the rest, in order
 //     │◄── GOAWAY { code, message, reconnect } ── refusal (auth, version, full) or server closing
 //
-// A resume that the server cannot honour is answered with a fresh session and `resumed: false`:
-// the client then reports `sessionLost` with what it had not seen acknowledged.
+// A resume that the server cannot honour is answered with a fresh session and `resumed: false`; the
+// messages held behind that HELLO are dropped unread, and the client reports `sessionLost` with what
+// earlier transports carried without an acknowledgement.
 
 import { ErrorCodes, ProtocolError, WirekitError } from '../errors.ts'
 import type { FrameCodec } from '../framing/codec.ts'

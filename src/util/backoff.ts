@@ -15,7 +15,11 @@ export type BackoffOptions = {
  * The delay before retry number `attempt` (0-based).
  * @example backoffDelay(3, { initialDelay: 100 }) // ≈ 800 ms ± jitter
  */
-export function backoffDelay(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  options: BackoffOptions = {},
+  random: () => number = Math.random,
+): number {
   const initial = options.initialDelay ?? 100
   const max = options.maxDelay ?? 30_000
   const factor = options.factor ?? 2

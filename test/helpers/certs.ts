@@ -34,37 +34,141 @@ export function makeCerts(): TestCerts {
   if (cached) return cached
   const dir = mkdtempSync(join(tmpdir(), 'wirekit-certs-'))
   try {
-    openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key',
-      '-out', 'ca.pem', '-days', '2', '-subj', '/CN=wirekit test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
+    openssl(dir, [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=wirekit test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ])
     const leaf = (name: string, subject: string, san: string, days: string, extUsage: string): KeyPair => {
-      openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`,
-        '-out', `${name}.csr`, '-subj', subject])
-      writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=${extUsage}\nbasicConstraints=CA:FALSE\n`)
+      openssl(dir, [
+        'req',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        subject,
+      ])
+      writeFileSync(
+        join(dir, `${name}.ext`),
+        `subjectAltName=${san}\nextendedKeyUsage=${extUsage}\nbasicConstraints=CA:FALSE\n`,
+      )
       if (days.startsWith('-')) {
         // An expired certificate: `openssl ca` is the one signer in OpenSSL 3.0 that takes explicit dates.
         const fmt = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`
         const now = Date.now()
         writeFileSync(join(dir, 'index.txt'), '')
-        writeFileSync(join(dir, 'ca.cnf'), ['[ca]', 'default_ca=dflt', '[dflt]', 'database=index.txt', 'new_certs_dir=.',
-          'serial=serial', 'default_md=sha256', 'policy=any', 'unique_subject=no', '[any]', 'commonName=supplied', ''].join('\n'))
+        writeFileSync(
+          join(dir, 'ca.cnf'),
+          [
+            '[ca]',
+            'default_ca=dflt',
+            '[dflt]',
+            'database=index.txt',
+            'new_certs_dir=.',
+            'serial=serial',
+            'default_md=sha256',
+            'policy=any',
+            'unique_subject=no',
+            '[any]',
+            'commonName=supplied',
+            '',
+          ].join('\n'),
+        )
         writeFileSync(join(dir, 'serial'), '1000\n')
-        openssl(dir, ['ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', `${name}.csr`,
-          '-out', `${name}.pem`, '-extfile', `${name}.ext`, '-notext', '-startdate', fmt(new Date(now - 2 * 86_400_000)),
-          '-enddate', fmt(new Date(now - 86_400_000))])
+        openssl(dir, [
+          'ca',
+          '-batch',
+          '-config',
+          'ca.cnf',
+          '-cert',
+          'ca.pem',
+          '-keyfile',
+          'ca.key',
+          '-in',
+          `${name}.csr`,
+          '-out',
+          `${name}.pem`,
+          '-extfile',
+          `${name}.ext`,
+          '-notext',
+          '-startdate',
+          fmt(new Date(now - 2 * 86_400_000)),
+          '-enddate',
+          fmt(new Date(now - 86_400_000)),
+        ])
       } else {
-        openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-          '-out', `${name}.pem`, '-extfile', `${name}.ext`, '-days', days])
+        openssl(dir, [
+          'x509',
+          '-req',
+          '-in',
+          `${name}.csr`,
+          '-CA',
+          'ca.pem',
+          '-CAkey',
+          'ca.key',
+          '-CAcreateserial',
+          '-out',
+          `${name}.pem`,
+          '-extfile',
+          `${name}.ext`,
+          '-days',
+          days,
+        ])
       }
-      return { key: readFileSync(join(dir, `${name}.key`), 'utf8'), cert: readFileSync(join(dir, `${name}.pem`), 'utf8') }
+      return {
+        key: readFileSync(join(dir, `${name}.key`), 'utf8'),
+        cert: readFileSync(join(dir, `${name}.pem`), 'utf8'),
+      }
     }
     const server = leaf('server', '/CN=localhost', 'DNS:localhost,IP:127.0.0.1,IP:::1', '2', 'serverAuth')
     const expired = leaf('expired', '/CN=localhost', 'DNS:localhost,IP:127.0.0.1,IP:::1', '-1', 'serverAuth')
     const wrongHost = leaf('wrong', '/CN=wrong.example', 'DNS:wrong.example', '2', 'serverAuth')
     const client = leaf('client', '/CN=wirekit client', 'DNS:client.local', '2', 'clientAuth')
-    openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'self.key',
-      '-out', 'self.pem', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'])
-    const selfSigned = { key: readFileSync(join(dir, 'self.key'), 'utf8'), cert: readFileSync(join(dir, 'self.pem'), 'utf8') }
+    openssl(dir, [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'self.key',
+      '-out',
+      'self.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ])
+    const selfSigned = {
+      key: readFileSync(join(dir, 'self.key'), 'utf8'),
+      cert: readFileSync(join(dir, 'self.pem'), 'utf8'),
+    }
     cached = {
       ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
       server,
