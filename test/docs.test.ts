@@ -7,7 +7,7 @@ import * as wirekit from '../src/index.ts'
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 
 test('README lists every error code in its one table, and no code that does not exist', () => {
-  const documented = new Set([...readme.matchAll(/^\| `(WK_[A-Z_]+)` \|/gm)].map((m) => m[1]))
+  const documented = new Set([...readme.matchAll(/^\| `(WK_[A-Z_]+)` +\|/gm)].map((m) => m[1]))
   const codes = new Set<string>(Object.values(ErrorCodes))
   assert.deepEqual(
     [...codes].filter((c) => !documented.has(c)),

@@ -10,6 +10,24 @@
 import type { Format, Kind } from './envelope.ts'
 import type { Body } from './payload-codec.ts'
 
+/** One session as `fetchPeers` reports it. */
+export type PeerInfo = {
+  id: string
+  /** The node holding the session (the adapter's `node`). */
+  node: string
+  /** Whether its client is connected now (false: retained, waiting for a resume). */
+  connected: boolean
+}
+
+/** What the server knows of a resuming client when it asks the store for its session. */
+export type ClaimContext = {
+  /**
+   * Highest sequence number the client received from the server. A snapshot that never sent that far
+   * is stale (older than what the client saw): the store answers undefined and the session is lost.
+   */
+  lastReceived: number
+}
+
 /** A message addressed to many peers, encoded once and shared by all of them. */
 export type BroadcastMessage = {
   event: string
@@ -28,6 +46,8 @@ export type BroadcastTarget = {
 /** What an adapter sees of a peer connected (or retained) on this node. */
 export interface AdapterPeer {
   readonly id: string
+  /** Whether its client is connected now (false: retained, waiting for a resume). */
+  readonly connected: boolean
   /** Queues a broadcast message for this peer (reliable unless `message.volatile`). */
   deliver(message: BroadcastMessage): void
 }
@@ -78,8 +98,11 @@ export interface LiveSession {
 export interface SessionStore {
   /** Whether the server must report changes with `update` (a store of copies). */
   readonly tracksChanges: boolean
-  /** A new session starts on this node. */
-  open(session: LiveSession): void
+  /**
+   * A session starts (or is restored) on this node. `retention` is the server's: how long it stays
+   * resumable once disconnected (a store of copies can set its TTLs from it at once).
+   */
+  open(session: LiveSession, retention: number): void
   /** Changes since the last call; only when `tracksChanges`. Must not throw; may buffer. */
   update(session: LiveSession, change: SessionChange): void
   /** The session lost its connection: keep it resumable for `retention` ms, then `expire()` it. */
@@ -92,6 +115,7 @@ export interface SessionStore {
    */
   claim(
     id: string,
+    context?: ClaimContext,
   ): LiveSession | SessionSnapshot | undefined | Promise<LiveSession | SessionSnapshot | undefined>
   /** The session ended for good. */
   delete(id: string): void
@@ -113,5 +137,7 @@ export interface MessagingAdapter {
   peersIn(room: string | undefined): Iterable<AdapterPeer>
   /** Delivers to every matching peer, on this node and (for a distributed adapter) on the others. */
   broadcast(message: BroadcastMessage, target: BroadcastTarget): void
+  /** Sessions in `room` (every session when undefined), connected or retained, on every node. */
+  fetchPeers?(room?: string, options?: { timeout?: number }): Promise<PeerInfo[]>
   close(): void | Promise<void>
 }

@@ -21,6 +21,7 @@ import { lengthField } from '../framing/index.ts'
 import { type BackoffOptions, backoffDelay } from '../util/backoff.ts'
 import { publishSession } from './channels.ts'
 import { Connection } from './connection.ts'
+import { Endpoints } from './endpoints.ts'
 import { Format, Kind } from './envelope.ts'
 import { encodeFrame } from './frame-writer.ts'
 import { type Hello, PROTOCOL_VERSION, parseGoaway, parseWelcome } from './handshake.ts'
@@ -36,13 +37,19 @@ import {
 import type { PayloadCodecName } from './payload-codec.ts'
 import { checkEventName } from './peer.ts'
 import { type RequestHandler, type RequestOptions, Session } from './session.ts'
-import { type ClientTlsOptions, dial, type Endpoint, parseEndpoint } from './transport.ts'
+import { type ClientTlsOptions, dial } from './transport.ts'
 
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed'
 
 export type ReconnectOptions = BackoffOptions & {
   /** Reconnect attempts in a row before giving up (state 'closed'). @default Infinity */
   maxAttempts?: number
+  /**
+   * Also retry the first connection (same backoff, same `maxAttempts`) instead of rejecting
+   * `MessageClient.connect` at once; it rejects with the last error once the attempts are spent, or at
+   * once on an authentication refusal. @default false
+   */
+  retryFirstConnect?: boolean
 }
 
 export type MessageClientOptions = {
@@ -72,8 +79,7 @@ type Waiter = { resolve: () => void; reject: (error: Error) => void }
  * await client.emit('chat', { text: 'hello' })
  */
 export class MessageClient extends Session {
-  readonly url: string
-  #endpoint: Endpoint
+  #endpoints: Endpoints
   #options: MessageClientOptions
   #state: ClientState = 'connecting'
   #listeners = new Listeners()
@@ -86,19 +92,41 @@ export class MessageClient extends Session {
   #early: { through: number; sentBefore: number } | undefined
   #ownMaxFrame: number
 
-  /** Connects and completes the handshake; rejects if the first connection fails (no retries). */
-  static async connect(url: string, options: MessageClientOptions = {}): Promise<MessageClient> {
-    const client = new MessageClient(url, options)
-    try {
-      await client.#open()
-    } catch (error) {
-      client.#finish(error as Error)
-      throw error
+  /**
+   * Connects and completes the handshake. Rejects if the first connection fails, unless
+   * `reconnect.retryFirstConnect` is set.
+   *
+   * Several URLs (e.g. nodes sharing a RedisAdapter) give failover: the client starts with the first;
+   * after a lost connection it retries the same URL once, and every failed attempt moves on to the
+   * next URL in the list (wrapping around), with the usual backoff between attempts.
+   */
+  static async connect(
+    urls: string | readonly string[],
+    options: MessageClientOptions = {},
+  ): Promise<MessageClient> {
+    const client = new MessageClient(urls, options)
+    const reconnect = options.reconnect === false ? undefined : options.reconnect
+    for (;;) {
+      try {
+        await client.#open()
+        return client
+      } catch (error) {
+        const retry =
+          reconnect?.retryFirstConnect === true &&
+          client.#state !== 'closed' &&
+          !isFatal(error as Error) &&
+          client.#attempt < (reconnect.maxAttempts ?? Number.POSITIVE_INFINITY)
+        if (!retry) {
+          client.#finish(error as Error)
+          throw error
+        }
+        client.#endpoints.advance()
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(client.#attempt++, reconnect)))
+      }
     }
-    return client
   }
 
-  private constructor(url: string, options: MessageClientOptions) {
+  private constructor(urls: string | readonly string[], options: MessageClientOptions) {
     const maxFrameLength = options.maxFrameLength ?? 1024 * 1024
     super(
       lengthField({ lengthFieldLength: 4, maxFrameLength }),
@@ -107,10 +135,19 @@ export class MessageClient extends Session {
       maxFrameLength,
       options.outbox,
     )
-    this.url = url
-    this.#endpoint = parseEndpoint(url)
+    this.#endpoints = new Endpoints(urls)
     this.#options = options
     this.#ownMaxFrame = maxFrameLength
+  }
+
+  /** The URL in use (or being dialled). */
+  get url(): string {
+    return this.#endpoints.url
+  }
+
+  /** Every URL this client may use, in failover order. */
+  get urls(): readonly string[] {
+    return this.#endpoints.urls
   }
 
   get state(): ClientState {
@@ -200,7 +237,7 @@ export class MessageClient extends Session {
   async #open(): Promise<void> {
     this.#setState('connecting')
     const timeout = this.#options.connectTimeout ?? 10_000
-    const transport = await dial(this.#endpoint, timeout, this.#options.tls)
+    const transport = await dial(this.#endpoints.endpoint, timeout, this.#options.tls)
     if (this.#state === 'closed') {
       transport.destroy()
       throw new ClosedError(ErrorCodes.CLOSED, 'Client closed while connecting')
@@ -251,7 +288,10 @@ export class MessageClient extends Session {
       this.#open().catch((error: Error) => {
         if (this.#state === 'closed') return
         if (isFatal(error)) this.#finish(error)
-        else this.#scheduleReconnect(error)
+        else {
+          this.#endpoints.advance()
+          this.#scheduleReconnect(error)
+        }
       })
     }, wait)
   }

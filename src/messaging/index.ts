@@ -3,6 +3,7 @@ export type {
   AdapterPeer,
   BroadcastMessage,
   BroadcastTarget,
+  ClaimContext,
   LiveSession,
   MessagingAdapter,
   SessionChange,

@@ -2,12 +2,14 @@
 // Sessions are kept as live objects, so the store costs nothing per message; a disconnected session
 // waits `retention` ms (checked by a shared sweeper, not a timer per session) and then expires.
 
+import { randomBytes } from 'node:crypto'
 import type {
   AdapterPeer,
   BroadcastMessage,
   BroadcastTarget,
   LiveSession,
   MessagingAdapter,
+  PeerInfo,
   SessionChange,
   SessionSnapshot,
   SessionStore,
@@ -83,6 +85,8 @@ export class MemorySessionStore implements SessionStore, Sweepable {
  */
 export class MemoryAdapter implements MessagingAdapter {
   readonly sessions: SessionStore
+  /** This node's name in `fetchPeers` results (random, like RedisAdapter's). */
+  readonly node = randomBytes(8).toString('hex')
   // Every peer is implicitly in the room named by its id: looked up here instead of stored as a room,
   // which keeps two sets and two map entries per idle connection out of memory.
   #all = new Map<string, AdapterPeer>()
@@ -144,6 +148,14 @@ export class MemoryAdapter implements MessagingAdapter {
 
   broadcast(message: BroadcastMessage, target: BroadcastTarget): void {
     for (const peer of this.#targets(target)) peer.deliver(message)
+  }
+
+  /** Sessions in `room` (all when undefined) on this node, connected or retained: there is no other node. */
+  async fetchPeers(room?: string): Promise<PeerInfo[]> {
+    const out: PeerInfo[] = []
+    for (const peer of this.peersIn(room))
+      out.push({ id: peer.id, node: this.node, connected: peer.connected })
+    return out
   }
 
   #excluded(peer: AdapterPeer, except: ReadonlySet<string>): boolean {

@@ -17,7 +17,7 @@ import type { FrameCodec } from '../framing/codec.ts'
 import { lengthField } from '../framing/index.ts'
 import type { AsyncSocket } from '../socket/index.ts'
 import { delay, startTimer } from '../util/timeout.ts'
-import type { MessagingAdapter, SessionSnapshot } from './adapter.ts'
+import type { MessagingAdapter, PeerInfo, SessionSnapshot } from './adapter.ts'
 import { publishSession, slowConsumerChannel } from './channels.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 import { decodeEnvelope, Format, Kind, newEnvelope } from './envelope.ts'
@@ -199,6 +199,20 @@ export class MessageServer {
     return this.#peers
   }
 
+  /**
+   * Sessions in `room` (every session when undefined), connected or retained, on every node the
+   * adapter knows: MemoryAdapter answers with this process's, RedisAdapter asks every node
+   * (WK_REQUEST_TIMEOUT if one does not answer within `timeout`, WK_ADAPTER_UNAVAILABLE during an outage).
+   */
+  fetchPeers(room?: string, options?: { timeout?: number }): Promise<PeerInfo[]> {
+    if (this.adapter.fetchPeers !== undefined) return this.adapter.fetchPeers(room, options)
+    // An adapter without presence: this node's sessions are all anyone can know.
+    const out: PeerInfo[] = []
+    for (const peer of this.adapter.peersIn(room))
+      out.push({ id: peer.id, node: 'local', connected: peer.connected })
+    return Promise.resolve(out)
+  }
+
   /** Connections open right now (handshaking ones included). */
   get connectionCount(): number {
     return this.#connections.size
@@ -344,14 +358,14 @@ export class MessageServer {
     }
     let peer: Peer | undefined
     const local = hello.session === undefined ? undefined : this.#peers.get(hello.session)
-    if (hello.session !== undefined) peer = await this.#resume(hello.session, identity)
+    if (hello.session !== undefined) peer = await this.#resume(hello.session, identity, hello.lastReceived)
     if (conn.closed) return
     const resumed = peer !== undefined
     if (peer === undefined) {
       peer = new Peer(this.#core, randomBytes(16).toString('base64url'), identity)
       this.#peers.set(peer.id, peer)
       this.adapter.addPeer(peer)
-      this.adapter.sessions.open(peer)
+      this.adapter.sessions.open(peer, this.#options.retention)
     }
     const welcome: Welcome = {
       v: PROTOCOL_VERSION,
@@ -390,10 +404,13 @@ export class MessageServer {
     else this.#listeners.dispatch('connection', peer)
   }
 
-  async #resume(id: string, identity: unknown): Promise<Peer | undefined> {
+  async #resume(id: string, identity: unknown, lastReceived: number): Promise<Peer | undefined> {
     let claimed: Peer | SessionSnapshot | undefined
     try {
-      claimed = (await this.adapter.sessions.claim(id)) as Peer | SessionSnapshot | undefined
+      claimed = (await this.adapter.sessions.claim(id, { lastReceived })) as
+        | Peer
+        | SessionSnapshot
+        | undefined
     } catch {
       return undefined
     }
@@ -401,11 +418,14 @@ export class MessageServer {
     // A session belongs to the identity that opened it: someone else presenting its id gets a new one.
     if (!isDeepStrictEqual(claimed.identity, identity)) return undefined
     if (claimed instanceof Peer) return claimed.closed ? undefined : claimed
+    // A copy that never sent as far as the client received is stale, whatever the store thought: the
+    // session is lost (sessionLost on the client), not a protocol error on its first ack.
+    if (lastReceived > claimed.nextSeq - 1) return undefined
     const peer = new Peer(this.#core, claimed.id, identity)
     this.#peers.set(peer.id, peer)
     this.adapter.addPeer(peer)
     peer.restore(claimed)
-    this.adapter.sessions.open(peer)
+    this.adapter.sessions.open(peer, this.#options.retention)
     return peer
   }
 

@@ -34,6 +34,8 @@ export class ReceiveBuffer {
   /** The unfilled rest of the last destination when it was our own: the next read continues there. */
   #tail: Buffer | undefined
   #busy = false
+  /** The destination last offered was capped at a record's end (filling it says nothing about more). */
+  #capped = false
 
   /**
    * Pass as the `onread` option of net.connect: `buffer` picks each read's destination, `callback`
@@ -56,7 +58,8 @@ export class ReceiveBuffer {
   #next(): Buffer {
     const want = this.#planner?.nextRecordBytes(RECORD_MIN) ?? 0
     const tail = this.#tail
-    if (want > 0 && want <= RECORD_MAX) {
+    this.#capped = want > 0 && want <= RECORD_MAX
+    if (this.#capped) {
       // Continue the record in place when its start is right before the tail.
       if (tail !== undefined && tail.length >= want)
         return tail.length === want ? tail : view(tail.buffer, tail.byteOffset, want)
@@ -71,7 +74,7 @@ export class ReceiveBuffer {
     // The kernel had at least as much as we offered: more is probably waiting, so the next read goes
     // into an arena of our own. A read that drained it returns to the shared scratch, so a connection
     // that falls quiet pins no memory.
-    this.#busy = nread === buffer.length
+    if (!this.#capped) this.#busy = nread === buffer.length
     if (buffer === scratch) {
       this.#tail = undefined
       const chunk = Buffer.allocUnsafe(nread)

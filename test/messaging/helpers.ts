@@ -1,7 +1,15 @@
 // Test helpers for the messaging suite: servers on 127.0.0.1 port 0, bounded waits, and a tiny
 // TCP relay that can cut or blackhole the link between a client and a server.
 import net from 'node:net'
-import { MessageServer, type MessageServerOptions } from '../../src/messaging/index.ts'
+import {
+  type ClaimContext,
+  type LiveSession,
+  MessageServer,
+  type MessageServerOptions,
+  type SessionChange,
+  type SessionSnapshot,
+  type SessionStore,
+} from '../../src/messaging/index.ts'
 
 export async function startServer(
   options: MessageServerOptions = {},
@@ -85,4 +93,47 @@ export class Relay {
     for (const s of this.#sockets) s.destroy()
     await new Promise((r) => this.#server.close(r))
   }
+}
+
+/** A store of copies, like a Redis one: state only reaches it through open/update. */
+export class CopyStore implements SessionStore {
+  readonly tracksChanges = true
+  readonly copies = new Map<string, SessionSnapshot>()
+  updates = 0
+  /** When true, updates are ignored: the copies go stale (a store that lost writes). */
+  frozen = false
+  /** What the server passed to open and claim, for assertions. */
+  readonly opened: number[] = []
+  readonly claims: (ClaimContext | undefined)[] = []
+
+  open(session: LiveSession, retention: number): void {
+    this.opened.push(retention)
+    this.copies.set(session.id, structuredClone(session.snapshot()))
+  }
+
+  update(session: LiveSession, change: SessionChange): void {
+    const copy = this.copies.get(session.id)
+    if (copy === undefined || this.frozen) return
+    this.updates++
+    copy.unacknowledged = [...copy.unacknowledged, ...structuredClone(change.appended)].filter(
+      (m) => m.seq > change.acked,
+    )
+    copy.lastReceived = change.lastReceived
+    copy.nextSeq = change.nextSeq
+  }
+
+  detach(): void {}
+  attach(): void {}
+
+  async claim(id: string, context?: ClaimContext): Promise<SessionSnapshot | undefined> {
+    this.claims.push(context)
+    const copy = this.copies.get(id)
+    return copy === undefined ? undefined : structuredClone(copy)
+  }
+
+  delete(id: string): void {
+    this.copies.delete(id)
+  }
+
+  close(): void {}
 }

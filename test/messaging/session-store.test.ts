@@ -1,52 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
-import {
-  type LiveSession,
-  MemoryAdapter,
-  MessageClient,
-  MessageServer,
-  type Peer,
-  type SessionChange,
-  type SessionSnapshot,
-  type SessionStore,
-} from '../../src/messaging/index.ts'
-import { Relay, waitFor } from './helpers.ts'
-
-/** A store of copies, like a Redis one: state only reaches it through open/update. */
-class CopyStore implements SessionStore {
-  readonly tracksChanges = true
-  readonly copies = new Map<string, SessionSnapshot>()
-  updates = 0
-
-  open(session: LiveSession): void {
-    this.copies.set(session.id, structuredClone(session.snapshot()))
-  }
-
-  update(session: LiveSession, change: SessionChange): void {
-    const copy = this.copies.get(session.id)
-    if (copy === undefined) return
-    this.updates++
-    copy.unacknowledged = [...copy.unacknowledged, ...structuredClone(change.appended)].filter(
-      (m) => m.seq > change.acked,
-    )
-    copy.lastReceived = change.lastReceived
-    copy.nextSeq = change.nextSeq
-  }
-
-  detach(): void {}
-  attach(): void {}
-
-  async claim(id: string): Promise<SessionSnapshot | undefined> {
-    const copy = this.copies.get(id)
-    return copy === undefined ? undefined : structuredClone(copy)
-  }
-
-  delete(id: string): void {
-    this.copies.delete(id)
-  }
-
-  close(): void {}
-}
+import { MemoryAdapter, MessageClient, MessageServer, type Peer } from '../../src/messaging/index.ts'
+import { CopyStore, Relay, waitFor } from './helpers.ts'
 
 describe('session store (what a distributed adapter builds on)', () => {
   const cleanup: (() => unknown)[] = []

@@ -13,22 +13,22 @@ import { Resources, within } from './helpers.ts'
 const resources = new Resources()
 after(() => resources.closeAll())
 
-/** An AsyncServer on `host` that hands over each accepted socket. */
+/** An AsyncServer on `host`; `next()` resolves with the next socket it accepts. */
 async function server(host = '127.0.0.1') {
-  const accepted: AsyncSocket[] = []
-  let wake: (() => void) | undefined
+  const waiting: ((socket: AsyncSocket) => void)[] = []
+  const early: AsyncSocket[] = []
   const listening = resources.add(
     await AsyncServer.listen({ port: 0, host }, (socket) => {
-      accepted.push(socket)
-      wake?.()
+      const take = waiting.shift()
+      if (take) take(socket)
+      else early.push(socket)
     }),
     (s) => s.close(),
   )
-  const next = async (): Promise<AsyncSocket> => {
-    for (let i = 0; i < 100 && accepted.length === 0; i++) {
-      await within(new Promise<void>((resolve) => (wake = resolve)), 2000, 'accept')
-    }
-    return accepted.shift()!
+  const next = (): Promise<AsyncSocket> => {
+    const socket = early.shift()
+    if (socket) return Promise.resolve(socket)
+    return within(new Promise<AsyncSocket>((resolve) => waiting.push(resolve)), 2000, 'accept')
   }
   return { port: listening.port, next }
 }

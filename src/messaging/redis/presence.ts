@@ -4,15 +4,10 @@
 
 import { randomBytes } from 'node:crypto'
 import { ErrorCodes, TimeoutError } from '../../errors.ts'
+import type { PeerInfo } from '../adapter.ts'
 
-/** A session somewhere in the cluster. */
-export type PeerInfo = {
-  id: string
-  /** The node (RedisAdapter.node) holding the session. */
-  node: string
-  /** Whether its client is connected now (false: retained, waiting for a resume). */
-  connected: boolean
-}
+// A session somewhere in the cluster: the adapter interface's shape (MemoryAdapter answers the same way).
+export type { PeerInfo }
 
 export type Question = { t: 'who'; q: string; room: string | null; from: string }
 export type Answer = { t: 'here'; q: string; node: string; peers: [string, boolean][] }

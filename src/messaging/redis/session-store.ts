@@ -5,7 +5,14 @@
 // ownership atomically and brings the session up to date with the broadcasts it missed.
 
 import { ErrorCodes, MessagingError } from '../../errors.ts'
-import type { LiveSession, SessionChange, SessionSnapshot, SessionStore, StoredMessage } from '../adapter.ts'
+import type {
+  ClaimContext,
+  LiveSession,
+  SessionChange,
+  SessionSnapshot,
+  SessionStore,
+  StoredMessage,
+} from '../adapter.ts'
 import { Flag, Kind } from '../envelope.ts'
 import { envelopeLength } from '../frame-writer.ts'
 import { bodyLength } from '../payload-codec.ts'
@@ -71,9 +78,9 @@ export class RedisSessionStore implements SessionStore {
     this.#touchEvery = Math.max(200, Math.min(10_000, Math.floor(limits.retention / 3)))
   }
 
-  /** TTL of a connected session: outlives a crashed owner by at least the retention window. */
-  get #liveTtl(): number {
-    return this.#limits.retention + 2 * this.#touchEvery
+  /** TTL of a connected session: outlives a crashed owner by at least its retention window. */
+  #liveTtl(retention: number = this.#limits.retention): number {
+    return retention + 2 * this.#touchEvery
   }
 
   /** Sessions held on this node (connected or retained). */
@@ -81,7 +88,8 @@ export class RedisSessionStore implements SessionStore {
     return this.#tracked.size
   }
 
-  open(session: LiveSession): void {
+  /** `retention` is the server's (the adapter's own option is only the default before this call). */
+  open(session: LiveSession, retention: number = this.#limits.retention): void {
     const tracked: Tracked = {
       session,
       storedNext: 0,
@@ -93,7 +101,7 @@ export class RedisSessionStore implements SessionStore {
       unstored: false,
       roomsDirty: false,
       detachedAt: undefined,
-      retention: this.#limits.retention,
+      retention: retention > 0 ? retention : this.#limits.retention,
     }
     this.#tracked.set(session.id, tracked)
     this.#ensureTimer()
@@ -124,7 +132,7 @@ export class RedisSessionStore implements SessionStore {
       this.#host.keys.session(session.id),
       this.#host.keys.messages(session.id),
       this.#host.node,
-      t.detachedAt === undefined ? this.#liveTtl : this.#remaining(t),
+      t.detachedAt === undefined ? this.#liveTtl(t.retention) : this.#remaining(t),
       change.acked,
       change.lastReceived,
       change.nextSeq,
@@ -159,7 +167,7 @@ export class RedisSessionStore implements SessionStore {
     this.#touch(t, '')
   }
 
-  async claim(id: string): Promise<LiveSession | SessionSnapshot | undefined> {
+  async claim(id: string, context?: ClaimContext): Promise<LiveSession | SessionSnapshot | undefined> {
     const local = this.#tracked.get(id)
     if (local !== undefined && !local.lost) return local.session
     const host = this.#host
@@ -175,7 +183,7 @@ export class RedisSessionStore implements SessionStore {
         host.keys.epoch,
         host.keys.seq,
         host.node,
-        this.#liveTtl,
+        this.#liveTtl(),
         this.#limits.maxCatchUp + 1,
       )) as ClaimReply | null
       if (reply === null) return undefined
@@ -191,6 +199,9 @@ export class RedisSessionStore implements SessionStore {
       if (host.sequencer.epoch !== epoch || !(await host.sequencer.waitFor(pos, this.#limits.claimTimeout)))
         return undefined
       const snapshot = snapshotOf(id, meta, stored)
+      // The client saw messages this copy never sent: a stale copy (say Redis kept old data while the
+      // owner died during an outage). Resuming from it would renumber what the client already has.
+      if (context !== undefined && context.lastReceived > snapshot.nextSeq - 1) return undefined
       const missed = this.#missed(pos, log, capture)
       if (missed === undefined) return undefined
       const rooms = new Set(snapshot.rooms)
@@ -296,7 +307,7 @@ export class RedisSessionStore implements SessionStore {
       this.#host.keys.session(snapshot.id),
       this.#host.keys.messages(snapshot.id),
       this.#host.node,
-      t.detachedAt === undefined ? this.#liveTtl : this.#remaining(t),
+      t.detachedAt === undefined ? this.#liveTtl(t.retention) : this.#remaining(t),
       identity,
       snapshot.nextSeq,
       snapshot.lastReceived,
@@ -326,7 +337,7 @@ export class RedisSessionStore implements SessionStore {
         this.#host.keys.session(id),
         this.#host.keys.messages(id),
         this.#host.node,
-        t.detachedAt === undefined ? this.#liveTtl : this.#remaining(t),
+        t.detachedAt === undefined ? this.#liveTtl(t.retention) : this.#remaining(t),
         rooms,
       )
       .then(
