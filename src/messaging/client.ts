@@ -17,13 +17,12 @@ import {
   TimeoutError,
   type WirekitError,
 } from '../errors.ts'
-import { lengthField } from '../framing/index.ts'
 import { type BackoffOptions, backoffDelay } from '../util/backoff.ts'
 import { publishSession } from './channels.ts'
 import { Connection } from './connection.ts'
 import { Endpoints } from './endpoints.ts'
 import { Format, Kind } from './envelope.ts'
-import { encodeFrame } from './frame-writer.ts'
+import { encodeFrame, wireCodec } from './frame-writer.ts'
 import { type Hello, PROTOCOL_VERSION, parseGoaway, parseWelcome } from './handshake.ts'
 import { resolveHeartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
@@ -68,6 +67,9 @@ export type MessageClientOptions = {
   /** Largest frame accepted, in bytes. @default 1 MiB */
   maxFrameLength?: number
 }
+
+/** See `ackDelay`. */
+const CLIENT_ACK_DELAY_MS = Number(process.env.MP_ACKD ?? 20)
 
 type Waiter = { resolve: () => void; reject: (error: Error) => void }
 
@@ -129,7 +131,7 @@ export class MessageClient extends Session {
   private constructor(urls: string | readonly string[], options: MessageClientOptions) {
     const maxFrameLength = options.maxFrameLength ?? 1024 * 1024
     super(
-      lengthField({ lengthFieldLength: 4, maxFrameLength }),
+      wireCodec(maxFrameLength),
       options.codec ?? 'json',
       resolveHeartbeat(undefined),
       maxFrameLength,
@@ -416,6 +418,15 @@ export class MessageClient extends Session {
 
   protected get pings(): boolean {
     return true
+  }
+
+  /**
+   * A client acks a lone message a little later: a broadcast to thousands of clients then is not
+   * answered by thousands of ack writes while it is still being sent, and the ack usually rides with
+   * the client's next message instead.
+   */
+  protected override get ackDelay(): number {
+    return CLIENT_ACK_DELAY_MS
   }
 
   protected override get isOver(): boolean {

@@ -31,6 +31,8 @@ export interface ConnectionOwner {
   onClose(conn: Connection, error: Error | undefined): void
 }
 
+/** Bytes in flight beyond which flushes wait for a write to complete (see `writing`). */
+const WRITE_AHEAD_BYTES = process.env.MP_A ? 1 : 512 * 1024
 /** How long a closing connection waits for its last bytes to leave before it is destroyed. */
 const LINGER_MS = 1000
 
@@ -52,9 +54,7 @@ export class Connection {
   /** Time of the last write. */
   lastOutbound = Date.now()
   closed = false
-  /** A write is in flight: the next flush waits for it (natural coalescing and backpressure). */
-  writing = false
-  /** Bytes of the write in flight. */
+  /** Bytes handed to the socket whose writes have not completed. */
   writingBytes = 0
   /** The server's set of open connections (for maxConnections and close); left on close. */
   registry: Set<Connection> | undefined
@@ -109,16 +109,24 @@ export class Connection {
     }
   }
 
-  /** Writes one buffer; only one write is in flight at a time. */
+  /**
+   * Whether the next flush should wait for writes in flight (natural coalescing and backpressure).
+   * Up to WRITE_AHEAD_BYTES may be in flight, so a sender can hand over a batch while it builds the
+   * next one, and an ack is never held back behind a write that has not completed yet.
+   */
+  get writing(): boolean {
+    return this.writingBytes >= WRITE_AHEAD_BYTES
+  }
+
+  /** Writes one buffer (in order after those in flight). */
   write(data: Buffer): void {
     if (this.closed) return
-    this.writing = true
-    this.writingBytes = data.length
+    const bytes = data.length
+    this.writingBytes += bytes
     this.lastOutbound = Date.now()
     this.socket.write(data).then(
       () => {
-        this.writing = false
-        this.writingBytes = 0
+        this.writingBytes -= bytes
         if (!this.closed) this.owner.onWritable(this)
       },
       (error: Error) => this.close(error),

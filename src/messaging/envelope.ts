@@ -186,12 +186,19 @@ function decodeName(frame: Buffer, at: number, n: number): string {
 const names = new Map<string, Buffer>()
 const MAX_CACHED_NAMES = 1024
 
+// A stream usually repeats one name: the last one is checked before the map.
+let lastName = ''
+let lastNameBytes: Buffer = Buffer.alloc(0)
+
 function nameBytes(name: string): Buffer {
+  if (name === lastName) return lastNameBytes
   let bytes = names.get(name)
   if (bytes === undefined) {
     bytes = Buffer.from(name, 'utf8')
     if (names.size < MAX_CACHED_NAMES) names.set(name, bytes)
   }
+  lastName = name
+  lastNameBytes = bytes
   return bytes
 }
 
@@ -200,6 +207,13 @@ function readU48(buf: Buffer, at: number): number {
 }
 
 function writeU48(buf: Buffer, value: number, at: number): void {
+  if (value < TWO_32) {
+    // The common case (under 4 billion messages): no division.
+    buf.writeUInt32LE(value, at)
+    buf[at + 4] = 0
+    buf[at + 5] = 0
+    return
+  }
   const lo = value % TWO_32
   buf.writeUInt32LE(lo, at)
   buf.writeUInt16LE((value - lo) / TWO_32, at + 4)

@@ -1,8 +1,10 @@
 // Turns envelopes into framed bytes. Many frames are encoded into one output buffer per flush (one
-// syscall for many messages): each envelope is built in a shared scratch buffer, then framed into the
-// output by the FrameCodec, so the length-field implementation stays the one in src/framing/.
+// syscall for many messages). On the messaging wire codec (`wireCodec`: a 4-byte big-endian length, the
+// layout src/framing's lengthField writes) envelopes are built in place in the output; any other
+// FrameCodec gets each envelope built in a shared scratch buffer and framed by the codec itself.
 
 import type { FrameCodec } from '../framing/codec.ts'
+import { lengthField } from '../framing/index.ts'
 import { Flag, type Format, headerLength, type Kind, writeHeader } from './envelope.ts'
 import { type Body, bodyLength, writeBody } from './payload-codec.ts'
 
@@ -22,6 +24,29 @@ function viewOf(length: number): Buffer {
   let view = views[length]
   if (view === undefined) views[length] = view = scratch.subarray(0, length)
   return view
+}
+
+// Codecs made by wireCodec, with the largest envelope they frame: their frames are written in place.
+const inPlace = new WeakMap<FrameCodec, number>()
+let lastCodec: FrameCodec | undefined
+let lastMax = -1
+
+/**
+ * The messaging wire codec: `lengthField({ lengthFieldLength: 4, maxFrameLength })`. Decoding is the
+ * shared implementation; encoding writes the same 4-byte header directly (no scratch copy per message).
+ */
+export function wireCodec(maxFrameLength: number): FrameCodec {
+  const codec = lengthField({ lengthFieldLength: 4, maxFrameLength })
+  inPlace.set(codec, maxFrameLength)
+  return codec
+}
+
+function inPlaceMax(codec: FrameCodec): number {
+  if (codec !== lastCodec) {
+    lastCodec = codec
+    lastMax = inPlace.get(codec) ?? -1
+  }
+  return lastMax
 }
 
 /** Envelope bytes (without frame header) for these fields. */
@@ -47,6 +72,12 @@ export function writeFrame(
   body: Body,
   bodyBytes: number,
 ): number {
+  if (envelopeBytes <= inPlaceMax(codec)) {
+    // Same bytes as lengthField's encodeInto: big-endian length, then the envelope.
+    target.writeUInt32BE(envelopeBytes, at)
+    writeBody(target, writeHeader(target, at + 4, kind, flags, seq, ack, id, name), body, bodyBytes)
+    return at + 4 + envelopeBytes
+  }
   ensureScratch(envelopeBytes)
   const payloadAt = writeHeader(scratch, 0, kind, flags, seq, ack, id, name)
   writeBody(scratch, payloadAt, body, bodyBytes)

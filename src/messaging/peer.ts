@@ -40,7 +40,15 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
   'state',
 ])
 
+// The last name that passed: a stream repeats one event name, so most checks end here.
+let lastAllowed = ''
+
 export function checkEventName(event: string): void {
+  if (event === lastAllowed) return
+  if (typeof event === 'string' && !RESERVED_EVENTS.has(event)) {
+    lastAllowed = event
+    return
+  }
   if (RESERVED_EVENTS.has(event)) throw new InvalidArgumentError(`"${event}" is a reserved event name`)
 }
 

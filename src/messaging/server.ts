@@ -14,14 +14,13 @@ import {
   type WirekitError,
 } from '../errors.ts'
 import type { FrameCodec } from '../framing/codec.ts'
-import { lengthField } from '../framing/index.ts'
 import type { AsyncSocket } from '../socket/index.ts'
 import { delay, startTimer } from '../util/timeout.ts'
 import type { MessagingAdapter, PeerInfo, SessionSnapshot } from './adapter.ts'
 import { publishSession, slowConsumerChannel } from './channels.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 import { decodeEnvelope, Format, Kind, newEnvelope } from './envelope.ts'
-import { encodeFrame } from './frame-writer.ts'
+import { encodeFrame, wireCodec } from './frame-writer.ts'
 import {
   goawayFor,
   goawayFrame,
@@ -117,7 +116,7 @@ export class MessageServer {
       maxConnections: options.maxConnections ?? Number.POSITIVE_INFINITY,
     }
     this.adapter = options.adapter ?? new MemoryAdapter()
-    this.#codec = lengthField({ lengthFieldLength: 4, maxFrameLength })
+    this.#codec = wireCodec(maxFrameLength)
     const peers = this.#peers
     const listeners = this.#listeners
     const handlers = this.#handlers

@@ -35,6 +35,12 @@ export type RequestOptions = {
 type VolatileMessage = { name: string; flags: number; body: Body; bodyBytes: number; size: number }
 
 const MAX_BATCH_BYTES = 256 * 1024
+/**
+ * Bytes queued within one event-loop turn after which they are written at once instead of at the
+ * end of the turn: a producer emitting thousands of messages in a loop hands the first ones to the
+ * socket (and the peer starts reading) while it still builds the rest.
+ */
+const EARLY_FLUSH_BYTES = process.env.MP_A ? Infinity : 64 * 1024
 const MAX_VOLATILE_BYTES = 1024 * 1024
 const ACK_ENVELOPE_BYTES = 8
 /** Messages received without an ack before one is written at once, at the end of the chunk. */
@@ -43,6 +49,39 @@ const ACK_EVERY = 512
 // One reused decode record and one reused batch array for every session: frames are handled one at a time.
 const envelope = newEnvelope()
 let batch: OutboxEntry[] = []
+
+// Sessions holding back a standalone ack (see `ackDelay`), under one shared timer. While this process
+// keeps reading (a broadcast to many clients still arriving), the timer waits another round, up to
+// MAX_ACK_DELAY_MS: the acks then follow the burst instead of competing with it.
+let delayedAcks: Session[] = []
+let delayedAckTimer: NodeJS.Timeout | undefined
+let delayedSince = 0
+let readsSinceTimer = 0
+const MAX_ACK_DELAY_MS = 200
+
+function delayAck(session: Session, delay: number): void {
+  delayedAcks.push(session)
+  if (delayedAckTimer !== undefined) return
+  delayedSince = Date.now()
+  readsSinceTimer = 0
+  armAckTimer(delay)
+}
+
+function armAckTimer(delay: number): void {
+  delayedAckTimer = setTimeout(() => {
+    delayedAckTimer = undefined
+    if (readsSinceTimer > 0 && Date.now() - delayedSince + delay <= MAX_ACK_DELAY_MS) {
+      readsSinceTimer = 0
+      armAckTimer(delay)
+      return
+    }
+    const list = delayedAcks
+    delayedAcks = []
+    for (const s of list) s.ackTimerFired()
+  }, delay)
+  // Sockets keep the process alive, not a pending ack.
+  delayedAckTimer.unref()
+}
 
 // Sessions with something to write, flushed together once per event-loop turn.
 let dirty: Session[] = []
@@ -76,6 +115,9 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   #volatile: VolatileMessage[] | undefined
   #volatileBytes = 0
   #queued = false
+  #ackDelayed = false
+  /** Reliable bytes queued since the last flush (see EARLY_FLUSH_BYTES). */
+  #queuedBytes = 0
   #pending: PendingRequests | undefined
   #lastPingAt = 0
   #sweeper: Sweeper | undefined
@@ -110,6 +152,13 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   abstract onClose(conn: Connection, error: Error | undefined): void
   /** Called at every flush, before writing (the server syncs its session store here). */
   protected beforeFlush(): void {}
+  /**
+   * How long an ack with nothing else to send may wait, in ms (0: written at the end of the turn).
+   * Any frame written earlier carries it; ACK_EVERY unacknowledged messages are acked at once anyway.
+   */
+  protected get ackDelay(): number {
+    return 0
+  }
 
   // ——— sending ———
 
@@ -149,7 +198,8 @@ export abstract class Session implements ConnectionOwner, Sweepable {
       settle: undefined,
     }
     this.outbox.push(entry)
-    this.schedule()
+    if ((this.#queuedBytes += size) >= EARLY_FLUSH_BYTES) this.flush()
+    else this.schedule()
     return entry
   }
 
@@ -228,6 +278,7 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   /** Writes everything pending as one buffer: ack, control frames, volatile messages, then the outbox. */
   flush(): void {
     this.#queued = false
+    this.#queuedBytes = 0
     this.beforeFlush()
     const conn = this.conn
     if (conn === undefined || !this.established || conn.writing || conn.closed) return
@@ -382,12 +433,24 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   }
 
   onChunk(_conn: Connection): void {
+    if (delayedAckTimer !== undefined) readsSinceTimer++
     const unacked = this.lastReceived - this.ackSent
     if (unacked === 0) return
     // A long stream is acknowledged as it is read, so the sender's window keeps moving; otherwise
     // the ack waits for the end of the event-loop turn and rides with whatever else is written.
     if (unacked >= ACK_EVERY) this.flush()
-    else this.schedule()
+    else if (this.#queued) return
+    else if (this.ackDelay > 0) {
+      if (this.#ackDelayed) return
+      this.#ackDelayed = true
+      delayAck(this, this.ackDelay)
+    } else this.schedule()
+  }
+
+  /** The shared delayed-ack timer fired: write the ack unless a flush already carried it. */
+  ackTimerFired(): void {
+    this.#ackDelayed = false
+    if (this.lastReceived > this.ackSent) this.schedule()
   }
 
   #onAck(ack: number): void {

@@ -3,23 +3,19 @@
 //
 //   connecting ──connect──▶ (securing ──handshake + trust checks──▶) connected ──▶ closed
 //                                  ▲ startTLS ───────────────────────────┘
+//
+// This file is the facade and the state machine; its pieces live beside it: dial.ts (connect options,
+// connect/handshake deadlines), upgrade.ts (TLS handshake, startTLS hand-over), deadlines.ts (per-read
+// and per-write timeouts and signals), read-queue.ts / write-queue.ts (the queues), socket-errors.ts.
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
-import {
-  AbortError,
-  ClosedError,
-  ConnectError,
-  ErrorCodes,
-  InvalidArgumentError,
-  TimeoutError,
-  TlsError,
-  type WirekitError,
-} from '../errors.ts'
+import { type AbortError, type ClosedError, InvalidArgumentError, type WirekitError } from '../errors.ts'
 import type { FrameCodec } from '../framing/codec.ts'
-import { startTimer } from '../util/timeout.ts'
+import { armRead, armWrite } from './deadlines.ts'
 import { closeChannel, connectChannel, debug } from './diagnostics.ts'
+import { armConnect, armHandshake, dial } from './dial.ts'
 import { readFrames, type WriteFrameOptions, writeFrame } from './frames.ts'
 import { connectError, ioError } from './map-error.ts'
 import {
@@ -34,47 +30,16 @@ import {
   type WriteOptions,
   type WriteTimeoutHandler,
 } from './options.ts'
+import { MAX_READ_LENGTH, toDelimiter } from './read-args.ts'
 import { type PendingRead, ReadQueue, type ReadQueueHost } from './read-queue.ts'
-import { ReceiveBuffer } from './receive-buffer.ts'
-import { checkPeer, DEFAULT_HANDSHAKE_TIMEOUT, type TlsOptions, validateTlsOptions } from './tls.ts'
-import { handshake, prependedStream } from './upgrade.ts'
+import type { ReceiveBuffer } from './receive-buffer.ts'
+import { abortError, closedError, readyError } from './socket-errors.ts'
+import type { AsyncSocketEvents, SocketState, WrapOptions } from './socket-types.ts'
+import { checkPeer, type TlsOptions, validateTlsOptions } from './tls.ts'
+import { handOver, handshake } from './upgrade.ts'
 import { type PendingWrite, WriteQueue, type WriteQueueHost } from './write-queue.ts'
 
-/** Lifecycle of an AsyncSocket. */
-export type SocketState = 'connecting' | 'securing' | 'connected' | 'closed'
-
-/** The delegate callbacks of CocoaAsyncSocket, as events. */
-export type AsyncSocketEvents = {
-  /** A read completed. */
-  read: [data: Buffer, tag: unknown]
-  /** A write reached the kernel. */
-  write: [tag: unknown]
-  /** A read that needs more bytes has `done` of `total` (NaN for until reads). */
-  readProgress: [done: number, total: number, tag: unknown]
-  /** The peer sent FIN: no more bytes will arrive; writing still works (half-close). */
-  readClosed: []
-  /** TLS is up and the peer passed the trust checks. */
-  secure: []
-  /** The socket closed; `error` when it closed because of a failure. */
-  close: [error?: WirekitError]
-}
-
-/** Wraps an already connected socket (accepted by a server, or made elsewhere). */
-export type WrapOptions = SocketOptions & {
-  /** This end accepted the connection: startTLS acts as the TLS server. @default false */
-  isServer?: boolean
-  /** For a TLSSocket that already finished its handshake: the trust checks to run before it is usable. */
-  tls?: TlsOptions
-  /** The name checked by TLS trust checks and used by client startTLS. */
-  host?: string
-  /**
-   * The TCP socket a TLSSocket `stream` was made over, when it is at hand (AsyncServer passes it):
-   * reset() then sends a real RST instead of a plain close.
-   */
-  rawSocket?: net.Socket
-}
-
-const MAX_READ_LENGTH = 2 ** 31 - 1
+export type { AsyncSocketEvents, SocketState, WrapOptions } from './socket-types.ts'
 
 /**
  * Wraps a connected plaintext socket created with `receiver.onread` (AsyncServer's accepted sockets).
@@ -139,41 +104,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
    * is up; they run once it is. `socket.ready` settles with the outcome.
    */
   static open(options: ConnectOptions): AsyncSocket {
-    if (options === null || typeof options !== 'object')
-      throw new InvalidArgumentError('connect options required')
-    checkSocketOptions(options)
-    checkNumber(options.timeout, 'timeout', 0, false)
-    checkSignal(options.signal, 'signal')
-    const { path, port } = options
-    const host = options.host ?? 'localhost'
-    if (path === undefined) {
-      if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
-        throw new InvalidArgumentError(`port must be an integer 1..65535, got ${String(port)}`)
-      }
-    } else if (typeof path !== 'string' || path === '')
-      throw new InvalidArgumentError('path must be a non-empty string')
-    const tlsOptions = options.tls === true ? {} : options.tls
-    if (tlsOptions) validateTlsOptions(tlsOptions, 'connect')
-    const where = path ?? `${host}:${port}`
-    const base: net.NetConnectOpts = path
-      ? { path, allowHalfOpen: true }
-      : {
-          host,
-          port: port!,
-          localAddress: options.localAddress,
-          localPort: options.localPort,
-          family: options.family ?? 0,
-          autoSelectFamily: options.autoSelectFamily ?? true,
-          noDelay: options.noDelay ?? true,
-          keepAlive: options.keepAlive ?? false,
-          keepAliveInitialDelay: options.keepAliveInitialDelay ?? 0,
-          allowHalfOpen: true,
-        }
-    // Plaintext reads go straight into buffers we choose; TLS decrypts into its own. TLS runs over a
-    // TCP socket of our own (not tls.connect's internal one) so reset() can send a real RST.
-    const receiver = tlsOptions ? undefined : new ReceiveBuffer()
-    const stream = net.connect(receiver ? { ...base, onread: receiver.onread } : base)
-    const socket = new AsyncSocket(stream, stream, options, false, path ? undefined : host, where, receiver)
+    const { stream, receiver, tls: tlsOptions, host, where } = dial(options)
+    const socket = new AsyncSocket(stream, stream, options, false, host, where, receiver)
     socket.#connect(tlsOptions, options)
     return socket
   }
@@ -384,7 +316,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       cleanup: undefined,
       scanned: 0,
     }
-    if (options?.timeout !== undefined || options?.signal !== undefined) this.#armRead(read, options)
+    if (options?.timeout !== undefined || options?.signal !== undefined)
+      armRead(read, options, this.#reads, this, this.#where)
     this.#reads.enqueue(read)
     return promise
   }
@@ -415,7 +348,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       sent: false,
       settled: false,
     }
-    if (options?.timeout !== undefined || options?.signal !== undefined) this.#armWrite(write, options)
+    if (options?.timeout !== undefined || options?.signal !== undefined)
+      armWrite(write, options, this.#writes, this, this.#where)
     try {
       this.#writes.add(write)
     } catch (error) {
@@ -454,14 +388,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       this.#state = 'securing'
       const raw = this.#stream
       this.#unlisten(raw)
-      raw.pause()
-      raw.on('error', noop)
-      // From now on the plaintext socket's bytes are the handshake's: hand them on as 'data' events.
-      this.#receiver?.attach((chunk) => raw.emit('data', chunk), undefined)
-      // Bytes read past the last plaintext read are the start of the peer's handshake.
-      const leftover = this.#reads.drainBuffered()
-      const base: Duplex = leftover ? prependedStream(raw, leftover) : raw
-      await this.#secureOver(base, options)
+      await this.#secureOver(handOver(raw, this.#receiver, this.#reads.drainBuffered()), options)
     } catch (error) {
       const failure = error as WirekitError
       this.destroy(failure)
@@ -522,31 +449,17 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
 
   #connect(tlsOptions: TlsOptions | undefined, options: ConnectOptions): void {
     const stream = this.#stream
-    this.#cancelTimer = startTimer(options.timeout ?? DEFAULTS.connectTimeout, () =>
-      this.#fail(new ConnectError(ErrorCodes.CONNECT_TIMEOUT, `connect to ${this.#where} timed out`)),
-    )
-    const signal = options.signal
-    if (signal) {
-      if (signal.aborted) queueMicrotask(() => this.#fail(this.#abortError('connect', undefined, signal)))
-      else {
-        const onAbort = (): void => this.#fail(this.#abortError('connect', undefined, signal))
-        signal.addEventListener('abort', onAbort, { once: true })
-        this.#ready.finally(() => signal.removeEventListener('abort', onAbort)).catch(noop)
-      }
-    }
+    const fail = (error: WirekitError): void => this.#fail(error)
+    this.#cancelTimer = armConnect(options, this.#where, this.#ready, fail)
     stream.once('connect', () => {
       this.#cancelTimer()
       if (!tlsOptions) return this.#becomeReady(false)
       this.#state = 'securing'
       // One deadline for the handshake and the trust checks after it.
-      this.#cancelTimer = startTimer(tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, () =>
-        this.#fail(
-          new TlsError(ErrorCodes.TLS_HANDSHAKE_TIMEOUT, `TLS handshake with ${this.#where} timed out`),
-        ),
-      )
+      this.#cancelTimer = armHandshake(tlsOptions, this.#where, fail)
       this.#unlisten(stream)
       stream.on('error', noop)
-      this.#secureOver(stream, tlsOptions).catch((error: WirekitError) => this.#fail(error))
+      this.#secureOver(stream, tlsOptions).catch(fail)
     })
   }
 
@@ -605,17 +518,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       this.#reads.end(closed)
       this.#writes.failAll(closed)
     }
-    this.#rejectReady(
-      error instanceof ConnectError || error instanceof TlsError || error instanceof AbortError
-        ? error
-        : new ConnectError(
-            ErrorCodes.CONNECT_FAILED,
-            `connection to ${this.#where} closed before it was ready`,
-            {
-              cause: error,
-            },
-          ),
-    )
+    this.#rejectReady(readyError(error, this.#where))
     debug('socket %s closed%s', this.#where, this.#closeError ? `: ${this.#closeError.code}` : '')
     if (closeChannel.hasSubscribers) closeChannel.publish({ socket: this, error: this.#closeError })
     this.emit('close', this.#closeError)
@@ -691,117 +594,13 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     },
   }
 
-  #armRead(read: PendingRead, options: ReadOptions): void {
-    const { timeout, signal } = options
-    const started = performance.now()
-    let cancelTimer = noop
-    const fire = (): void => {
-      const elapsed = performance.now() - started
-      const done = this.#reads.progressOf(read)
-      const extra = this.onReadTimeout?.(read.tag, elapsed, done)
-      if (typeof extra === 'number' && extra > 0) {
-        cancelTimer = startTimer(extra, fire)
-        return
-      }
-      if (!this.#reads.remove(read)) return
-      cleanup()
-      read.reject(
-        new TimeoutError(
-          ErrorCodes.READ_TIMEOUT,
-          `read from ${this.#where} timed out after ${Math.round(elapsed)} ms`,
-          {
-            tag: read.tag,
-            bytesDone: done,
-          },
-        ),
-      )
-    }
-    const onAbort = (): void => {
-      if (!this.#reads.remove(read)) return
-      cleanup()
-      read.reject(this.#abortError('read', read.tag, signal!))
-    }
-    const cleanup = (): void => {
-      cancelTimer()
-      signal?.removeEventListener('abort', onAbort)
-    }
-    if (timeout !== undefined) cancelTimer = startTimer(timeout, fire)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    read.cleanup = cleanup
-  }
-
-  #armWrite(write: PendingWrite, options: WriteOptions): void {
-    const { timeout, signal } = options
-    const started = performance.now()
-    let cancelTimer = noop
-    // A write still waiting here is withdrawn alone; one already in the stream cannot be taken back,
-    // so the connection closes with the error (its peer would otherwise see a partial message).
-    const failWith = (error: WirekitError): void => {
-      if (write.settled) return
-      if (this.#writes.withdraw(write)) {
-        write.settled = true
-        cleanup()
-        write.reject(error)
-      } else this.destroy(error)
-    }
-    const fire = (): void => {
-      const elapsed = performance.now() - started
-      const extra = this.onWriteTimeout?.(write.tag, elapsed, 0)
-      if (typeof extra === 'number' && extra > 0) {
-        cancelTimer = startTimer(extra, fire)
-        return
-      }
-      failWith(
-        new TimeoutError(
-          ErrorCodes.WRITE_TIMEOUT,
-          `write to ${this.#where} timed out after ${Math.round(elapsed)} ms`,
-          {
-            tag: write.tag,
-            bytesDone: 0,
-          },
-        ),
-      )
-    }
-    const onAbort = (): void => failWith(this.#abortError('write', write.tag, signal!))
-    const cleanup = (): void => {
-      cancelTimer()
-      signal?.removeEventListener('abort', onAbort)
-    }
-    if (timeout !== undefined) cancelTimer = startTimer(timeout, fire)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    write.cleanup = cleanup
-  }
-
   #closedError(message: string, tag?: unknown): ClosedError {
-    return new ClosedError(ErrorCodes.CLOSED, `${message}: ${this.#where}`, { tag })
+    return closedError(this.#where, message, tag)
   }
 
   #abortError(what: string, tag: unknown, signal: AbortSignal): AbortError {
-    return new AbortError(ErrorCodes.ABORTED, `${what} on ${this.#where} was aborted`, {
-      tag,
-      cause: signal.reason,
-    })
+    return abortError(this.#where, what, tag, signal)
   }
-}
-
-let lastDelimiterString = ''
-let lastDelimiter = Buffer.from('\n')
-
-/** A delimiter as bytes; the last string one is cached, since a connection reads with the same one. */
-function toDelimiter(until: string | Uint8Array): Buffer {
-  if (typeof until === 'string') {
-    if (until !== lastDelimiterString) {
-      lastDelimiter = Buffer.from(until)
-      lastDelimiterString = until
-    }
-    if (lastDelimiter.length === 0)
-      throw new InvalidArgumentError('read({ until }) needs a non-empty delimiter')
-    return lastDelimiter
-  }
-  if (!(until instanceof Uint8Array) || until.length === 0) {
-    throw new InvalidArgumentError('read({ until }) needs a non-empty string or Uint8Array delimiter')
-  }
-  return Buffer.isBuffer(until) ? until : Buffer.from(until.buffer, until.byteOffset, until.byteLength)
 }
 
 function noop(): void {}

@@ -7,7 +7,27 @@ import tls from 'node:tls'
 import { ErrorCodes, TlsError, type WirekitError } from '../errors.ts'
 import { startTimer } from '../util/timeout.ts'
 import { connectError } from './map-error.ts'
+import type { ReceiveBuffer } from './receive-buffer.ts'
 import { clientOptions, DEFAULT_HANDSHAKE_TIMEOUT, serverOptions, type TlsOptions } from './tls.ts'
+
+/**
+ * Takes a paused plaintext socket off the read path and returns the stream the handshake runs over:
+ * `raw` itself, or `raw` behind `leftover`, the bytes read past the last plaintext read (the start of
+ * the peer's handshake).
+ */
+export function handOver(
+  raw: net.Socket,
+  receiver: ReceiveBuffer | undefined,
+  leftover: Buffer | undefined,
+): Duplex {
+  raw.pause()
+  raw.on('error', noop)
+  // From now on the plaintext socket's bytes are the handshake's: hand them on as 'data' events.
+  receiver?.attach((chunk) => raw.emit('data', chunk), undefined)
+  return leftover ? prependedStream(raw, leftover) : raw
+}
+
+function noop(): void {}
 
 /** A duplex over `raw` that first yields `head`: lets TLS see bytes we had already read. */
 export function prependedStream(raw: net.Socket, head: Buffer): Duplex {
