@@ -69,7 +69,7 @@ export type MessageClientOptions = {
 }
 
 /** See `ackDelay`. */
-const CLIENT_ACK_DELAY_MS = Number(process.env.MP_ACKD ?? 20)
+const CLIENT_ACK_DELAY_MS = 20
 
 type Waiter = { resolve: () => void; reject: (error: Error) => void }
 

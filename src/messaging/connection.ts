@@ -32,7 +32,7 @@ export interface ConnectionOwner {
 }
 
 /** Bytes in flight beyond which flushes wait for a write to complete (see `writing`). */
-const WRITE_AHEAD_BYTES = process.env.MP_A ? 1 : 512 * 1024
+const WRITE_AHEAD_BYTES = 512 * 1024
 /** How long a closing connection waits for its last bytes to leave before it is destroyed. */
 const LINGER_MS = 1000
 

@@ -6,6 +6,7 @@ import { ErrorCodes, InvalidArgumentError, ProtocolError, TimeoutError } from '.
 import type { FrameCodec } from '../framing/codec.ts'
 import { publishResend } from './channels.ts'
 import type { Connection, ConnectionOwner } from './connection.ts'
+import { delayAck, noteRead } from './delayed-acks.ts'
 import { checkName, decodeEnvelope, Flag, Format, Kind, newEnvelope, requireName } from './envelope.ts'
 import { encodeFrame, envelopeLength, writeFrame } from './frame-writer.ts'
 import { goawayFor } from './handshake.ts'
@@ -40,48 +41,22 @@ const MAX_BATCH_BYTES = 256 * 1024
  * end of the turn: a producer emitting thousands of messages in a loop hands the first ones to the
  * socket (and the peer starts reading) while it still builds the rest.
  */
-const EARLY_FLUSH_BYTES = process.env.MP_A ? Infinity : 64 * 1024
+const EARLY_FLUSH_BYTES = 64 * 1024
 const MAX_VOLATILE_BYTES = 1024 * 1024
 const ACK_ENVELOPE_BYTES = 8
 /** Messages received without an ack before one is written at once, at the end of the chunk. */
 const ACK_EVERY = 512
+/**
+ * A delayed ack (see `ackDelay`) only covers a few small messages: beyond these the ack goes out at
+ * the end of the turn, so a server's per-peer buffer (peerBuffer) does not fill up with messages a
+ * healthy client has long received.
+ */
+const DELAYED_ACK_MESSAGES = 16
+const DELAYED_ACK_BYTES = 64 * 1024
 
 // One reused decode record and one reused batch array for every session: frames are handled one at a time.
 const envelope = newEnvelope()
 let batch: OutboxEntry[] = []
-
-// Sessions holding back a standalone ack (see `ackDelay`), under one shared timer. While this process
-// keeps reading (a broadcast to many clients still arriving), the timer waits another round, up to
-// MAX_ACK_DELAY_MS: the acks then follow the burst instead of competing with it.
-let delayedAcks: Session[] = []
-let delayedAckTimer: NodeJS.Timeout | undefined
-let delayedSince = 0
-let readsSinceTimer = 0
-const MAX_ACK_DELAY_MS = 200
-
-function delayAck(session: Session, delay: number): void {
-  delayedAcks.push(session)
-  if (delayedAckTimer !== undefined) return
-  delayedSince = Date.now()
-  readsSinceTimer = 0
-  armAckTimer(delay)
-}
-
-function armAckTimer(delay: number): void {
-  delayedAckTimer = setTimeout(() => {
-    delayedAckTimer = undefined
-    if (readsSinceTimer > 0 && Date.now() - delayedSince + delay <= MAX_ACK_DELAY_MS) {
-      readsSinceTimer = 0
-      armAckTimer(delay)
-      return
-    }
-    const list = delayedAcks
-    delayedAcks = []
-    for (const s of list) s.ackTimerFired()
-  }, delay)
-  // Sockets keep the process alive, not a pending ack.
-  delayedAckTimer.unref()
-}
 
 // Sessions with something to write, flushed together once per event-loop turn.
 let dirty: Session[] = []
@@ -116,6 +91,8 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   #volatileBytes = 0
   #queued = false
   #ackDelayed = false
+  /** Bytes of reliable messages received since the last ack written. */
+  #bytesSinceAck = 0
   /** Reliable bytes queued since the last flush (see EARLY_FLUSH_BYTES). */
   #queuedBytes = 0
   #pending: PendingRequests | undefined
@@ -320,6 +297,7 @@ export abstract class Session implements ConnectionOwner, Sweepable {
         0,
       )
       this.ackSent = this.lastReceived
+      this.#bytesSinceAck = 0
     }
     if (volatile !== undefined) {
       for (const m of volatile) {
@@ -400,6 +378,7 @@ export abstract class Session implements ConnectionOwner, Sweepable {
         )
       }
       this.lastReceived = seq
+      this.#bytesSinceAck += frame.length
       const data = decodePayload(frame, env.payloadStart, env.format)
       if (kind === Kind.EVENT) this.onEvent(requireName(env.name), data)
       else if (kind === Kind.REQUEST) this.#onRequest(env.id, requireName(env.name), data)
@@ -433,14 +412,14 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   }
 
   onChunk(_conn: Connection): void {
-    if (delayedAckTimer !== undefined) readsSinceTimer++
+    noteRead()
     const unacked = this.lastReceived - this.ackSent
     if (unacked === 0) return
     // A long stream is acknowledged as it is read, so the sender's window keeps moving; otherwise
     // the ack waits for the end of the event-loop turn and rides with whatever else is written.
     if (unacked >= ACK_EVERY) this.flush()
     else if (this.#queued) return
-    else if (this.ackDelay > 0) {
+    else if (this.ackDelay > 0 && unacked < DELAYED_ACK_MESSAGES && this.#bytesSinceAck < DELAYED_ACK_BYTES) {
       if (this.#ackDelayed) return
       this.#ackDelayed = true
       delayAck(this, this.ackDelay)
@@ -533,6 +512,7 @@ export abstract class Session implements ConnectionOwner, Sweepable {
     this.conn = conn
     this.established = true
     this.ackSent = this.lastReceived
+    this.#bytesSinceAck = 0
     this.#lastPingAt = 0
     if (peerLastReceived >= this.nextSeq) {
       throw new ProtocolError(

@@ -47,6 +47,13 @@ export type { AsyncSocketEvents, SocketState, WrapOptions } from './socket-types
  */
 export let wrapReceiving: (stream: net.Socket, options: WrapOptions, receiver: ReceiveBuffer) => AsyncSocket
 
+/**
+ * The AsyncSocket a stream belongs to. The stream listeners are module-level functions that find
+ * their socket here (as ws does), so an idle connection carries no closure per listener.
+ */
+const kOwner = Symbol('wirekit.asyncSocket')
+type Owned = net.Socket & { [kOwner]?: AsyncSocket }
+
 export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   /** Extends a read timeout instead of failing it: return extra milliseconds. */
   onReadTimeout: ReadTimeoutHandler | undefined
@@ -59,11 +66,13 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   readonly #raw: net.Socket
   /** Chooses where the kernel writes reads of a plaintext socket we opened (net's `onread`). */
   readonly #receiver: ReceiveBuffer | undefined
-  readonly #reads: ReadQueue
-  readonly #writes: WriteQueue
-  readonly #ready: Promise<void>
-  #resolveReady!: () => void
-  #rejectReady!: (error: WirekitError) => void
+  readonly #reads: ReadQueue<AsyncSocket>
+  readonly #writes: WriteQueue<AsyncSocket>
+  /** Made when first asked for: most accepted sockets are ready at once and nobody asks. */
+  #ready: Promise<void> | undefined
+  #settleReady: PromiseWithResolvers<void> | undefined
+  /** The socket became usable once: `ready` resolves (a later close does not reject it). */
+  #wasReady = false
   #state: SocketState = 'connecting'
   readonly #isServer: boolean
   readonly #host: string | undefined
@@ -124,7 +133,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     checkSocketOptions(options)
     const raw = options.rawSocket ?? stream
     if (!(raw instanceof net.Socket)) throw new InvalidArgumentError('wrap: rawSocket must be a net.Socket')
-    const where = stream.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : 'unix socket peer'
+    // join() builds one flat string; a template would keep a rope of three pieces per socket.
+    const where = stream.remoteAddress ? [stream.remoteAddress, stream.remotePort].join(':') : 'unix socket peer'
     const isServer = options.isServer ?? false
     const socket = new AsyncSocket(stream, raw, options, isServer, options.host, where, receiver)
     if (options.noDelay ?? true) stream.setNoDelay?.(true)
@@ -158,27 +168,38 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     this.#where = where
     this.onReadTimeout = options.onReadTimeout
     this.onWriteTimeout = options.onWriteTimeout
-    this.#reads = new ReadQueue(this.#readHost, options.readHighWaterMark ?? DEFAULTS.readHighWaterMark)
+    this.#reads = new ReadQueue(
+      this,
+      AsyncSocket.#readHost,
+      options.readHighWaterMark ?? DEFAULTS.readHighWaterMark,
+    )
     this.#writes = new WriteQueue(
-      this.#writeHost,
+      this,
+      AsyncSocket.#writeHost,
       options.writeHighWaterMark ?? DEFAULTS.writeHighWaterMark,
       options.maxWriteQueue ?? DEFAULTS.maxWriteQueue,
     )
-    const { promise, resolve, reject } = Promise.withResolvers<void>()
-    this.#ready = promise
-    this.#resolveReady = resolve
-    this.#rejectReady = reject
-    // Nobody has to await `ready`: its failure also reaches every queued operation and 'close'.
-    promise.catch(noop)
     this.#listen(stream)
-    receiver?.attach(this.#onData, this.#reads)
+    receiver?.attach(this, AsyncSocket.#received, this.#reads)
     // 'newListener' is EventEmitter's own event, outside AsyncSocketEvents.
     ;(this as EventEmitter).on('newListener', AsyncSocket.#watchListeners)
   }
 
   /** Settles when the socket is usable: connected, and secured and trusted when TLS is on. */
   get ready(): Promise<void> {
-    return this.#ready
+    let ready = this.#ready
+    if (ready === undefined) {
+      if (this.#wasReady) ready = Promise.resolve()
+      else if (this.#closed) ready = Promise.reject(readyError(this.#error, this.#where))
+      else {
+        this.#settleReady = Promise.withResolvers<void>()
+        ready = this.#settleReady.promise
+      }
+      // Nobody has to await `ready`: its failure also reaches every queued operation and 'close'.
+      ready.catch(noop)
+      this.#ready = ready
+    }
+    return ready
   }
 
   get state(): SocketState {
@@ -315,6 +336,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       reject,
       cleanup: undefined,
       scanned: 0,
+      next: undefined,
     }
     if (options?.timeout !== undefined || options?.signal !== undefined)
       armRead(read, options, this.#reads, this, this.#where)
@@ -347,6 +369,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       cleanup: undefined,
       sent: false,
       settled: false,
+      next: undefined,
     }
     if (options?.timeout !== undefined || options?.signal !== undefined)
       armWrite(write, options, this.#writes, this, this.#where)
@@ -382,7 +405,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     const readsDone = this.#reads.barrier()
     const writesDone = this.#writes.barrier()
     try {
-      await this.#ready
+      await this.ready
       await Promise.all([readsDone, writesDone])
       if (this.#closed) throw this.#error ?? this.#closedError('closed before startTLS')
       this.#state = 'securing'
@@ -402,7 +425,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   async end(): Promise<void> {
     if (this.#writeEnded || this.#closed) return
     this.#writeEnded = true
-    await this.#ready.catch(noop)
+    await this.ready.catch(noop)
     await this.#writes.whenIdle()
     if (this.#closed) return
     const stream = this.#stream
@@ -416,7 +439,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closing = true
-    await this.#ready.catch(noop)
+    await this.ready.catch(noop)
     await this.#reads.whenIdle()
     await this.end()
     this.#stream.destroy()
@@ -450,7 +473,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   #connect(tlsOptions: TlsOptions | undefined, options: ConnectOptions): void {
     const stream = this.#stream
     const fail = (error: WirekitError): void => this.#fail(error)
-    this.#cancelTimer = armConnect(options, this.#where, this.#ready, fail)
+    this.#cancelTimer = armConnect(options, this.#where, this.ready, fail)
     stream.once('connect', () => {
       this.#cancelTimer()
       if (!tlsOptions) return this.#becomeReady(false)
@@ -487,10 +510,12 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     this.#cancelTimer()
     this.#state = 'connected'
     // A socket reading through `onread` has no 'data' events.
-    if (this.#receiver === undefined || this.#stream !== this.#raw) this.#stream.on('data', this.#onData)
+    if (this.#receiver === undefined || this.#stream !== this.#raw) this.#stream.on('data', AsyncSocket.#onData)
     if (this.#upgrading) this.#reads.lift()
     this.#writes.open()
-    this.#resolveReady()
+    this.#wasReady = true
+    this.#settleReady?.resolve()
+    this.#settleReady = undefined
     if (secured) this.emit('secure')
     if (!this.#upgrading) {
       if (connectChannel.hasSubscribers) connectChannel.publish({ socket: this })
@@ -518,79 +543,91 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       this.#reads.end(closed)
       this.#writes.failAll(closed)
     }
-    this.#rejectReady(readyError(error, this.#where))
+    if (this.#settleReady !== undefined) {
+      this.#settleReady.reject(readyError(error, this.#where))
+      this.#settleReady = undefined
+    }
     debug('socket %s closed%s', this.#where, this.#closeError ? `: ${this.#closeError.code}` : '')
     if (closeChannel.hasSubscribers) closeChannel.publish({ socket: this, error: this.#closeError })
     this.emit('close', this.#closeError)
   }
 
   #listen(stream: net.Socket): void {
-    stream.on('end', this.#onEnd)
-    stream.on('close', this.#onClose)
-    stream.on('error', this.#onError)
-    stream.on('drain', this.#onDrain)
+    ;(stream as Owned)[kOwner] = this
+    stream.on('end', AsyncSocket.#onEnd)
+    stream.on('close', AsyncSocket.#onClose)
+    stream.on('error', AsyncSocket.#onError)
+    stream.on('drain', AsyncSocket.#onDrain)
   }
 
   #unlisten(stream: net.Socket): void {
-    stream.off('data', this.#onData)
-    stream.off('end', this.#onEnd)
-    stream.off('close', this.#onClose)
-    stream.off('error', this.#onError)
-    stream.off('drain', this.#onDrain)
+    stream.off('data', AsyncSocket.#onData)
+    stream.off('end', AsyncSocket.#onEnd)
+    stream.off('close', AsyncSocket.#onClose)
+    stream.off('error', AsyncSocket.#onError)
+    stream.off('drain', AsyncSocket.#onDrain)
   }
 
-  readonly #onData = (chunk: Buffer): void => {
-    this.#bytesRead += chunk.length
-    this.#reads.push(chunk)
+  // The stream listeners: shared by every socket, called with the stream as `this`.
+
+  static #received(socket: AsyncSocket, chunk: Buffer): void {
+    socket.#bytesRead += chunk.length
+    socket.#reads.push(chunk)
   }
 
-  readonly #onEnd = (): void => {
-    this.#readEnded = true
-    this.#reads.end(this.#closedError('the peer closed its side of the connection (FIN)'))
-    this.emit('readClosed')
+  static readonly #onData = function (this: Owned, chunk: Buffer): void {
+    AsyncSocket.#received(this[kOwner]!, chunk)
   }
 
-  readonly #onClose = (): void => {
-    this.#finish()
+  static readonly #onEnd = function (this: Owned): void {
+    const socket = this[kOwner]!
+    socket.#readEnded = true
+    socket.#reads.end(socket.#closedError('the peer closed its side of the connection (FIN)'))
+    socket.emit('readClosed')
   }
 
-  readonly #onError = (error: Error): void => {
+  static readonly #onClose = function (this: Owned): void {
+    this[kOwner]!.#finish()
+  }
+
+  static readonly #onError = function (this: Owned, error: Error): void {
+    const socket = this[kOwner]!
     const mapped =
-      this.#state === 'connected' ? ioError(error, this.#where) : connectError(error, this.#where)
-    this.#error ??= mapped
-    this.#closeError ??= mapped
+      socket.#state === 'connected' ? ioError(error, socket.#where) : connectError(error, socket.#where)
+    socket.#error ??= mapped
+    socket.#closeError ??= mapped
   }
 
-  readonly #onDrain = (): void => {
-    this.#writes.flush()
+  static readonly #onDrain = function (this: Owned): void {
+    this[kOwner]!.#writes.flush()
   }
 
-  readonly #readHost: ReadQueueHost = {
-    completed: (data, tag) => {
-      if (this.#readObserved && this.listenerCount('read') > 0) this.emit('read', data, tag)
+  static readonly #readHost: ReadQueueHost<AsyncSocket> = {
+    completed(socket, data, tag) {
+      if (socket.#readObserved && socket.listenerCount('read') > 0) socket.emit('read', data, tag)
     },
-    progress: (done, total, tag) => {
-      this.emit('readProgress', done, total, tag)
+    progress(socket, done, total, tag) {
+      socket.emit('readProgress', done, total, tag)
     },
-    pause: () => {
-      this.#stream.pause()
+    pause(socket) {
+      socket.#stream.pause()
     },
-    resume: () => {
-      if (!this.#closed) this.#stream.resume()
+    resume(socket) {
+      if (!socket.#closed) socket.#stream.resume()
     },
   }
 
-  readonly #writeHost: WriteQueueHost = {
-    send: (data, done) => {
-      this.#stream.write(data, done)
+  static readonly #writeHost: WriteQueueHost<AsyncSocket> = {
+    send(socket, data, done) {
+      socket.#stream.write(data, done)
     },
-    writableLength: () => this.#stream.writableLength,
-    completed: (write) => {
-      this.#bytesWritten += write.data.length
-      this.emit('write', write.tag)
+    writableLength: (socket) => socket.#stream.writableLength,
+    completed(socket, write) {
+      socket.#bytesWritten += write.data.length
+      socket.emit('write', write.tag)
     },
-    failed: (error) => {
-      this.destroy(ioError(error, this.#where))
+    failed(socket, error) {
+      socket.destroy(ioError(error, socket.#where))
     },
   }
 

@@ -3,6 +3,7 @@
 // is lost or reordered when reads of different kinds are mixed.
 import { ClosedError, ErrorCodes, ProtocolError, type WirekitError } from '../errors.ts'
 import { ChunkList } from './chunk-list.ts'
+import { Fifo } from './fifo.ts'
 
 /** What a queued read waits for. A 'barrier' holds every later read back (startTLS). */
 export type ReadKind = 'any' | 'length' | 'until' | 'barrier'
@@ -23,20 +24,25 @@ export type PendingRead = {
    * restarts. Barriers: 1 once reached.
    */
   scanned: number
+  /** The read queued after this one (owned by the queue). */
+  next: PendingRead | undefined
 }
 
 const EMPTY = Buffer.alloc(0)
 
-/** Callbacks from the queue to its socket. */
-export type ReadQueueHost = {
+/**
+ * Callbacks from the queue to its socket, which they get as `owner`: one host object serves every
+ * socket, so an idle socket carries no closures for them.
+ */
+export type ReadQueueHost<Owner> = {
   /** A read completed with `data`. */
-  completed(data: Buffer, tag: unknown): void
+  completed(owner: Owner, data: Buffer, tag: unknown): void
   /** A read that needs more bytes has `done` of `total` (NaN for until reads). */
-  progress(done: number, total: number, tag: unknown): void
+  progress(owner: Owner, done: number, total: number, tag: unknown): void
   /** Stop pulling bytes from the kernel: the buffer is past its high-water mark. */
-  pause(): void
+  pause(owner: Owner): void
   /** Pull again. */
-  resume(): void
+  resume(owner: Owner): void
 }
 
 /**
@@ -45,11 +51,12 @@ export type ReadQueueHost = {
  *   bytes:  [ c0 (from offset) | c1 | c2 ... ]   buffered = unread bytes in all of them
  *   reads:  [ r0 (head) | r1 | ... ]             served in order while bytes suffice
  */
-export class ReadQueue {
-  readonly #host: ReadQueueHost
+export class ReadQueue<Owner = unknown> {
+  readonly #owner: Owner
+  readonly #host: ReadQueueHost<Owner>
   readonly #highWaterMark: number
   readonly #bytes = new ChunkList()
-  #reads: PendingRead[] = []
+  readonly #reads = new Fifo<PendingRead>()
   /** Length of the last completed read({ length }), 0 after any other kind. */
   #lastLength = 0
   /**
@@ -60,9 +67,11 @@ export class ReadQueue {
   #paused = false
   /** Set once no more bytes will arrive (peer FIN or close): the reason reads fail from now on. */
   #ended: WirekitError | undefined
-  #idleWaiters: (() => void)[] = []
+  /** Wakers of whenIdle(), created on first use (close() and startTLS only). */
+  #idleWaiters: (() => void)[] | undefined
 
-  constructor(host: ReadQueueHost, highWaterMark: number) {
+  constructor(owner: Owner, host: ReadQueueHost<Owner>, highWaterMark: number) {
+    this.#owner = owner
     this.#host = host
     this.#highWaterMark = highWaterMark
   }
@@ -74,7 +83,7 @@ export class ReadQueue {
 
   /** Reads waiting for bytes. */
   get pending(): number {
-    return this.#reads.length
+    return this.#reads.size
   }
 
   /** True once the stream has ended: later reads fail once the buffer is drained. */
@@ -94,7 +103,7 @@ export class ReadQueue {
   ): Buffer | undefined {
     const bytes = this.#bytes
     const buffered = bytes.length
-    if (buffered === 0 || this.#reads.length > 0) return undefined
+    if (buffered === 0 || this.#reads.first !== undefined) return undefined
     let data: Buffer | undefined
     if (kind === 'length') {
       if (length > buffered) return undefined
@@ -122,7 +131,7 @@ export class ReadQueue {
    */
   nextRecordBytes(min: number): number {
     const buffered = this.#bytes.length
-    const head = this.#reads[0]
+    const head = this.#reads.first
     if (head !== undefined) {
       return head.kind === 'length' && head.length >= min && head.length > buffered
         ? head.length - buffered
@@ -141,9 +150,8 @@ export class ReadQueue {
 
   /** Removes a queued read (timeout, abort). Returns false if it already completed. */
   remove(read: PendingRead): boolean {
-    const index = this.#reads.indexOf(read)
+    const index = this.#reads.remove(read)
     if (index < 0) return false
-    this.#reads.splice(index, 1)
     // The next read may be satisfiable by bytes the removed one was waiting past.
     if (index === 0) this.#serve()
     else this.#checkIdle()
@@ -166,36 +174,37 @@ export class ReadQueue {
       reject,
       cleanup: undefined,
       scanned: 0,
+      next: undefined,
     })
     return promise
   }
 
   /** Removes the barrier at the head and serves the reads behind it. */
   lift(): void {
-    if (this.#reads[0]?.kind === 'barrier') this.#reads.shift()
+    if (this.#reads.first?.kind === 'barrier') this.#reads.shift()
     this.#serve()
   }
 
   /** Resolves once no read is queued (close()). */
   whenIdle(): Promise<void> {
-    if (this.#reads.length === 0) return Promise.resolve()
-    return new Promise((resolve) => this.#idleWaiters.push(resolve))
+    if (this.#reads.first === undefined) return Promise.resolve()
+    return new Promise((resolve) => (this.#idleWaiters ??= []).push(resolve))
   }
 
   /** Bytes done so far by a queued read, for timeout callbacks and errors. */
   progressOf(read: PendingRead): number {
     const buffered = this.#bytes.length
-    return this.#reads[0] === read ? Math.min(buffered, read.kind === 'length' ? read.length : buffered) : 0
+    return this.#reads.first === read ? Math.min(buffered, read.kind === 'length' ? read.length : buffered) : 0
   }
 
   /** A chunk arrived from the kernel. */
   push(chunk: Buffer): void {
     if (chunk.length === 0) return
     this.#bytes.push(chunk)
-    if (this.#reads.length > 0) this.#serve()
+    if (this.#reads.first !== undefined) this.#serve()
     if (!this.#paused && this.#bytes.length >= this.#highWaterMark && !this.#headWantsMore()) {
       this.#paused = true
-      this.#host.pause()
+      this.#host.pause(this.#owner)
     }
   }
 
@@ -209,8 +218,7 @@ export class ReadQueue {
   /** Fails every queued read with `error` (destroy). Buffered bytes are dropped. */
   failAll(error: WirekitError): void {
     if (!this.#ended) this.#ended = error
-    const reads = this.#reads
-    this.#reads = []
+    const reads = this.#reads.drain()
     this.#bytes.clear()
     for (const read of reads) {
       read.cleanup?.()
@@ -231,8 +239,7 @@ export class ReadQueue {
 
   /** Completes queued reads, in order, while the buffer holds what the head one needs. */
   #serve(): void {
-    while (this.#reads.length > 0) {
-      const read = this.#reads[0]!
+    for (let read = this.#reads.first; read !== undefined; read = this.#reads.first) {
       let data: Buffer | undefined
       if (read.kind === 'barrier') {
         if (read.scanned === 0) {
@@ -249,7 +256,7 @@ export class ReadQueue {
           this.#steady = read.length === this.#lastLength
           this.#lastLength = read.length
         } else if (buffered > 0 && this.#ended === undefined)
-          this.#host.progress(buffered, read.length, read.tag)
+          this.#host.progress(this.#owner, buffered, read.length, read.tag)
       } else if (read.kind === 'any') {
         if (buffered > 0) {
           data = buffered <= read.maxLength ? bytes.takeAll() : bytes.take(read.maxLength)
@@ -276,7 +283,7 @@ export class ReadQueue {
           continue
         } else if (buffered > 0 && this.#ended === undefined) {
           read.scanned = Math.max(0, buffered - read.delimiter!.length + 1)
-          this.#host.progress(buffered, Number.NaN, read.tag)
+          this.#host.progress(this.#owner, buffered, Number.NaN, read.tag)
         }
       }
       if (data === undefined) {
@@ -290,16 +297,16 @@ export class ReadQueue {
       this.#reads.shift()
       read.cleanup?.()
       read.resolve(data)
-      this.#host.completed(data, read.tag)
+      this.#host.completed(this.#owner, data, read.tag)
     }
     this.#maybeResume()
     this.#checkIdle()
   }
 
   #checkIdle(): void {
-    if (this.#reads.length > 0 || this.#idleWaiters.length === 0) return
     const waiters = this.#idleWaiters
-    this.#idleWaiters = []
+    if (this.#reads.first !== undefined || waiters === undefined) return
+    this.#idleWaiters = undefined
     for (const wake of waiters) wake()
   }
 
@@ -319,7 +326,7 @@ export class ReadQueue {
 
   /** True when the head read cannot complete until more bytes arrive, so pausing would deadlock. */
   #headWantsMore(): boolean {
-    const read = this.#reads[0]
+    const read = this.#reads.first
     if (read === undefined) return false
     if (read.kind === 'length') return read.length > this.#bytes.length
     if (read.kind === 'until') return read.maxLength > this.#bytes.length
@@ -329,7 +336,7 @@ export class ReadQueue {
   #maybeResume(): void {
     if (this.#paused && (this.#bytes.length < this.#highWaterMark || this.#headWantsMore())) {
       this.#paused = false
-      this.#host.resume()
+      this.#host.resume(this.#owner)
     }
   }
 }

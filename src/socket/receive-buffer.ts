@@ -4,7 +4,7 @@
 // A quiet connection pins no memory: it shares one scratch buffer with every other quiet socket and
 // each read is copied out of it at once. A busy one (the kernel had more than the last read took)
 // reads into an arena of its own, handed out as views.
-import type { OnReadOpts } from 'node:net'
+import type { OnReadOpts, Socket } from 'node:net'
 import { view } from './chunk-list.ts'
 
 /** Reads of at least this many bytes get a destination of their own. */
@@ -28,9 +28,25 @@ export type RecordPlanner = {
   nextRecordBytes(min: number): number
 }
 
+/** Where a receiver hands each chunk: `owner` is the object given to attach() (no closure per socket). */
+export type ChunkSink = (owner: never, chunk: Buffer) => void
+
+/** The ReceiveBuffer of a socket that reads through `ReceiveBuffer.onread`. */
+const kReceiver = Symbol('wirekit.receiveBuffer')
+type Receiving = Socket & { [kReceiver]?: ReceiveBuffer }
+
+/**
+ * The receiver whose read just completed. Node calls `onread.buffer` (without `this`) right after
+ * `onread.callback` (with the socket as `this`) of the same socket, and once when the handle is set up,
+ * before any byte: so the callback leaves its receiver here for the `buffer` call that follows, which
+ * takes it. A `buffer` call with nothing here gets the shared scratch, which is safe for any socket.
+ */
+let justRead: ReceiveBuffer | undefined
+
 export class ReceiveBuffer {
   #planner: RecordPlanner | undefined
-  #sink: (chunk: Buffer) => void = dropChunk
+  #sink: ChunkSink = dropChunk
+  #owner: unknown
   /** The unfilled rest of the last destination when it was our own: the next read continues there. */
   #tail: Buffer | undefined
   #busy = false
@@ -38,20 +54,37 @@ export class ReceiveBuffer {
   #capped = false
 
   /**
-   * Pass as the `onread` option of net.connect: `buffer` picks each read's destination, `callback`
-   * takes the bytes. The socket is paused through pause(), so the callback never returns false.
+   * The `onread` option of net.connect / new net.Socket, shared by every socket (then `bind()` each
+   * socket to its receiver): `buffer` picks each read's destination, `callback` takes the bytes. The
+   * socket is paused through pause(), so the callback never returns false.
    */
-  readonly onread: OnReadOpts = {
-    buffer: () => this.#next(),
-    callback: (nread, buffer) => {
-      this.#received(nread, buffer as Buffer)
+  static readonly onread: OnReadOpts = {
+    buffer: () => {
+      const receiver = justRead
+      justRead = undefined
+      return receiver === undefined ? scratch : receiver.#next()
+    },
+    callback(this: Receiving, nread: number, buffer: Uint8Array): boolean {
+      const receiver = this[kReceiver]
+      if (receiver === undefined) return true
+      receiver.#received(nread, buffer as Buffer)
+      justRead = receiver
       return true
     },
+  } as OnReadOpts
+
+  /** Makes `socket` (created with `ReceiveBuffer.onread`, not read from yet) read through this receiver. */
+  bind(socket: Socket): void {
+    ;(socket as Receiving)[kReceiver] = this
   }
 
-  /** Received chunks go to `sink`; `planner` sizes destinations for large reads (none: no records). */
-  attach(sink: (chunk: Buffer) => void, planner: RecordPlanner | undefined): void {
-    this.#sink = sink
+  /**
+   * Received chunks go to `sink(owner, chunk)`; `planner` sizes destinations for large reads (none:
+   * no records).
+   */
+  attach<Owner>(owner: Owner, sink: (owner: Owner, chunk: Buffer) => void, planner: RecordPlanner | undefined): void {
+    this.#owner = owner
+    this.#sink = sink as ChunkSink
     this.#planner = planner
   }
 
@@ -79,14 +112,14 @@ export class ReceiveBuffer {
       this.#tail = undefined
       const chunk = Buffer.allocUnsafe(nread)
       scratch.copy(chunk, 0, 0, nread)
-      this.#sink(chunk)
+      this.#sink(this.#owner as never, chunk)
       return
     }
     this.#tail =
       nread < buffer.length
         ? view(buffer.buffer, buffer.byteOffset + nread, buffer.length - nread)
         : undefined
-    this.#sink(nread === buffer.length ? buffer : view(buffer.buffer, buffer.byteOffset, nread))
+    this.#sink(this.#owner as never, nread === buffer.length ? buffer : view(buffer.buffer, buffer.byteOffset, nread))
   }
 }
 

@@ -50,6 +50,8 @@ export class AsyncServer extends EventEmitter<AsyncServerEvents> {
   /** TLS servers: each TCP connection by its peer's address, so the TLSSocket over it finds it. */
   readonly #rawByPeer = new Map<string, net.Socket>()
   readonly #onConnection: (socket: AsyncSocket) => unknown
+  /** Every socket's 'close' listener (called with the socket as `this`): one function, not one per socket. */
+  readonly #forget: (this: AsyncSocket) => void
   readonly #options: ListenOptions
   #closing: Promise<void> | undefined
 
@@ -79,6 +81,10 @@ export class AsyncServer extends EventEmitter<AsyncServerEvents> {
     super()
     this.#options = options
     this.#onConnection = onConnection
+    const sockets = this.#sockets
+    this.#forget = function (this: AsyncSocket): void {
+      sockets.delete(this)
+    }
     this.#server = options.tls
       ? tls.createServer({ ...serverOptions(options.tls), allowHalfOpen: true }, (socket) =>
           this.#accept(socket),
@@ -221,7 +227,12 @@ export class AsyncServer extends EventEmitter<AsyncServerEvents> {
       ? wrapReceiving(stream, options, receiver)
       : AsyncSocket.wrap(stream, { ...options, rawSocket })
     this.#sockets.add(socket)
-    socket.once('close', () => this.#sockets.delete(socket))
+    socket.on('close', this.#forget)
+    // A plaintext socket is usable at once; asking for `ready` would keep a promise on it for nothing.
+    if (socket.state === 'connected') {
+      queueMicrotask(() => this.#handOver(socket))
+      return
+    }
     socket.ready.then(
       () => this.#handOver(socket),
       (error: WirekitError) => this.emit('clientError', error),
@@ -262,6 +273,8 @@ function adopt(raw: net.Socket, receiver: ReceiveBuffer): net.Socket | undefined
   if (typeof handle?.readStart !== 'function' || typeof handle.useUserBuffer !== 'function') return undefined
   holder._handle = null
   raw.destroy()
-  const options = { handle, allowHalfOpen: true, readable: true, writable: true, onread: receiver.onread }
-  return new net.Socket(options as unknown as net.SocketConstructorOpts)
+  const options = { handle, allowHalfOpen: true, readable: true, writable: true, onread: ReceiveBuffer.onread }
+  const socket = new net.Socket(options as unknown as net.SocketConstructorOpts)
+  receiver.bind(socket)
+  return socket
 }

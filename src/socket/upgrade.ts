@@ -23,11 +23,15 @@ export function handOver(
   raw.pause()
   raw.on('error', noop)
   // From now on the plaintext socket's bytes are the handshake's: hand them on as 'data' events.
-  receiver?.attach((chunk) => raw.emit('data', chunk), undefined)
+  receiver?.attach(raw, emitData, undefined)
   return leftover ? prependedStream(raw, leftover) : raw
 }
 
 function noop(): void {}
+
+function emitData(raw: net.Socket, chunk: Buffer): void {
+  raw.emit('data', chunk)
+}
 
 /** A duplex over `raw` that first yields `head`: lets TLS see bytes we had already read. */
 export function prependedStream(raw: net.Socket, head: Buffer): Duplex {

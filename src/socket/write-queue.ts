@@ -2,6 +2,7 @@
 // taken their bytes. At most `highWaterMark` bytes sit in the stream's user-space buffer; later writes
 // wait here (no copy), and at most `maxQueued` bytes may wait, so memory stays bounded.
 import { BackpressureError, ErrorCodes, type WirekitError } from '../errors.ts'
+import { Fifo } from './fifo.ts'
 
 /** One write, waiting here or handed to the stream. */
 export type PendingWrite = {
@@ -16,33 +17,42 @@ export type PendingWrite = {
   settled: boolean
   /** A barrier (startTLS) carries no bytes: it closes the gate once every write before it completed. */
   barrier?: boolean
+  /** The write queued after this one (owned by the queue). */
+  next: PendingWrite | undefined
 }
 
-/** What the queue needs from its socket. */
-export type WriteQueueHost = {
+/**
+ * What the queue needs from its socket, which it gets as `owner`: one host object serves every
+ * socket, so an idle socket carries no closures for them.
+ */
+export type WriteQueueHost<Owner> = {
   /** Hands bytes to the stream; `done` runs once the kernel has them (or with the error). */
-  send(data: Uint8Array, done: (error?: Error | null) => void): void
+  send(owner: Owner, data: Uint8Array, done: (error?: Error | null) => void): void
   /** Bytes the stream holds in user space, not yet taken by the kernel. */
-  writableLength(): number
+  writableLength(owner: Owner): number
   /** A write completed. */
-  completed(write: PendingWrite): void
+  completed(owner: Owner, write: PendingWrite): void
   /** A write handed to the stream failed: the connection is broken. */
-  failed(error: Error): void
+  failed(owner: Owner, error: Error): void
 }
 
-export class WriteQueue {
-  readonly #host: WriteQueueHost
+export class WriteQueue<Owner = unknown> {
+  readonly #owner: Owner
+  readonly #host: WriteQueueHost<Owner>
   readonly #highWaterMark: number
   readonly #maxQueued: number
-  #waiting: PendingWrite[] = []
+  /** Writes past the high-water mark; made when the first one has to wait. */
+  #waiting: Fifo<PendingWrite> | undefined
   #waitingBytes = 0
-  #inFlight: PendingWrite[] = []
+  readonly #inFlight = new Fifo<PendingWrite>()
   /** Closed until the connection (and TLS, and verification) is up; startTLS closes it again. */
   #open = false
   #failed: WirekitError | undefined
-  #idleWaiters: (() => void)[] = []
+  /** Wakers of whenIdle(), created on first use (end() and startTLS only). */
+  #idleWaiters: (() => void)[] | undefined
 
-  constructor(host: WriteQueueHost, highWaterMark: number, maxQueued: number) {
+  constructor(owner: Owner, host: WriteQueueHost<Owner>, highWaterMark: number, maxQueued: number) {
+    this.#owner = owner
     this.#host = host
     this.#highWaterMark = highWaterMark
     this.#maxQueued = maxQueued
@@ -50,7 +60,7 @@ export class WriteQueue {
 
   /** Writes not yet completed (waiting or in the stream). */
   get pending(): number {
-    return this.#waiting.length + this.#inFlight.length
+    return (this.#waiting?.size ?? 0) + this.#inFlight.size
   }
 
   /** Bytes waiting here, not yet handed to the stream. */
@@ -71,27 +81,25 @@ export class WriteQueue {
 
   /** Queues a write; throws BackpressureError (synchronously, for the caller to reject) when full. */
   add(write: PendingWrite): void {
-    if (this.#open && this.#waiting.length === 0 && this.#host.writableLength() < this.#highWaterMark) {
+    if (this.#open && this.#waiting?.first === undefined && this.#host.writableLength(this.#owner) < this.#highWaterMark) {
       this.#send(write)
       return
     }
-    if (this.#waitingBytes + write.data.length > this.#maxQueued && this.#waiting.length > 0) {
+    if (this.#waitingBytes + write.data.length > this.#maxQueued && this.#waiting?.first !== undefined) {
       throw new BackpressureError(
         ErrorCodes.BACKPRESSURE,
         `write queue full: ${this.#waitingBytes} bytes already wait (maxWriteQueue ${this.#maxQueued})`,
         { tag: write.tag },
       )
     }
-    this.#waiting.push(write)
+    ;(this.#waiting ??= new Fifo()).push(write)
     this.#waitingBytes += write.data.length
   }
 
   /** Withdraws a write that still waits here (timeout, abort). False once it is in the stream. */
   withdraw(write: PendingWrite): boolean {
     if (write.sent) return false
-    const index = this.#waiting.indexOf(write)
-    if (index < 0) return false
-    this.#waiting.splice(index, 1)
+    if (this.#waiting === undefined || this.#waiting.remove(write) < 0) return false
     this.#waitingBytes -= write.data.length
     this.#checkIdle()
     return true
@@ -99,18 +107,20 @@ export class WriteQueue {
 
   /** Hands waiting writes to the stream while it is under the high-water mark (on open and on 'drain'). */
   flush(): void {
-    while (this.#open && this.#waiting.length > 0 && this.#host.writableLength() < this.#highWaterMark) {
-      const write = this.#waiting[0]!
+    const waiting = this.#waiting
+    if (waiting === undefined) return
+    while (this.#open && waiting.first !== undefined && this.#host.writableLength(this.#owner) < this.#highWaterMark) {
+      const write = waiting.first
       if (write.barrier) {
-        if (this.#inFlight.length > 0) return
-        this.#waiting.shift()
+        if (this.#inFlight.first !== undefined) return
+        waiting.shift()
         this.#open = false
         write.settled = true
         write.resolve()
         this.#checkIdle()
         return
       }
-      this.#waiting.shift()
+      waiting.shift()
       this.#waitingBytes -= write.data.length
       this.#send(write)
     }
@@ -122,7 +132,7 @@ export class WriteQueue {
    */
   barrier(): Promise<void> {
     const { promise, resolve, reject } = Promise.withResolvers<void>()
-    this.#waiting.push({
+    ;(this.#waiting ??= new Fifo()).push({
       data: new Uint8Array(0),
       tag: undefined,
       resolve,
@@ -131,6 +141,7 @@ export class WriteQueue {
       sent: false,
       settled: false,
       barrier: true,
+      next: undefined,
     })
     this.flush()
     return promise
@@ -139,16 +150,14 @@ export class WriteQueue {
   /** Resolves once nothing waits and nothing is in flight (end(), startTLS). */
   whenIdle(): Promise<void> {
     if (this.pending === 0) return Promise.resolve()
-    return new Promise((resolve) => this.#idleWaiters.push(resolve))
+    return new Promise((resolve) => (this.#idleWaiters ??= []).push(resolve))
   }
 
   /** Rejects every write not yet completed. */
   failAll(error: WirekitError): void {
     this.#failed ??= error
     this.#open = false
-    const writes = [...this.#inFlight, ...this.#waiting]
-    this.#inFlight = []
-    this.#waiting = []
+    const writes = [...this.#inFlight.drain(), ...(this.#waiting?.drain() ?? [])]
     this.#waitingBytes = 0
     for (const write of writes) this.#settle(write, error)
     this.#checkIdle()
@@ -157,20 +166,20 @@ export class WriteQueue {
   #send(write: PendingWrite): void {
     write.sent = true
     this.#inFlight.push(write)
-    this.#host.send(write.data, (error) => {
+    this.#host.send(this.#owner, write.data, (error) => {
       if (write.settled) return
       if (error) {
-        this.#host.failed(error)
+        this.#host.failed(this.#owner, error)
         return
       }
       // Stream callbacks run in write order, so this write is the head of #inFlight.
-      const index = this.#inFlight.indexOf(write)
-      if (index >= 0) this.#inFlight.splice(index, 1)
+      if (this.#inFlight.first === write) this.#inFlight.shift()
+      else this.#inFlight.remove(write)
       write.settled = true
       write.cleanup?.()
       write.resolve()
-      this.#host.completed(write)
-      if (this.#inFlight.length === 0 && this.#waiting[0]?.barrier) this.flush()
+      this.#host.completed(this.#owner, write)
+      if (this.#inFlight.first === undefined && this.#waiting?.first?.barrier) this.flush()
       this.#checkIdle()
     })
   }
@@ -183,9 +192,9 @@ export class WriteQueue {
   }
 
   #checkIdle(): void {
-    if (this.pending > 0 || this.#idleWaiters.length === 0) return
     const waiters = this.#idleWaiters
-    this.#idleWaiters = []
+    if (this.pending > 0 || waiters === undefined) return
+    this.#idleWaiters = undefined
     for (const wake of waiters) wake()
   }
 }
