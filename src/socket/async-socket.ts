@@ -134,7 +134,9 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     const raw = options.rawSocket ?? stream
     if (!(raw instanceof net.Socket)) throw new InvalidArgumentError('wrap: rawSocket must be a net.Socket')
     // join() builds one flat string; a template would keep a rope of three pieces per socket.
-    const where = stream.remoteAddress ? [stream.remoteAddress, stream.remotePort].join(':') : 'unix socket peer'
+    const where = stream.remoteAddress
+      ? [stream.remoteAddress, stream.remotePort].join(':')
+      : 'unix socket peer'
     const isServer = options.isServer ?? false
     const socket = new AsyncSocket(stream, raw, options, isServer, options.host, where, receiver)
     if (options.noDelay ?? true) stream.setNoDelay?.(true)
@@ -510,7 +512,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     this.#cancelTimer()
     this.#state = 'connected'
     // A socket reading through `onread` has no 'data' events.
-    if (this.#receiver === undefined || this.#stream !== this.#raw) this.#stream.on('data', AsyncSocket.#onData)
+    if (this.#receiver === undefined || this.#stream !== this.#raw)
+      this.#stream.on('data', AsyncSocket.#onData)
     if (this.#upgrading) this.#reads.lift()
     this.#writes.open()
     this.#wasReady = true

@@ -194,7 +194,9 @@ export class ReadQueue<Owner = unknown> {
   /** Bytes done so far by a queued read, for timeout callbacks and errors. */
   progressOf(read: PendingRead): number {
     const buffered = this.#bytes.length
-    return this.#reads.first === read ? Math.min(buffered, read.kind === 'length' ? read.length : buffered) : 0
+    return this.#reads.first === read
+      ? Math.min(buffered, read.kind === 'length' ? read.length : buffered)
+      : 0
   }
 
   /** A chunk arrived from the kernel. */

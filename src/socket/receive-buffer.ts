@@ -82,7 +82,11 @@ export class ReceiveBuffer {
    * Received chunks go to `sink(owner, chunk)`; `planner` sizes destinations for large reads (none:
    * no records).
    */
-  attach<Owner>(owner: Owner, sink: (owner: Owner, chunk: Buffer) => void, planner: RecordPlanner | undefined): void {
+  attach<Owner>(
+    owner: Owner,
+    sink: (owner: Owner, chunk: Buffer) => void,
+    planner: RecordPlanner | undefined,
+  ): void {
     this.#owner = owner
     this.#sink = sink as ChunkSink
     this.#planner = planner
@@ -119,7 +123,10 @@ export class ReceiveBuffer {
       nread < buffer.length
         ? view(buffer.buffer, buffer.byteOffset + nread, buffer.length - nread)
         : undefined
-    this.#sink(this.#owner as never, nread === buffer.length ? buffer : view(buffer.buffer, buffer.byteOffset, nread))
+    this.#sink(
+      this.#owner as never,
+      nread === buffer.length ? buffer : view(buffer.buffer, buffer.byteOffset, nread),
+    )
   }
 }
 

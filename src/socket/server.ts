@@ -273,7 +273,13 @@ function adopt(raw: net.Socket, receiver: ReceiveBuffer): net.Socket | undefined
   if (typeof handle?.readStart !== 'function' || typeof handle.useUserBuffer !== 'function') return undefined
   holder._handle = null
   raw.destroy()
-  const options = { handle, allowHalfOpen: true, readable: true, writable: true, onread: ReceiveBuffer.onread }
+  const options = {
+    handle,
+    allowHalfOpen: true,
+    readable: true,
+    writable: true,
+    onread: ReceiveBuffer.onread,
+  }
   const socket = new net.Socket(options as unknown as net.SocketConstructorOpts)
   receiver.bind(socket)
   return socket

@@ -81,7 +81,11 @@ export class WriteQueue<Owner = unknown> {
 
   /** Queues a write; throws BackpressureError (synchronously, for the caller to reject) when full. */
   add(write: PendingWrite): void {
-    if (this.#open && this.#waiting?.first === undefined && this.#host.writableLength(this.#owner) < this.#highWaterMark) {
+    if (
+      this.#open &&
+      this.#waiting?.first === undefined &&
+      this.#host.writableLength(this.#owner) < this.#highWaterMark
+    ) {
       this.#send(write)
       return
     }
@@ -109,7 +113,11 @@ export class WriteQueue<Owner = unknown> {
   flush(): void {
     const waiting = this.#waiting
     if (waiting === undefined) return
-    while (this.#open && waiting.first !== undefined && this.#host.writableLength(this.#owner) < this.#highWaterMark) {
+    while (
+      this.#open &&
+      waiting.first !== undefined &&
+      this.#host.writableLength(this.#owner) < this.#highWaterMark
+    ) {
       const write = waiting.first
       if (write.barrier) {
         if (this.#inFlight.first !== undefined) return
