@@ -58,7 +58,7 @@ export function dial(options: ConnectOptions): Dial {
   // Plaintext reads go straight into buffers we choose; TLS decrypts into its own. TLS runs over a
   // TCP socket of our own (not tls.connect's internal one) so reset() can send a real RST.
   const receiver = tlsOptions ? undefined : new ReceiveBuffer()
-  const stream = net.connect(receiver ? { ...base, onread: ReceiveBuffer.onread } : base)
+  const stream = net.connect(receiver ? { ...base, onread: ReceiveBuffer.onreadForNewSocket() } : base)
   receiver?.bind(stream)
   return { stream, receiver, tls: tlsOptions, host: path ? undefined : host, where }
 }

@@ -73,6 +73,17 @@ export class ReceiveBuffer {
     },
   } as OnReadOpts
 
+  /**
+   * The shared `onread` option for a socket about to be created. Node asks for the new socket's first
+   * buffer during its creation with no read callback before it; clearing `justRead` here means that call
+   * gets the scratch, even if an earlier callback threw (then Node skipped the `buffer` call that would
+   * have taken it) and left another socket's receiver behind.
+   */
+  static onreadForNewSocket(): OnReadOpts {
+    justRead = undefined
+    return ReceiveBuffer.onread
+  }
+
   /** Makes `socket` (created with `ReceiveBuffer.onread`, not read from yet) read through this receiver. */
   bind(socket: Socket): void {
     ;(socket as Receiving)[kReceiver] = this

@@ -278,7 +278,7 @@ function adopt(raw: net.Socket, receiver: ReceiveBuffer): net.Socket | undefined
     allowHalfOpen: true,
     readable: true,
     writable: true,
-    onread: ReceiveBuffer.onread,
+    onread: ReceiveBuffer.onreadForNewSocket(),
   }
   const socket = new net.Socket(options as unknown as net.SocketConstructorOpts)
   receiver.bind(socket)
