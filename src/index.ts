@@ -1,5 +1,21 @@
 // wirekit: async sockets, framing, exactly-once messaging and an HTTP session, for long-lived connections.
-export * from './errors.ts'
+export {
+  AbortError,
+  BackpressureError,
+  ClosedError,
+  ConnectError,
+  type ErrorCode,
+  ErrorCodes,
+  type ErrorContext,
+  HttpError,
+  InvalidArgumentError,
+  isWirekitError,
+  MessagingError,
+  ProtocolError,
+  TimeoutError,
+  TlsError,
+  WirekitError,
+} from './errors.ts'
 export * from './framing/index.ts'
 export * from './http/index.ts'
 // Both layers name their listen options; at the top level the socket layer's keeps the plain name.

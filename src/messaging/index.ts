@@ -22,7 +22,13 @@ export { MemoryAdapter, MemorySessionStore } from './memory-adapter.ts'
 export type { OutboxLimits, UnacknowledgedMessage } from './outbox.ts'
 export type { PayloadCodecName } from './payload-codec.ts'
 export { Peer, type RateLimit } from './peer.ts'
-export * from './redis/index.ts'
+export {
+  type OutageLimits,
+  RedisAdapter,
+  type RedisAdapterOptions,
+  type RedisAdapterStats,
+  RedisSessionStore,
+} from './redis/index.ts'
 export { BroadcastOperator } from './rooms/broadcast-operator.ts'
 export {
   type AuthenticateInfo,
