@@ -6,6 +6,7 @@ export type {
   ClaimContext,
   LiveSession,
   MessagingAdapter,
+  PeerInfo,
   SessionChange,
   SessionSnapshot,
   SessionStore,
