@@ -5,7 +5,7 @@
 import type { ChildProcess } from 'node:child_process'
 import os from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { formatMs, formatRatio, goalAtLeast, markdownTable, median } from './peers/format.ts'
+import { formatMs, formatRatio, goalAtLeast, markdownTable, median, printSection } from './peers/format.ts'
 import {
   attempt,
   fdLimits,
@@ -202,9 +202,7 @@ function report(incomplete?: string): void {
       rows,
     ),
   ]
-  if (failures.length > 0) lines.push('', ...failures.map((f) => `- failed: ${f}`))
-  if (incomplete) lines.push('', `Incomplete: ${incomplete}.`)
-  process.stdout.write(`${lines.join('\n')}\n`)
+  printSection(lines, failures, incomplete)
 }
 
 hardDeadline(DEADLINE_MS, report)

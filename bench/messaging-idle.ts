@@ -3,7 +3,7 @@
 // measured before and after, divided by N. Usage: node bench/messaging-idle.ts [--quick] [--only <peer>]
 import type { ChildProcess } from 'node:child_process'
 import os from 'node:os'
-import { formatBytes, formatRatio, markdownTable } from './peers/format.ts'
+import { formatBytes, formatRatio, markdownTable, printSection } from './peers/format.ts'
 import {
   attempt,
   fdLimits,
@@ -143,9 +143,7 @@ function report(incomplete?: string): void {
       rows,
     ),
   ]
-  if (failures.length > 0) lines.push('', ...failures.map((f) => `- failed: ${f}`))
-  if (incomplete) lines.push('', `Incomplete: ${incomplete}.`)
-  process.stdout.write(`${lines.join('\n')}\n`)
+  printSection(lines, failures, incomplete)
 }
 
 hardDeadline(DEADLINE_MS, report)

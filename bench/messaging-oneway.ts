@@ -11,6 +11,7 @@ import {
   goalAtLeast,
   markdownTable,
   median,
+  printSection,
 } from './peers/format.ts'
 import {
   CaseTimeout,
@@ -225,9 +226,7 @@ function report(incomplete?: string): void {
       rows,
     ),
   ]
-  if (failures.length > 0) lines.push('', ...failures.map((f) => `- failed: ${f}`))
-  if (incomplete) lines.push('', `Incomplete: ${incomplete}.`)
-  process.stdout.write(`${lines.join('\n')}\n`)
+  printSection(lines, failures, incomplete)
 }
 
 hardDeadline(DEADLINE_MS, report)

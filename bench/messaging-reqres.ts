@@ -3,7 +3,15 @@
 // a hand-written raw `net` client. Usage: node bench/messaging-reqres.ts [--quick] [--only <peer>]
 import type net from 'node:net'
 import os from 'node:os'
-import { formatMs, formatRate, formatRatio, goalAtLeast, markdownTable, median } from './peers/format.ts'
+import {
+  formatMs,
+  formatRate,
+  formatRatio,
+  goalAtLeast,
+  markdownTable,
+  median,
+  printSection,
+} from './peers/format.ts'
 import {
   hardDeadline,
   nextMessage,
@@ -120,9 +128,7 @@ function report(incomplete?: string): void {
       rows,
     ),
   ]
-  if (failures.length > 0) lines.push('', ...failures.map((f) => `- failed: ${f}`))
-  if (incomplete) lines.push('', `Incomplete: ${incomplete}.`)
-  process.stdout.write(`${lines.join('\n')}\n`)
+  printSection(lines, failures, incomplete)
 }
 
 hardDeadline(DEADLINE_MS, report)

@@ -131,3 +131,10 @@ export function median(values: number[]): number {
     0.5,
   )
 }
+
+/** Prints a benchmark's Markdown section, with the cases that failed and why the run stopped early, if it did. */
+export function printSection(lines: string[], failures: string[], incomplete: string | undefined): void {
+  if (failures.length > 0) lines.push('', ...failures.map((f) => `- failed: ${f}`))
+  if (incomplete) lines.push('', `Incomplete: ${incomplete}.`)
+  process.stdout.write(`${lines.join('\n')}\n`)
+}

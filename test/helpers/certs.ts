@@ -23,159 +23,95 @@ export type TestCerts = {
   pinOf(certPem: string): string
 }
 
-let cached: TestCerts | undefined
+const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
+const LOCAL_NAMES = 'DNS:localhost,IP:127.0.0.1,IP:::1'
+const DAY = 86_400_000
 
-function openssl(dir: string, args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
-}
+let cached: TestCerts | undefined
 
 /** Creates (once per process) the certificate set. Takes a second or so. */
 export function makeCerts(): TestCerts {
   if (cached) return cached
   const dir = mkdtempSync(join(tmpdir(), 'wirekit-certs-'))
-  try {
-    openssl(dir, [
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
+  const read = (name: string): KeyPair => ({
+    key: readFileSync(join(dir, `${name}.key`), 'utf8'),
+    cert: readFileSync(join(dir, `${name}.pem`), 'utf8'),
+  })
+  const selfSigned = (name: string, subject: string, ...extensions: string[]): KeyPair => {
+    const addext = extensions.flatMap((e) => ['-addext', e])
+    openssl(
       'req',
       '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
+      ...NEW_KEY,
       '-keyout',
-      'ca.key',
+      `${name}.key`,
       '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      subject,
+      ...addext,
+    )
+    return read(name)
+  }
+  const leaf = (name: string, subject: string, san: string, usage: string, expired = false): KeyPair => {
+    openssl('req', ...NEW_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject)
+    writeFileSync(
+      join(dir, `${name}.ext`),
+      `subjectAltName=${san}\nextendedKeyUsage=${usage}\nbasicConstraints=CA:FALSE\n`,
+    )
+    const sign = ['-in', `${name}.csr`, '-out', `${name}.pem`, '-extfile', `${name}.ext`]
+    if (!expired) {
+      openssl('x509', '-req', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', ...sign)
+      return read(name)
+    }
+    // Valid from two days ago until yesterday: `openssl ca` is the one signer in OpenSSL 3.0 that takes dates.
+    const date = (ms: number) => `${new Date(ms).toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`
+    const config = [
+      '[ca]',
+      'default_ca=dflt',
+      '[dflt]',
+      'database=index.txt',
+      'new_certs_dir=.',
+      'serial=serial',
+    ]
+    config.push('default_md=sha256', 'policy=any', 'unique_subject=no', '[any]', 'commonName=supplied', '')
+    writeFileSync(join(dir, 'ca.cnf'), config.join('\n'))
+    writeFileSync(join(dir, 'index.txt'), '')
+    writeFileSync(join(dir, 'serial'), '1000\n')
+    const now = Date.now()
+    const dates = ['-startdate', date(now - 2 * DAY), '-enddate', date(now - DAY)]
+    openssl(
+      'ca',
+      '-batch',
+      '-config',
+      'ca.cnf',
+      '-cert',
       'ca.pem',
-      '-days',
-      '2',
-      '-subj',
+      '-keyfile',
+      'ca.key',
+      '-notext',
+      ...dates,
+      ...sign,
+    )
+    return read(name)
+  }
+  try {
+    const ca = selfSigned(
+      'ca',
       '/CN=wirekit test CA',
-      '-addext',
       'basicConstraints=critical,CA:TRUE',
-      '-addext',
       'keyUsage=critical,keyCertSign,cRLSign',
-    ])
-    const leaf = (name: string, subject: string, san: string, days: string, extUsage: string): KeyPair => {
-      openssl(dir, [
-        'req',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        `${name}.key`,
-        '-out',
-        `${name}.csr`,
-        '-subj',
-        subject,
-      ])
-      writeFileSync(
-        join(dir, `${name}.ext`),
-        `subjectAltName=${san}\nextendedKeyUsage=${extUsage}\nbasicConstraints=CA:FALSE\n`,
-      )
-      if (days.startsWith('-')) {
-        // An expired certificate: `openssl ca` is the one signer in OpenSSL 3.0 that takes explicit dates.
-        const fmt = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`
-        const now = Date.now()
-        writeFileSync(join(dir, 'index.txt'), '')
-        writeFileSync(
-          join(dir, 'ca.cnf'),
-          [
-            '[ca]',
-            'default_ca=dflt',
-            '[dflt]',
-            'database=index.txt',
-            'new_certs_dir=.',
-            'serial=serial',
-            'default_md=sha256',
-            'policy=any',
-            'unique_subject=no',
-            '[any]',
-            'commonName=supplied',
-            '',
-          ].join('\n'),
-        )
-        writeFileSync(join(dir, 'serial'), '1000\n')
-        openssl(dir, [
-          'ca',
-          '-batch',
-          '-config',
-          'ca.cnf',
-          '-cert',
-          'ca.pem',
-          '-keyfile',
-          'ca.key',
-          '-in',
-          `${name}.csr`,
-          '-out',
-          `${name}.pem`,
-          '-extfile',
-          `${name}.ext`,
-          '-notext',
-          '-startdate',
-          fmt(new Date(now - 2 * 86_400_000)),
-          '-enddate',
-          fmt(new Date(now - 86_400_000)),
-        ])
-      } else {
-        openssl(dir, [
-          'x509',
-          '-req',
-          '-in',
-          `${name}.csr`,
-          '-CA',
-          'ca.pem',
-          '-CAkey',
-          'ca.key',
-          '-CAcreateserial',
-          '-out',
-          `${name}.pem`,
-          '-extfile',
-          `${name}.ext`,
-          '-days',
-          days,
-        ])
-      }
-      return {
-        key: readFileSync(join(dir, `${name}.key`), 'utf8'),
-        cert: readFileSync(join(dir, `${name}.pem`), 'utf8'),
-      }
-    }
-    const server = leaf('server', '/CN=localhost', 'DNS:localhost,IP:127.0.0.1,IP:::1', '2', 'serverAuth')
-    const expired = leaf('expired', '/CN=localhost', 'DNS:localhost,IP:127.0.0.1,IP:::1', '-1', 'serverAuth')
-    const wrongHost = leaf('wrong', '/CN=wrong.example', 'DNS:wrong.example', '2', 'serverAuth')
-    const client = leaf('client', '/CN=wirekit client', 'DNS:client.local', '2', 'clientAuth')
-    openssl(dir, [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      'self.key',
-      '-out',
-      'self.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ])
-    const selfSigned = {
-      key: readFileSync(join(dir, 'self.key'), 'utf8'),
-      cert: readFileSync(join(dir, 'self.pem'), 'utf8'),
-    }
+    )
     cached = {
-      ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
-      server,
-      expired,
-      wrongHost,
-      selfSigned,
-      client,
+      ca: ca.cert,
+      server: leaf('server', '/CN=localhost', LOCAL_NAMES, 'serverAuth'),
+      expired: leaf('expired', '/CN=localhost', LOCAL_NAMES, 'serverAuth', true),
+      wrongHost: leaf('wrong', '/CN=wrong.example', 'DNS:wrong.example', 'serverAuth'),
+      client: leaf('client', '/CN=wirekit client', 'DNS:client.local', 'clientAuth'),
+      selfSigned: selfSigned('self', '/CN=localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1'),
       pinOf(certPem: string): string {
         const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' })
         return `sha256/${createHash('sha256').update(spki).digest('base64')}`
