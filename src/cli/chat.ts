@@ -18,24 +18,28 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
     reconnect: { initialDelay: 200, maxDelay: 5000 },
     tls: options.ca ? { ca: readFileSync(options.ca) } : undefined,
   })
-  const input = createInterface({
-    input: process.stdin,
-    output: process.stdout,
-    terminal: process.stdin.isTTY,
-  })
+  const tty = process.stdin.isTTY === true
+  const input = createInterface({ input: process.stdin, output: process.stdout, terminal: tty })
+  // The prompt shows the connection state; piped input (scripts, tests) gets no prompts.
+  const prompt = () => {
+    if (tty) input.prompt(true)
+  }
   const print = (line: string) => {
-    if (process.stdin.isTTY) process.stdout.write('\r\x1b[K')
+    if (tty) process.stdout.write('\r\x1b[K')
     process.stdout.write(`${line}\n`)
-    if (process.stdin.isTTY) input.prompt(true)
+    prompt()
   }
   const setPrompt = (state: ClientState) => input.setPrompt(`[${name}@${room} ${state}]> `)
   setPrompt(client.state)
 
   client.on('message', (m: ChatLine) => print(`${time(m.at)} <${m.from}> ${m.text}`))
   client.on('system', (m: { text: string; at: number }) => print(`${time(m.at)} * ${m.text}`))
+  let shown: ClientState = client.state
   client.on('state', (state: ClientState) => {
     setPrompt(state)
-    if (state !== 'connected') print(`* ${state}…`)
+    // Say "reconnecting" once per outage, not once per attempt.
+    if (state === 'reconnecting' && shown === 'connected') print('* connection lost; reconnecting…')
+    if (state === 'connected' || state === 'reconnecting') shown = state
   })
   client.on('resumed', () => print('* reconnected: session resumed, nothing lost'))
   client.on('sessionLost', (unacknowledged: UnacknowledgedMessage[]) => {
@@ -48,7 +52,7 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
   await client.emit('join', room)
   const who = await client.request<string[]>('who', room, { timeout: 5000 })
   print(`* connected to ${url} as ${name}; in #${room}: ${who.join(', ')}`)
-  input.prompt()
+  prompt()
   input.on('line', (text) => {
     const line = text.trim()
     if (line === '/quit') return input.close()
@@ -61,7 +65,7 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
       // Resolves when the server has the line; while disconnected it waits in the outbox.
       client.emit('say', { room, text: line }).catch((error: Error) => print(`* not sent: ${error.message}`))
     }
-    input.prompt()
+    prompt()
   })
   await once(input, 'close')
   await client.close()

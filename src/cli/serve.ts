@@ -38,7 +38,10 @@ export function chatServer(server: MessageServer, log: (line: string) => void): 
     })
     peer.on('say', (line: { room?: unknown; text?: unknown }) => {
       if (typeof line?.room !== 'string' || typeof line.text !== 'string') return
-      if (!peer.rooms.has(`room:${line.room}`)) return
+      if (line.room.length === 0 || line.room.length > 64) return
+      // Saying into a room joins it: after a server restart a client's queued lines can arrive before its
+      // new `join`, and they must not be dropped.
+      if (!peer.rooms.has(`room:${line.room}`)) peer.join(`room:${line.room}`)
       const out: ChatLine = {
         room: line.room,
         from: nameOf(peer),

@@ -17,7 +17,9 @@ describe('wirekit serve (chat server)', () => {
     await server?.close()
   })
 
-  test('relays a line to everyone in the room, answers who, and refuses a bad name', async () => {
+  test('relays a line to everyone in the room, answers who, and refuses a bad name', {
+    timeout: 20_000,
+  }, async () => {
     const logs: string[] = []
     server = await serve({
       host: '127.0.0.1',
@@ -39,6 +41,15 @@ describe('wirekit serve (chat server)', () => {
     assert.equal(line.from, 'alice')
     assert.equal(line.text, 'hello bob')
     assert.ok(logs.some((l) => l.startsWith('wirekit chat server listening on tcp://127.0.0.1:')))
+    // A line said before (re)joining, as queued lines are after a server restart, joins and is delivered.
+    const carol = await MessageClient.connect(url, { credentials: { name: 'carol' } })
+    clients.push(carol)
+    const heardCarol = new Promise<ChatLine>((resolve) =>
+      bob.on('message', (m: ChatLine) => m.from === 'carol' && resolve(m)),
+    )
+    await carol.emit('say', { room: 'lobby', text: 'queued while the server was down' })
+    assert.equal((await heardCarol).text, 'queued while the server was down')
+    assert.deepEqual(await bob.request('who', 'lobby'), ['alice', 'bob', 'carol'])
     await assert.rejects(
       MessageClient.connect(url, { credentials: { name: 'no spaces allowed' }, reconnect: false }),
       (e) => isWirekitError(e, ErrorCodes.AUTH_FAILED),
