@@ -2,7 +2,7 @@
 // only once complete and of the announced length, so a file at `to` is always whole. With `resume`, an interrupted
 // partial file is continued with Range + If-Range; a changed resource (200 instead of 206) starts over.
 
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, type WriteStream } from 'node:fs'
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -56,6 +56,7 @@ export async function download(
   // The body may fail while we await the file system below, before pipeline() listens: without this an
   // origin that cuts the body at once crashes the process with an unhandled 'error'. pipeline still sees it.
   body?.on('error', noop)
+  let file: WriteStream | undefined
   try {
     let total: number | undefined
     let append = false
@@ -92,12 +93,12 @@ export async function download(
       options.onProgress ? 100 : Infinity,
       append ? offset : 0,
     )
-    const file = createWriteStream(partial, { flags: append ? 'a' : 'w' })
+    file = createWriteStream(partial, { flags: append ? 'a' : 'w' })
     if (body !== undefined)
       await pipeline(body, (source: AsyncIterable<Uint8Array>) => countChunks(source, reporter), file)
     else
       await new Promise<void>((resolve, reject) =>
-        file.end((error?: Error | null) => (error ? reject(error) : resolve())),
+        file?.end((error?: Error | null) => (error ? reject(error) : resolve())),
       )
     reporter.finish()
     const size = await fileSize(partial)
@@ -109,6 +110,9 @@ export async function download(
     return await finish(partial, metaPath, to, size, append ? offset : 0, response)
   } catch (error) {
     body?.destroy()
+    // The file opens asynchronously: wait until it is closed, or an open that completes after the
+    // discard would create the partial file again.
+    if (file !== undefined) await closed(file)
     if (!resume) await discard(partial, metaPath)
     if (error instanceof HttpError && error.response === undefined) error.response = response
     throw error
@@ -126,6 +130,14 @@ async function finish(
   await rename(partial, to)
   await rm(metaPath, { force: true })
   return { path: to, bytes, resumedFrom, response }
+}
+
+function closed(file: WriteStream): Promise<void> {
+  if (file.closed) return Promise.resolve()
+  return new Promise((resolve) => {
+    file.once('close', () => resolve())
+    file.destroy()
+  })
 }
 
 async function discard(partial: string, metaPath: string): Promise<void> {
