@@ -2,8 +2,9 @@
 // conditional requests and records every request; and the `send` a session would hand to HttpCache.run().
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type Dispatcher, request } from 'undici'
-import type { CachePolicy, HttpCache } from '../../src/http/cache/index.ts'
+import { after, before, beforeEach } from 'node:test'
+import { Agent, type Dispatcher, request } from 'undici'
+import { type CachePolicy, HttpCache } from '../../src/http/cache/index.ts'
 
 export type Resource = {
   body: string
@@ -141,4 +142,45 @@ export async function fetchOnce(
   const all = await deliveries(cache, dispatcher, url, policy, headers)
   if (all.length !== 1) throw new Error(`expected one delivery, got ${all.length}`)
   return all[0]!
+}
+
+/**
+ * One origin for the file and a fresh memory HttpCache + undici Agent composed with its interceptor for
+ * every test (registered as node:test hooks). Read the fields inside tests.
+ */
+export function useMemoryCache(): {
+  readonly origin: Origin
+  readonly cache: HttpCache
+  readonly dispatcher: Dispatcher
+} {
+  let origin: Origin | undefined
+  let cache: HttpCache | undefined
+  let agent: Agent | undefined
+  let dispatcher: Dispatcher | undefined
+  before(async () => {
+    origin = await startOrigin()
+  })
+  beforeEach(async () => {
+    await agent?.close()
+    await cache?.close()
+    cache = new HttpCache({ store: 'memory' })
+    agent = new Agent()
+    dispatcher = agent.compose(cache.interceptor)
+  })
+  after(async () => {
+    await agent?.close()
+    await cache?.close()
+    await origin?.close()
+  })
+  return {
+    get origin() {
+      return origin!
+    },
+    get cache() {
+      return cache!
+    },
+    get dispatcher() {
+      return dispatcher!
+    },
+  }
 }
