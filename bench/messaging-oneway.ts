@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net'
 import os from 'node:os'
 import {
+  bestRuns,
   formatMs,
   formatPercent,
   formatRate,
@@ -173,10 +174,7 @@ const runs = new Map<string, Result[]>()
 const failures: string[] = []
 
 function report(incomplete?: string): void {
-  // Best of the runs: on a shared machine the fastest run is the one least disturbed by others.
-  const best = new Map(
-    [...runs].map(([name, list]) => [name, list.reduce((a, b) => (b.rate > a.rate ? b : a))]),
-  )
+  const best = bestRuns(runs, (r) => r.rate)
   const wirekit = best.get('wirekit')?.rate
   const goals: Record<string, number> = {
     'socket.io (websocket)': 7,

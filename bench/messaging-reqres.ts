@@ -4,6 +4,7 @@
 import type net from 'node:net'
 import os from 'node:os'
 import {
+  bestRuns,
   formatMs,
   formatRate,
   formatRatio,
@@ -93,10 +94,8 @@ const runs = new Map<string, Result[]>()
 const failures: string[] = []
 
 function report(incomplete?: string): void {
-  // Best of the runs (latency from that same run): the run least disturbed by the shared machine.
-  const best = new Map(
-    [...runs].map(([name, list]) => [name, list.reduce((a, b) => (b.perSecond > a.perSecond ? b : a))]),
-  )
+  // Latency from that same run.
+  const best = bestRuns(runs, (r) => r.perSecond)
   const wirekit = best.get('wirekit')?.perSecond
   const goals: Record<string, number> = {
     'socket.io emitWithAck (websocket)': 3,

@@ -138,3 +138,10 @@ export function printSection(lines: string[], failures: string[], incomplete: st
   if (incomplete) lines.push('', `Incomplete: ${incomplete}.`)
   process.stdout.write(`${lines.join('\n')}\n`)
 }
+
+/** Each peer's best run by `score`: on a shared machine the fastest run is the one least disturbed by others. */
+export function bestRuns<T>(runs: Map<string, T[]>, score: (run: T) => number): Map<string, T> {
+  return new Map(
+    [...runs].map(([name, list]) => [name, list.reduce((a, b) => (score(b) > score(a) ? b : a))]),
+  )
+}
