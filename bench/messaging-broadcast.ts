@@ -1,7 +1,7 @@
 // Benchmark: one 64-byte broadcast to N connections, time until the last client has it. The server
 // runs here, N clients in a child process; both read the same system-wide monotonic clock.
-// wirekit `server.emit` / `to(room).emit` against socket.io `io.emit` / `io.to(room).emit`.
-// Usage: node bench/messaging-broadcast.ts [--quick] [--only wirekit|socket.io]
+// wirekit `server.emit` / `to(room).emit` against socket.io `io.emit` / `io.to(room).emit`, and the
+// floor: raw `net`, one write per socket. Usage: node bench/messaging-broadcast.ts [--quick] [--only wirekit|socket.io|raw]
 import type { ChildProcess } from 'node:child_process'
 import os from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -20,7 +20,7 @@ import {
   watchPeer,
 } from './peers/harness.ts'
 import { jsonMessage } from './peers/payload.ts'
-import { startSocketIo } from './peers/servers.ts'
+import { startRaw, startSocketIo } from './peers/servers.ts'
 import { startWirekitBroadcastServer } from './peers/wirekit-peers.ts'
 
 const WANTED = quick ? 2_000 : 10_000
@@ -85,6 +85,31 @@ const groups: Group[] = [
           { name: 'socket.io io.emit', emit: (data) => io.emit('b', data) },
           { name: 'socket.io io.to(room).emit', emit: (data) => io.to('room').emit('b', data) },
         ],
+      }
+    },
+  },
+  {
+    // The floor on this machine: one JSON.stringify, one length-prefixed buffer, one write() per
+    // socket, no sequence numbers or acks; the clients parse by hand.
+    kind: 'raw',
+    start: async () => {
+      const sockets = new Set<import('node:net').Socket>()
+      const running = await startRaw((sock) => {
+        sockets.add(sock)
+        sock.once('close', () => sockets.delete(sock))
+      })
+      const emit = (data: unknown): void => {
+        const json = Buffer.from(JSON.stringify(data), 'latin1')
+        const frame = Buffer.allocUnsafe(4 + json.length)
+        frame.writeUInt32BE(json.length, 0)
+        json.copy(frame, 4)
+        for (const sock of sockets) sock.write(frame)
+      }
+      return {
+        port: running.port,
+        connections: () => sockets.size,
+        close: running.close,
+        variants: [{ name: 'raw net, one write per socket', emit }],
       }
     },
   },
@@ -155,6 +180,7 @@ function report(incomplete?: string): void {
     ({
       'socket.io io.emit': 'wirekit server.emit',
       'socket.io io.to(room).emit': 'wirekit server.to(room).emit',
+      'raw net, one write per socket': 'wirekit server.emit',
     })[name]
   const rows = results.map((r) => {
     const wk = results.find((w) => w.name === peerOf(r.name))
@@ -185,6 +211,9 @@ function report(incomplete?: string): void {
     '"first received" is when the first client had it, "emit() call" how long the call itself blocked',
     'the server, "server busy" / "clients busy" the event-loop time each process spent until the last',
     'receipt (medians): they show where the total goes (one process per side, 2 cores).',
+    '"raw net" is the floor for any library: a hand-built length-prefixed frame, one `write()` per socket,',
+    'no sequence numbers or acks; every connection costs the server one send system call whatever the',
+    'library does, so no library can be much faster than this row on the same machine.',
     '',
     markdownTable(
       [

@@ -3,9 +3,11 @@
 // and reports when the first and the last client received the current round.
 // Usage (by the benchmark only): many-clients.ts <kind> <port> <count>
 import { once } from 'node:events'
+import net from 'node:net'
 import WebSocket from 'ws'
 import { arg, onParent, runChild, toParent } from './child.ts'
 import { nowNs } from './harness.ts'
+import { RawFrameDecoder } from './payload.ts'
 import { connectSocketIo } from './socketio-client.ts'
 import { wirekitIdleClient } from './wirekit-peers.ts'
 
@@ -32,6 +34,19 @@ async function wsClientOf(port: number, hooks: ClientHooks): Promise<ManyClient>
   return { close: () => ws.terminate() }
 }
 
+// The floor: a hand-written client of the raw length-prefixed framing with a JSON payload.
+async function rawClientOf(port: number, hooks: ClientHooks): Promise<ManyClient> {
+  const sock = net.connect({ port, host: '127.0.0.1', noDelay: true })
+  const decoder = new RawFrameDecoder((buf, start, end) => {
+    const msg = JSON.parse(buf.toString('latin1', start, end)) as { i: number }
+    hooks.onBroadcast(msg.i)
+  })
+  sock.on('data', (chunk: Buffer) => decoder.push(chunk))
+  await once(sock, 'connect')
+  sock.on('close', hooks.onDrop)
+  return { close: () => sock.destroy() }
+}
+
 function clientOf(kind: string, port: number, hooks: ClientHooks): Promise<ManyClient> {
   switch (kind) {
     case 'socket.io':
@@ -40,6 +55,8 @@ function clientOf(kind: string, port: number, hooks: ClientHooks): Promise<ManyC
       return wsClientOf(port, hooks)
     case 'wirekit':
       return wirekitIdleClient(port, hooks)
+    case 'raw':
+      return rawClientOf(port, hooks)
     default:
       throw new Error(`unknown client kind ${kind}`)
   }
