@@ -1,21 +1,14 @@
-// The transport loop under a session: read chunks from the socket, cut them into frames with the
-// framing decoder and hand each frame to the owner; write one coalesced buffer at a time.
+// The transport under a session: take chunks from the socket as they arrive, cut them into frames
+// with the framing decoder and hand each frame to the owner; write one coalesced buffer at a time.
 // One Connection per socket; the session above it outlives it across reconnects.
 
+import type { WirekitError } from '../errors.ts'
 import type { FrameCodec, FrameDecoder } from '../framing/codec.ts'
+import { type AsyncSocket, type ChunkConsumer, consume } from '../socket/async-socket.ts'
 import { startTimer } from '../util/timeout.ts'
 
-/** What the messaging layer needs from a socket (AsyncSocket satisfies it). */
-export interface Transport {
-  read(): Promise<Buffer>
-  write(data: Buffer): Promise<unknown>
-  end(): Promise<unknown>
-  destroy(error?: Error): void
-  /** True once the peer's FIN arrived (reads then reject). */
-  readonly readEnded?: boolean
-  /** Fully closed (both directions). */
-  once?(event: 'close', listener: () => void): unknown
-}
+/** The socket under a connection. Its bytes come through `consume` (no read pending while idle). */
+export type Transport = AsyncSocket
 
 /** Receives the frames and the end of a connection. */
 export interface ConnectionOwner {
@@ -45,10 +38,29 @@ function onFrame(frame: Buffer): void {
   if (!conn.closed) conn.owner.onFrame(frame, conn)
 }
 
-export class Connection {
+// A decoder between two frames holds no state, so the connections of one codec share a spare one
+// until a chunk of theirs ends inside a frame: from then on that connection keeps a decoder of its
+// own. An idle connection whose frames always arrived whole keeps none. The spare is taken out of
+// its slot while in use, so a nested read gets a fresh one.
+type DecoderSlot = { readonly codec: FrameCodec; spare: FrameDecoder | undefined }
+const slots = new WeakMap<FrameCodec, DecoderSlot>()
+
+function slotFor(codec: FrameCodec): DecoderSlot {
+  let slot = slots.get(codec)
+  if (slot === undefined) {
+    slot = { codec, spare: undefined }
+    slots.set(codec, slot)
+  }
+  return slot
+}
+
+export class Connection implements ChunkConsumer {
   readonly socket: Transport
   owner: ConnectionOwner
-  #decoder: FrameDecoder
+  /** Where the codec's shared spare decoder waits. */
+  readonly #slot: DecoderSlot
+  /** Its own decoder, once a frame arrived split across chunks (before that, the slot's spare). */
+  #decoder: FrameDecoder | undefined
   /** Time of the last inbound chunk (any frame counts as life). */
   lastInbound = Date.now()
   /** Time of the last write. */
@@ -64,49 +76,75 @@ export class Connection {
   constructor(socket: Transport, codec: FrameCodec, owner: ConnectionOwner) {
     this.socket = socket
     this.owner = owner
-    this.#decoder = codec.decoder()
+    this.#slot = slotFor(codec)
   }
 
+  /** Starts taking the socket's bytes (those that arrived already first). */
   start(): void {
-    void this.#readLoop()
+    consume(this.socket, this)
   }
 
-  async #readLoop(): Promise<void> {
+  /** A chunk from the socket (ChunkConsumer): its frames go to the owner, then `onChunk`. */
+  consumeChunk(chunk: Buffer): void {
+    if (this.closed) return
     try {
-      for (;;) {
-        const chunk = await this.socket.read()
-        if (this.closed) return
-        if (chunk === undefined || chunk === null || chunk.length === 0) {
-          this.#decoder.end()
-          this.close(undefined)
-          return
-        }
-        this.lastInbound = Date.now()
-        const previous = reading
-        reading = this
-        try {
-          this.#decoder.push(chunk, onFrame)
-        } finally {
-          reading = previous
-        }
-        if (this.closed) return
-        this.owner.onChunk(this)
-        if (this.gate !== undefined) await this.gate
+      this.lastInbound = Date.now()
+      const previous = reading
+      reading = this
+      const own = this.#decoder
+      const slot = this.#slot
+      let decoder = own
+      if (decoder === undefined) {
+        decoder = slot.spare ?? slot.codec.decoder()
+        slot.spare = undefined
       }
-    } catch (error) {
+      try {
+        decoder.push(chunk, onFrame)
+      } catch (error) {
+        // A decoder that threw is spent: it stays with this connection, which is about to close.
+        this.#decoder = decoder
+        throw error
+      } finally {
+        reading = previous
+      }
+      if (own === undefined) {
+        if (decoder.buffered > 0) this.#decoder = decoder
+        else slot.spare = decoder
+      }
       if (this.closed) return
-      let reason = error as Error | undefined
-      if (this.socket.readEnded === true) {
-        // An orderly end of stream, unless it cut a frame in half.
-        try {
-          this.#decoder.end()
-          reason = undefined
-        } catch (truncated) {
-          reason = truncated as Error
-        }
-      }
-      this.close(reason, reason && this.owner.farewell(reason))
+      this.owner.onChunk(this)
+      // Reading paused (rate limit): the socket holds the bytes, TCP slows the sender meanwhile.
+      if (this.gate !== undefined) this.#pauseUntil(this.gate)
+    } catch (error) {
+      this.#failed(error as Error)
     }
+  }
+
+  /** The socket will deliver nothing more (ChunkConsumer). */
+  consumeEnd(reason: WirekitError): void {
+    this.#failed(reason)
+  }
+
+  #pauseUntil(gate: Promise<void>): void {
+    consume(this.socket, undefined)
+    void gate.then(() => {
+      if (!this.closed) consume(this.socket, this)
+    })
+  }
+
+  /** Reading stopped on `error`: an orderly end of stream when the peer sent FIN, unless it cut a frame in half. */
+  #failed(error: Error): void {
+    if (this.closed) return
+    let reason: Error | undefined = error
+    if (this.socket.readEnded) {
+      try {
+        this.#decoder?.end()
+        reason = undefined
+      } catch (truncated) {
+        reason = truncated as Error
+      }
+    }
+    this.close(reason, reason && this.owner.farewell(reason))
   }
 
   /**
@@ -146,7 +184,7 @@ export class Connection {
       // The peer gets a moment to read why; a peer that never closes its side is destroyed anyway,
       // so a half-open socket cannot linger.
       const cancel = startTimer(LINGER_MS, () => socket.destroy())
-      socket.once?.('close', cancel)
+      socket.once('close', cancel)
       socket
         .write(last)
         .then(() => socket.end())

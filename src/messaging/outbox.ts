@@ -35,11 +35,16 @@ export type OutboxLimits = {
 export type UnacknowledgedMessage = { kind: 'event' | 'request'; name: string; data: unknown }
 
 const COMPACT_AT = 1024
+/**
+ * The entries of every empty outbox (never written to: push replaces it), so an idle session keeps no
+ * array of its own.
+ */
+const NONE: OutboxEntry[] = []
 
 export class Outbox {
   readonly maxMessages: number
   readonly maxBytes: number
-  #entries: OutboxEntry[] = []
+  #entries: OutboxEntry[] = NONE
   #head = 0
   #cursor = 0
   #bytes = 0
@@ -65,6 +70,7 @@ export class Outbox {
   }
 
   push(entry: OutboxEntry): void {
+    if (this.#entries === NONE) this.#entries = []
     this.#entries.push(entry)
     this.#bytes += entry.size
   }
@@ -84,7 +90,7 @@ export class Outbox {
     this.#head = head
     if (this.#cursor < head) this.#cursor = head
     if (head === entries.length) {
-      this.#entries = []
+      this.#entries = NONE
       this.#head = 0
       this.#cursor = 0
     } else if (head >= COMPACT_AT && head * 2 >= entries.length) {
@@ -122,7 +128,7 @@ export class Outbox {
   /** Removes and returns every entry (the session is over). */
   takeAll(): OutboxEntry[] {
     const rest = this.#entries.slice(this.#head)
-    this.#entries = []
+    this.#entries = NONE
     this.#head = 0
     this.#cursor = 0
     this.#bytes = 0

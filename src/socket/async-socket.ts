@@ -48,6 +48,27 @@ export type { AsyncSocketEvents, SocketState, WrapOptions } from './socket-types
 export let wrapReceiving: (stream: net.Socket, options: WrapOptions, receiver: ReceiveBuffer) => AsyncSocket
 
 /**
+ * Takes a socket's bytes as they arrive, instead of through read(): what a protocol loop needs without
+ * a read (a promise and its closures) pending on every idle connection. Internal.
+ */
+export interface ChunkConsumer {
+  /** Bytes arrived (never empty). Must not throw: it runs inside the stream's read callback. */
+  consumeChunk(chunk: Buffer): void
+  /**
+   * No more bytes will come, for the reason a pending read would have failed with (the peer's FIN:
+   * `readEnded` is then true; a failure; a close). Called once, after which the consumer is detached.
+   */
+  consumeEnd(reason: WirekitError): void
+}
+
+/**
+ * Makes `consumer` receive `socket`'s bytes (first those already buffered), or, with undefined, stops
+ * that: bytes then wait in the socket (up to its readHighWaterMark) until a consumer or read() takes
+ * them. A consumed socket is not read with read(). Internal (the messaging Connection).
+ */
+export let consume: (socket: AsyncSocket, consumer: ChunkConsumer | undefined) => void
+
+/**
  * The AsyncSocket a stream belongs to. The stream listeners are module-level functions that find
  * their socket here (as ws does), so an idle connection carries no closure per listener.
  */
@@ -66,23 +87,21 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   readonly #raw: net.Socket
   /** Chooses where the kernel writes reads of a plaintext socket we opened (net's `onread`). */
   readonly #receiver: ReceiveBuffer | undefined
-  readonly #reads: ReadQueue<AsyncSocket>
+  /** Made on first use: a socket whose bytes go to a consumer may never need one. */
+  #reads: ReadQueue<AsyncSocket> | undefined
+  readonly #readHighWaterMark: number
+  /** Takes the bytes as they arrive instead of the read queue (see `consume`). */
+  #consumer: ChunkConsumer | undefined
   readonly #writes: WriteQueue<AsyncSocket>
   /** Made when first asked for: most accepted sockets are ready at once and nobody asks. */
   #ready: Promise<void> | undefined
   #settleReady: PromiseWithResolvers<void> | undefined
-  /** The socket became usable once: `ready` resolves (a later close does not reject it). */
-  #wasReady = false
   #state: SocketState = 'connecting'
-  readonly #isServer: boolean
   readonly #host: string | undefined
-  readonly #where: string
-  #secure = false
-  #upgrading = false
-  #writeEnded = false
-  #readEnded = false
-  #closing = false
-  #closed = false
+  /** How errors name the connection; for an accepted one, made from the peer address when needed. */
+  #whereText: string | undefined
+  /** The boolean state below, one bit each: an idle socket keeps one field instead of nine. */
+  #bits = 0
   /** The failure that closed (or is closing) the socket: pending operations reject with it. */
   #error: WirekitError | undefined
   /** Reported by the 'close' event: a failure, not a deliberate destroy() or reset(). */
@@ -90,11 +109,69 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   #bytesRead = 0
   #bytesWritten = 0
   #cancelTimer: () => void = noop
+
+  /** The socket became usable once: `ready` resolves (a later close does not reject it). */
+  get #wasReady(): boolean {
+    return (this.#bits & WAS_READY) !== 0
+  }
+  set #wasReady(on: boolean) {
+    this.#bits = on ? this.#bits | WAS_READY : this.#bits & ~WAS_READY
+  }
+  get #isServer(): boolean {
+    return (this.#bits & IS_SERVER) !== 0
+  }
+  get #secure(): boolean {
+    return (this.#bits & SECURE) !== 0
+  }
+  set #secure(on: boolean) {
+    this.#bits = on ? this.#bits | SECURE : this.#bits & ~SECURE
+  }
+  get #upgrading(): boolean {
+    return (this.#bits & UPGRADING) !== 0
+  }
+  set #upgrading(on: boolean) {
+    this.#bits = on ? this.#bits | UPGRADING : this.#bits & ~UPGRADING
+  }
+  get #writeEnded(): boolean {
+    return (this.#bits & WRITE_ENDED) !== 0
+  }
+  set #writeEnded(on: boolean) {
+    this.#bits = on ? this.#bits | WRITE_ENDED : this.#bits & ~WRITE_ENDED
+  }
+  get #readEnded(): boolean {
+    return (this.#bits & READ_ENDED) !== 0
+  }
+  set #readEnded(on: boolean) {
+    this.#bits = on ? this.#bits | READ_ENDED : this.#bits & ~READ_ENDED
+  }
+  get #closing(): boolean {
+    return (this.#bits & CLOSING) !== 0
+  }
+  set #closing(on: boolean) {
+    this.#bits = on ? this.#bits | CLOSING : this.#bits & ~CLOSING
+  }
+  get #closed(): boolean {
+    return (this.#bits & CLOSED) !== 0
+  }
+  set #closed(on: boolean) {
+    this.#bits = on ? this.#bits | CLOSED : this.#bits & ~CLOSED
+  }
   /**
    * A 'read' listener may exist. Checking for listeners costs a dictionary lookup, a tenth of a small
    * read, so reads look at this flag first; it only ever turns on.
    */
-  #readObserved = false
+  get #readObserved(): boolean {
+    return (this.#bits & READ_OBSERVED) !== 0
+  }
+  set #readObserved(on: boolean) {
+    this.#bits = on ? this.#bits | READ_OBSERVED : this.#bits & ~READ_OBSERVED
+  }
+
+  get #where(): string {
+    // A wrapped socket's peer address was read (so Node keeps it) when it was wrapped.
+    this.#whereText ??= describePeer(this.#raw)
+    return this.#whereText
+  }
 
   /** Turns #readObserved on when a 'read' listener is added (the socket's own 'newListener' hook). */
   static readonly #watchListeners = function (this: AsyncSocket, event: string | symbol): void {
@@ -127,18 +204,18 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   static {
     // For AsyncServer only: a socket it created with `onread` reads through `receiver`.
     wrapReceiving = (stream, options, receiver) => AsyncSocket.#wrap(stream, options, receiver)
+    consume = (socket, consumer) => socket.#consume(consumer)
   }
 
   static #wrap(stream: net.Socket, options: WrapOptions, receiver: ReceiveBuffer | undefined): AsyncSocket {
     checkSocketOptions(options)
     const raw = options.rawSocket ?? stream
     if (!(raw instanceof net.Socket)) throw new InvalidArgumentError('wrap: rawSocket must be a net.Socket')
-    // join() builds one flat string; a template would keep a rope of three pieces per socket.
-    const where = stream.remoteAddress
-      ? [stream.remoteAddress, stream.remotePort].join(':')
-      : 'unix socket peer'
+    // Read now, so Node keeps the address for error messages made after the connection is gone.
+    void raw.remoteAddress
+    if (stream !== raw) void stream.remoteAddress
     const isServer = options.isServer ?? false
-    const socket = new AsyncSocket(stream, raw, options, isServer, options.host, where, receiver)
+    const socket = new AsyncSocket(stream, raw, options, isServer, options.host, undefined, receiver)
     if (options.noDelay ?? true) stream.setNoDelay?.(true)
     if (options.keepAlive) stream.setKeepAlive?.(true, options.keepAliveInitialDelay ?? 0)
     if (stream instanceof tls.TLSSocket) {
@@ -158,23 +235,22 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     options: SocketOptions,
     isServer: boolean,
     host: string | undefined,
-    where: string,
+    where: string | undefined,
     receiver?: ReceiveBuffer,
   ) {
     super()
+    // EventEmitter starts every emitter with a dictionary-mode `_events` ({ __proto__: null }): a
+    // fast-mode object without a prototype holds the few listeners a socket gets in far less memory.
+    ;(this as unknown as { _events: object })._events = Object.setPrototypeOf({}, null)
     this.#stream = stream
     this.#raw = raw
     this.#receiver = receiver
-    this.#isServer = isServer
+    if (isServer) this.#bits |= IS_SERVER
     this.#host = host
-    this.#where = where
+    this.#whereText = where
     this.onReadTimeout = options.onReadTimeout
     this.onWriteTimeout = options.onWriteTimeout
-    this.#reads = new ReadQueue(
-      this,
-      AsyncSocket.#readHost,
-      options.readHighWaterMark ?? DEFAULTS.readHighWaterMark,
-    )
+    this.#readHighWaterMark = options.readHighWaterMark ?? DEFAULTS.readHighWaterMark
     this.#writes = new WriteQueue(
       this,
       AsyncSocket.#writeHost,
@@ -182,7 +258,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       options.maxWriteQueue ?? DEFAULTS.maxWriteQueue,
     )
     this.#listen(stream)
-    receiver?.attach(this, AsyncSocket.#received, this.#reads)
+    receiver?.attach(this, AsyncSocket.#received, undefined)
     // 'newListener' is EventEmitter's own event, outside AsyncSocketEvents.
     ;(this as EventEmitter).on('newListener', AsyncSocket.#watchListeners)
   }
@@ -232,7 +308,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   }
   /** Unread bytes held in user space. */
   get bufferedBytes(): number {
-    return this.#reads.buffered
+    return this.#reads?.buffered ?? 0
   }
   /** Bytes of writes not yet taken by the kernel (in the stream plus waiting in our queue). */
   get pendingWriteBytes(): number {
@@ -318,14 +394,15 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       }
     }
     if (this.#closing) return Promise.reject(this.#closedError('read after close()', options?.tag))
+    const reads = this.#reads ?? this.#readQueue()
     // Fast path: the bytes are here and nothing is queued ahead.
-    const data = this.#reads.tryRead(kind, length, delimiter, maxLength)
+    const data = reads.tryRead(kind, length, delimiter, maxLength)
     if (data !== undefined) {
       // emit() allocates its argument list even with no listener: skip it on the hot path.
       if (this.#readObserved && this.listenerCount('read') > 0) this.emit('read', data, options?.tag)
       return Promise.resolve(data)
     }
-    const ended = this.#reads.endedError()
+    const ended = reads.endedError()
     if (ended) return Promise.reject(ended)
     const { promise, resolve, reject } = Promise.withResolvers<Buffer>()
     const read: PendingRead = {
@@ -341,8 +418,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       next: undefined,
     }
     if (options?.timeout !== undefined || options?.signal !== undefined)
-      armRead(read, options, this.#reads, this, this.#where)
-    this.#reads.enqueue(read)
+      armRead(read, options, reads, this, this.#where)
+    reads.enqueue(read)
     return promise
   }
 
@@ -404,7 +481,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       throw new InvalidArgumentError('startTLS: the socket is already secure')
     if (this.#closed || this.#closing) throw this.#error ?? this.#closedError('startTLS on a closed socket')
     this.#upgrading = true
-    const readsDone = this.#reads.barrier()
+    const readsDone = this.#readQueue().barrier()
     const writesDone = this.#writes.barrier()
     try {
       await this.ready
@@ -413,7 +490,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       this.#state = 'securing'
       const raw = this.#stream
       this.#unlisten(raw)
-      await this.#secureOver(handOver(raw, this.#receiver, this.#reads.drainBuffered()), options)
+      await this.#secureOver(handOver(raw, this.#receiver, this.#readQueue().drainBuffered()), options)
     } catch (error) {
       const failure = error as WirekitError
       this.destroy(failure)
@@ -442,7 +519,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     if (this.#closed) return
     this.#closing = true
     await this.ready.catch(noop)
-    await this.#reads.whenIdle()
+    await this.#reads?.whenIdle()
     await this.end()
     this.#stream.destroy()
     this.#finish()
@@ -514,7 +591,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     // A socket reading through `onread` has no 'data' events.
     if (this.#receiver === undefined || this.#stream !== this.#raw)
       this.#stream.on('data', AsyncSocket.#onData)
-    if (this.#upgrading) this.#reads.lift()
+    if (this.#upgrading) this.#reads?.lift()
     this.#writes.open()
     this.#wasReady = true
     this.#settleReady?.resolve()
@@ -522,7 +599,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     if (secured) this.emit('secure')
     if (!this.#upgrading) {
       if (connectChannel.hasSubscribers) connectChannel.publish({ socket: this })
-      debug('socket %s connected%s', this.#where, secured ? ' (TLS)' : '')
+      if (debug.enabled) debug('socket %s connected%s', this.#where, secured ? ' (TLS)' : '')
     }
   }
 
@@ -537,15 +614,19 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     this.#state = 'closed'
     this.#cancelTimer()
     const error = this.#error
+    const reads = this.#readQueue()
+    let reason: WirekitError
     if (error) {
-      this.#reads.failAll(error)
+      reason = error
+      reads.failAll(error)
       this.#writes.failAll(error)
     } else {
       // A clean close: bytes already received stay readable.
-      const closed = this.#closedError('connection closed')
-      this.#reads.end(closed)
-      this.#writes.failAll(closed)
+      reason = this.#closedError('connection closed')
+      reads.end(reason)
+      this.#writes.failAll(reason)
     }
+    this.#endConsumer(reason)
     if (this.#settleReady !== undefined) {
       this.#settleReady.reject(readyError(error, this.#where))
       this.#settleReady = undefined
@@ -557,6 +638,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
 
   #listen(stream: net.Socket): void {
     ;(stream as Owned)[kOwner] = this
+    takeOverNetOnEnd(stream)
     stream.on('end', AsyncSocket.#onEnd)
     stream.on('close', AsyncSocket.#onClose)
     stream.on('error', AsyncSocket.#onError)
@@ -569,13 +651,49 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     stream.off('close', AsyncSocket.#onClose)
     stream.off('error', AsyncSocket.#onError)
     stream.off('drain', AsyncSocket.#onDrain)
+    // Give net its own 'end' listener back (see takeOverNetOnEnd).
+    if (netOnEnd !== undefined && !stream.rawListeners('end').includes(netOnEnd)) stream.on('end', netOnEnd)
+  }
+
+  /** The read queue, made on first use. */
+  #readQueue(): ReadQueue<AsyncSocket> {
+    let reads = this.#reads
+    if (reads === undefined) {
+      reads = new ReadQueue(this, AsyncSocket.#readHost, this.#readHighWaterMark)
+      this.#reads = reads
+      // Reads sized to records only while the receiver still feeds this socket (not after startTLS).
+      if (this.#stream === this.#raw) this.#receiver?.plan(reads)
+    }
+    return reads
+  }
+
+  #consume(consumer: ChunkConsumer | undefined): void {
+    this.#consumer = consumer
+    const reads = this.#reads
+    if (consumer === undefined || reads === undefined) return
+    // What arrived while nobody consumed goes first (taking it resumes a stream paused at the mark).
+    const buffered = reads.tryRead('any', 0, undefined, Number.POSITIVE_INFINITY)
+    if (buffered !== undefined) consumer.consumeChunk(buffered)
+    if (this.#consumer !== consumer) return
+    const ended = reads.endedError()
+    if (ended !== undefined) this.#endConsumer(ended)
+  }
+
+  /** Tells the consumer, if any, that no more bytes will come. */
+  #endConsumer(reason: WirekitError): void {
+    const consumer = this.#consumer
+    if (consumer === undefined) return
+    this.#consumer = undefined
+    consumer.consumeEnd(reason)
   }
 
   // The stream listeners: shared by every socket, called with the stream as `this`.
 
   static #received(socket: AsyncSocket, chunk: Buffer): void {
     socket.#bytesRead += chunk.length
-    socket.#reads.push(chunk)
+    const consumer = socket.#consumer
+    if (consumer !== undefined) consumer.consumeChunk(chunk)
+    else (socket.#reads ?? socket.#readQueue()).push(chunk)
   }
 
   static readonly #onData = function (this: Owned, chunk: Buffer): void {
@@ -583,10 +701,14 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   }
 
   static readonly #onEnd = function (this: Owned): void {
+    // In place of net's own listener when that one was taken over; running it twice does no harm.
+    netOnEnd?.call(this)
     const socket = this[kOwner]!
     socket.#readEnded = true
-    socket.#reads.end(socket.#closedError('the peer closed its side of the connection (FIN)'))
+    const fin = socket.#closedError('the peer closed its side of the connection (FIN)')
+    socket.#readQueue().end(fin)
     socket.emit('readClosed')
+    socket.#endConsumer(fin)
   }
 
   static readonly #onClose = function (this: Owned): void {
@@ -644,3 +766,37 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
 }
 
 function noop(): void {}
+
+// The bits of AsyncSocket's boolean state.
+const WAS_READY = 1
+const IS_SERVER = 2
+const SECURE = 4
+const UPGRADING = 8
+const WRITE_ENDED = 16
+const READ_ENDED = 32
+const CLOSING = 64
+const CLOSED = 128
+const READ_OBSERVED = 256
+
+/**
+ * net.Socket's own 'end' listener (onReadableStreamEnd: writes fail after the peer's FIN unless the
+ * socket is half-open), learned from the first stream that has it.
+ */
+let netOnEnd: ((this: net.Socket) => void) | undefined
+
+/**
+ * A stream whose only 'end' listener is net's own gives it up: AsyncSocket's listener calls it, so the
+ * stream keeps one function for the event where two would cost it an array (about 100 bytes).
+ */
+function takeOverNetOnEnd(stream: net.Socket): void {
+  if (stream.listenerCount('end') !== 1) return
+  const only = stream.rawListeners('end')[0] as (this: net.Socket) => void
+  if (netOnEnd === undefined && only.name === 'onReadableStreamEnd') netOnEnd = only
+  if (only === netOnEnd) stream.off('end', only)
+}
+
+/** How errors name an accepted connection: its peer's address and port. */
+function describePeer(raw: net.Socket): string {
+  // join() builds one flat string; a template would keep a rope of three pieces.
+  return raw.remoteAddress ? [raw.remoteAddress, raw.remotePort].join(':') : 'unix socket peer'
+}

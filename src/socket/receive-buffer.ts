@@ -103,6 +103,11 @@ export class ReceiveBuffer {
     this.#planner = planner
   }
 
+  /** Sizes destinations for large reads from now on (the socket made its read queue). */
+  plan(planner: RecordPlanner): void {
+    this.#planner = planner
+  }
+
   #next(): Buffer {
     const want = this.#planner?.nextRecordBytes(RECORD_MIN) ?? 0
     const tail = this.#tail

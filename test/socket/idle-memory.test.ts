@@ -1,14 +1,17 @@
 // What keeps an idle connection small (issue 3): shared stream listeners instead of closures per
-// socket, `ready` made only when asked for, linked read/write queues, and one `onread` callback
-// shared by every accepted socket, which must still hand each socket its own bytes.
+// socket, `ready` made only when asked for, linked read/write queues made when first needed, a
+// consumer taking the bytes instead of a pending read, and one `onread` callback shared by every
+// accepted socket, which must still hand each socket its own bytes.
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import net from 'node:net'
 import { after, describe, test } from 'node:test'
+import type { WirekitError } from '../../src/errors.ts'
 import { isWirekitError } from '../../src/errors.ts'
+import { type ChunkConsumer, consume } from '../../src/socket/async-socket.ts'
 import { Fifo } from '../../src/socket/fifo.ts'
 import { AsyncServer, AsyncSocket } from '../../src/socket/index.ts'
-import { acceptedWithRaw, Resources, rawServer, within } from './helpers.ts'
+import { acceptedWithRaw, Resources, rawServer, within, wrappedWithRaw } from './helpers.ts'
 
 const resources = new Resources()
 after(() => resources.closeAll())
@@ -157,5 +160,116 @@ describe('the shared onread callback of accepted sockets', () => {
         `client ${id} got only its own bytes`,
       )
     }
+  })
+})
+
+/** A consumer that records what it is given. */
+function recorder(): ChunkConsumer & { chunks: string[]; ends: WirekitError[]; ended: Promise<void> } {
+  const ended = Promise.withResolvers<void>()
+  const chunks: string[] = []
+  const ends: WirekitError[] = []
+  return {
+    chunks,
+    ends,
+    ended: ended.promise,
+    consumeChunk(chunk) {
+      chunks.push(chunk.toString())
+    },
+    consumeEnd(reason) {
+      ends.push(reason)
+      ended.resolve()
+    },
+  }
+}
+
+describe('a consumer instead of reads (internal, the messaging connection)', () => {
+  test('gets the bytes buffered before it came first, then each chunk as it arrives, then the FIN', async () => {
+    const { client, peer } = await acceptedWithRaw(resources)
+    peer.write('early')
+    await within(
+      new Promise<void>((resolve) => {
+        const poll = (): void => (client.bufferedBytes === 5 ? resolve() : void setTimeout(poll, 5))
+        poll()
+      }),
+      5000,
+      'bytes buffered',
+    )
+    const consumer = recorder()
+    consume(client, consumer)
+    assert.deepEqual(consumer.chunks, ['early'])
+    assert.equal(client.bufferedBytes, 0)
+    peer.write('late')
+    await within(
+      new Promise<void>((resolve) => {
+        const poll = (): void => (consumer.chunks.length === 2 ? resolve() : void setTimeout(poll, 5))
+        poll()
+      }),
+      5000,
+      'second chunk',
+    )
+    assert.deepEqual(consumer.chunks, ['early', 'late'])
+    assert.equal(client.bytesRead, 9)
+    peer.end()
+    await within(consumer.ended, 5000, 'consumeEnd')
+    assert.equal(consumer.ends.length, 1)
+    assert.equal(consumer.ends[0]!.code, 'WK_CLOSED')
+    assert.equal(client.readEnded, true)
+    // The socket is still writable (half-open) and closes once, without a second consumeEnd.
+    await client.write('bye')
+    client.destroy()
+    assert.equal(consumer.ends.length, 1)
+  })
+
+  test('stopped, the socket holds the bytes (and the end) until a consumer is set again', async () => {
+    const { client, peer } = await acceptedWithRaw(resources)
+    const consumer = recorder()
+    consume(client, consumer)
+    consume(client, undefined)
+    peer.end('held')
+    await within(once(client, 'readClosed'), 5000, 'readClosed')
+    assert.deepEqual(consumer.chunks, [])
+    assert.equal(consumer.ends.length, 0)
+    consume(client, consumer)
+    assert.deepEqual(consumer.chunks, ['held'])
+    assert.equal(consumer.ends.length, 1)
+    assert.equal(consumer.ends[0]!.code, 'WK_CLOSED')
+  })
+
+  test('a destroyed socket ends its consumer with the failure', async () => {
+    const { client } = await acceptedWithRaw(resources)
+    const consumer = recorder()
+    consume(client, consumer)
+    const failure = Object.assign(new Error('boom'), { code: 'WK_TEST' }) as unknown as WirekitError
+    client.destroy(failure)
+    assert.deepEqual(consumer.ends, [failure])
+  })
+})
+
+describe("net's own 'end' listener", () => {
+  test('a wrapped stream keeps a single end listener, and a socket that is not half-open still refuses writes after FIN', async () => {
+    const port = await rawServer(resources, (socket) => socket.end())
+    const stream = resources.add(net.connect({ host: '127.0.0.1', port }), (s) => s.destroy())
+    stream.on('error', () => {})
+    await once(stream, 'connect')
+    assert.equal(stream.allowHalfOpen, false)
+    const socket = resources.socket(AsyncSocket.wrap(stream))
+    assert.equal(stream.listenerCount('end'), 1)
+    await within(once(socket, 'readClosed'), 5000, 'readClosed')
+    // net's listener (run by ours) makes a write after the peer's FIN fail as EPIPE, as it always has
+    // (without it the stream would end itself and the write fail as WK_CLOSED instead).
+    await assert.rejects(
+      within(socket.write('too late'), 5000, 'write'),
+      (error: unknown) => isWirekitError(error) && error.code === 'WK_CONNECTION_RESET',
+    )
+  })
+
+  test('a half-open wrapped socket still writes after the FIN', async () => {
+    const { client, peer } = await wrappedWithRaw(resources)
+    const got = Promise.withResolvers<string>()
+    peer.on('data', (data: Buffer) => got.resolve(data.toString()))
+    peer.end()
+    await within(once(client, 'readClosed'), 5000, 'readClosed')
+    await client.write('after FIN')
+    assert.equal(await within(got.promise, 5000, 'data'), 'after FIN')
   })
 })
