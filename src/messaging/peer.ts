@@ -228,9 +228,13 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     this.detachConnection()
     if (conn !== undefined && !conn.closed) conn.close(undefined, goawayFrame(this.codec, goaway))
     // Another node may still deliver them from a shared store; this process can no longer tell.
-    const error = new ClosedError(ErrorCodes.SERVER_CLOSING, 'Server closed before the client acknowledged')
-    for (const entry of this.outbox) rejectEntry(entry, error)
-    this.failSentRequests(() => error, true)
+    // One error for all of this peer's sends, made only when one waits: closing a server with 10k
+    // idle peers should not capture 10k stack traces.
+    let error: ClosedError | undefined
+    const closing = (): ClosedError =>
+      (error ??= new ClosedError(ErrorCodes.SERVER_CLOSING, 'Server closed before the client acknowledged'))
+    for (const entry of this.outbox) if (entry.settle !== undefined) rejectEntry(entry, closing())
+    this.failSentRequests(closing, true)
   }
 
   snapshot(): SessionSnapshot {
