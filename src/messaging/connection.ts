@@ -128,7 +128,10 @@ export class Connection implements ChunkConsumer {
   #pauseUntil(gate: Promise<void>): void {
     consume(this.socket, undefined)
     void gate.then(() => {
-      if (!this.closed) consume(this.socket, this)
+      if (this.closed) return
+      // Opening the gate may have closed it again (more held back than the refilled budget).
+      if (this.gate !== undefined) this.#pauseUntil(this.gate)
+      else consume(this.socket, this)
     })
   }
 

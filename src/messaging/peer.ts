@@ -57,7 +57,7 @@ export type RateLimit = {
   messages: number
   /** Window in ms. @default 1000 */
   interval?: number
-  /** 'throttle' stops reading until the budget refills (TCP pushes back); 'disconnect' cuts the connection with WK_RATE_LIMITED (the session stays resumable). @default 'throttle' */
+  /** 'throttle' delivers at most `messages` per `interval` (a token bucket): messages over it wait, copied if already read, and the connection stops reading until the budget refills (TCP pushes back); 'disconnect' cuts the connection with WK_RATE_LIMITED (the session stays resumable). @default 'throttle' */
   action?: 'throttle' | 'disconnect'
 }
 
@@ -92,6 +92,9 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   #over = false
   #tokens = 0
   #refilledAt = 0
+  /** Frames read over the rate limit ('throttle'): copies, delivered in order as the budget refills. */
+  #held: Buffer[] | undefined
+  #heldOn: Connection | undefined
   #storedUpTo = 0
 
   constructor(core: PeerCore, id: string, identity: unknown) {
@@ -316,12 +319,25 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   }
 
   override onFrame(frame: Buffer, conn: Connection): void {
-    if (this.#core.rateLimit !== undefined && this.established) this.#spend()
+    if (this.#core.rateLimit !== undefined && this.established && conn === this.conn) {
+      if (this.#heldOn !== conn) this.#held = undefined
+      // Over budget, or behind frames that are: keep a copy (frames are slices of the read buffer). At
+      // most one chunk is held: after it, the connection stops reading until the budget refills.
+      if (this.#held !== undefined || !this.#take()) {
+        ;(this.#held ??= []).push(Buffer.from(frame))
+        this.#heldOn = conn
+        if (conn.gate === undefined) this.#pause(conn)
+        return
+      }
+    }
     super.onFrame(frame, conn)
   }
 
-  /** Token bucket: refills continuously at `messages / interval`; a burst read in one chunk becomes debt. */
-  #spend(): void {
+  /**
+   * Token bucket refilling continuously at `messages / interval`: takes one token, or returns false
+   * when there is none ('throttle'), or throws WK_RATE_LIMITED ('disconnect').
+   */
+  #take(): boolean {
     const limit = this.#core.rateLimit!
     const interval = limit.interval ?? 1000
     const now = Date.now()
@@ -330,24 +346,55 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
       this.#tokens + ((now - this.#refilledAt) * limit.messages) / interval,
     )
     this.#refilledAt = now
-    this.#tokens -= 1
-    if (this.#tokens < 0 && limit.action === 'disconnect') {
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1
+      return true
+    }
+    if (limit.action === 'disconnect') {
       throw new BackpressureError(
         ErrorCodes.RATE_LIMITED,
         `Peer ${this.id} sent more than ${limit.messages} messages in ${interval} ms`,
       )
     }
+    return false
   }
 
-  override onChunk(conn: Connection): void {
-    super.onChunk(conn)
-    const limit = this.#core.rateLimit
-    if (limit === undefined || this.#tokens >= 0 || conn.gate !== undefined) return
-    // Stop reading until the debt is paid back; TCP flow control slows the sender meanwhile.
-    const wait = Math.ceil((-this.#tokens * (limit.interval ?? 1000)) / limit.messages)
+  /** Stops reading (after this chunk) until a token is back; TCP flow control slows the sender meanwhile. */
+  #pause(conn: Connection): void {
+    const limit = this.#core.rateLimit!
+    const wait = Math.max(1, Math.ceil(((1 - this.#tokens) * (limit.interval ?? 1000)) / limit.messages))
     conn.gate = new Promise<void>((resolve) => setTimeout(resolve, wait).unref()).then(() => {
       conn.gate = undefined
+      this.#release(conn)
     })
+  }
+
+  /** The budget refilled: delivers held frames while tokens last; the rest wait for the next refill. */
+  #release(conn: Connection): void {
+    const held = this.#held
+    // Held frames belong to the transport that read them (a resume may have replaced it since).
+    if (held === undefined || conn !== this.#heldOn) return
+    if (conn !== this.conn || conn.closed || this.#over) {
+      // Never delivered, so never acknowledged: the client sends them again after it resumes.
+      this.#held = undefined
+      this.#heldOn = undefined
+      return
+    }
+    let i = 0
+    try {
+      while (i < held.length && this.#take()) super.onFrame(held[i++]!, conn)
+    } catch (error) {
+      this.#held = undefined
+      conn.close(error as Error, this.farewell(error as Error))
+      return
+    }
+    if (i === held.length) this.#held = undefined
+    else {
+      held.splice(0, i)
+      this.#pause(conn)
+    }
+    // Acknowledge what was delivered, as after a chunk.
+    this.onChunk(conn)
   }
 
   protected override beforeFlush(): void {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { ErrorCodes, isWirekitError } from '../../src/errors.ts'
-import { MessageClient, MessageServer } from '../../src/messaging/index.ts'
+import { MessageClient, MessageServer, type Peer } from '../../src/messaging/index.ts'
 import { makeCerts } from '../helpers/certs.ts'
 import { nextEvent, startServer, waitFor } from './helpers.ts'
 
@@ -106,15 +106,65 @@ describe('server listeners and lifecycle', () => {
     server.on('connection', (peer) => peer.on('m', (i: number) => seen.push(i)))
     const client = await MessageClient.connect(url)
     cleanup.push(() => client.close())
-    // A burst of 100 is 80 over budget: at 20 per 100 ms the server stops reading for about 400 ms.
-    await Promise.all(Array.from({ length: 100 }, (_, i) => client.emit('m', i)))
+    // A burst of 100 is 80 over budget: at 20 per 100 ms they take about 400 ms to be let through.
     const started = Date.now()
+    await Promise.all(Array.from({ length: 100 }, (_, i) => client.emit('m', i)))
     await client.emit('m', 100)
     const waited = Date.now() - started
-    assert.ok(waited >= 250, `the next message was read after ${waited} ms`)
+    assert.ok(waited >= 250, `101 messages at 20 per 100 ms were all delivered after ${waited} ms`)
     assert.deepEqual(
       seen,
       Array.from({ length: 101 }, (_, i) => i),
+    )
+  })
+
+  test('a rate limit with action "throttle" holds back the messages of a burst read in one chunk', async () => {
+    // 10 at once, then one every 20 ms.
+    const { server, url } = await startServer({ rateLimit: { messages: 10, interval: 200 } })
+    cleanup.push(() => server.close())
+    const seen: { i: number; at: number }[] = []
+    server.on('connection', (peer) => peer.on('m', (i: number) => seen.push({ i, at: Date.now() })))
+    const client = await MessageClient.connect(url)
+    cleanup.push(() => client.close())
+    // 30 emits in one turn leave in one write: the server reads them in one chunk.
+    const started = Date.now()
+    await Promise.all(Array.from({ length: 30 }, (_, i) => client.emit('m', i)))
+    assert.deepEqual(
+      seen.map((s) => s.i),
+      Array.from({ length: 30 }, (_, i) => i),
+    )
+    const early = seen.filter((s) => s.at - started < 100).length
+    assert.ok(early <= 16, `${early} of 30 delivered in the first 100 ms (budget: 10 + 5)`)
+    const spread = seen[29]!.at - seen[0]!.at
+    assert.ok(spread >= 300, `the 20 over budget were spread over ${spread} ms (expected about 400)`)
+  })
+
+  test('messages held back by the rate limit when the connection drops arrive once after the resume', async () => {
+    const { server, url } = await startServer({ rateLimit: { messages: 5, interval: 500 } })
+    cleanup.push(() => server.close())
+    const seen: number[] = []
+    let peer: Peer | undefined
+    server.on('connection', (p) => {
+      peer = p
+      p.on('m', (i: number) => seen.push(i))
+    })
+    const client = await MessageClient.connect(url, { reconnect: { initialDelay: 20, jitter: 0 } })
+    cleanup.push(() => client.close())
+    const sends = Array.from({ length: 20 }, (_, i) => client.emit('m', i))
+    await waitFor(() => seen.length >= 5, 2000, 'the first five')
+    // 15 are held (or not yet read) on the server: cut the transport under them.
+    assert.ok(seen.length < 20)
+    peer!.conn!.socket.destroy()
+    const stuck = new Promise<never>((_, reject) => {
+      setTimeout(
+        () => reject(new Error(`held messages never delivered: saw ${seen.length} of 20`)),
+        5000,
+      ).unref()
+    })
+    await Promise.race([Promise.all(sends), stuck])
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 20 }, (_, i) => i),
     )
   })
 
