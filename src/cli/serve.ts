@@ -52,10 +52,11 @@ export function chatServer(server: MessageServer, log: (line: string) => void): 
     })
     peer.on('close', () => log(`- ${nameOf(peer)} (${peer.id})`))
   })
-  server.handle('who', (room: unknown) => {
-    const names: string[] = []
-    for (const peer of server.peers.values()) if (peer.rooms.has(`room:${room}`)) names.push(nameOf(peer))
-    return names.sort()
+  // Everyone in the room on every node (with --redis), connected or about to resume.
+  server.handle('who', async (room: unknown) => {
+    if (typeof room !== 'string') return []
+    const peers = await server.fetchPeers(`room:${room}`)
+    return peers.map((p) => String(p.identity)).sort()
   })
   return server
 }

@@ -17,6 +17,11 @@ export type PeerInfo = {
   node: string
   /** Whether its client is connected now (false: retained, waiting for a resume). */
   connected: boolean
+  /**
+   * What `authenticate` returned for it (undefined without `authenticate`). From another node it
+   * arrives through JSON: an identity JSON cannot carry arrives as undefined.
+   */
+  identity: unknown
 }
 
 /** What the server knows of a resuming client when it asks the store for its session. */
@@ -48,6 +53,8 @@ export interface AdapterPeer {
   readonly id: string
   /** Whether its client is connected now (false: retained, waiting for a resume). */
   readonly connected: boolean
+  /** What `authenticate` returned for it (presence reports it). */
+  readonly identity?: unknown
   /** Queues a broadcast message for this peer (reliable unless `message.volatile`). */
   deliver(message: BroadcastMessage): void
 }

@@ -154,7 +154,7 @@ export class MemoryAdapter implements MessagingAdapter {
   async fetchPeers(room?: string): Promise<PeerInfo[]> {
     const out: PeerInfo[] = []
     for (const peer of this.peersIn(room))
-      out.push({ id: peer.id, node: this.node, connected: peer.connected })
+      out.push({ id: peer.id, node: this.node, connected: peer.connected, identity: peer.identity })
     return out
   }
 

@@ -208,7 +208,7 @@ export class MessageServer {
     // An adapter without presence: this node's sessions are all anyone can know.
     const out: PeerInfo[] = []
     for (const peer of this.adapter.peersIn(room))
-      out.push({ id: peer.id, node: 'local', connected: peer.connected })
+      out.push({ id: peer.id, node: 'local', connected: peer.connected, identity: peer.identity })
     return Promise.resolve(out)
   }
 

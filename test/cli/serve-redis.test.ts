@@ -4,7 +4,7 @@ import { type ChatLine, serve } from '../../src/cli/serve.ts'
 import { MessageClient, type MessageServer } from '../../src/messaging/index.ts'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.ts'
 
-test('two `serve --redis` nodes relay a chat line between clients on different nodes', async () => {
+test('two `serve --redis` nodes relay a chat line between clients on different nodes, and `who` lists both', async () => {
   const cleanup: (() => Promise<unknown>)[] = []
   after(async () => {
     for (const fn of cleanup.reverse()) await fn()
@@ -42,4 +42,8 @@ test('two `serve --redis` nodes relay a chat line between clients on different n
   await alice.emit('say', { room: 'lobby', text: 'across nodes' })
   const line = await heard
   assert.deepEqual([line.from, line.text], ['alice', 'across nodes'])
+  // Presence asks every node: each side sees the user on the other node too.
+  assert.deepEqual(await alice.request('who', 'lobby'), ['alice', 'bob'])
+  assert.deepEqual(await bob.request('who', 'lobby'), ['alice', 'bob'])
+  assert.deepEqual(await bob.request('who', 'elsewhere'), [])
 })

@@ -40,7 +40,7 @@ describe('connect and store API', () => {
     assert.deepEqual(all.map((p) => p.id).sort(), [a.sessionId, b.sessionId].sort())
     assert.ok(all.every((p) => p.node === adapter.node && p.connected))
     assert.deepEqual(await server.fetchPeers('lobby'), [
-      { id: b.sessionId, node: adapter.node, connected: true },
+      { id: b.sessionId, node: adapter.node, connected: true, identity: undefined },
     ])
     assert.deepEqual(await server.fetchPeers('nobody-here'), [])
 

@@ -13,7 +13,15 @@ type Node = { server: MessageServer; adapter: RedisAdapter; port: number; url: s
 
 async function startNode(redis: string, prefix: string, retention = 10_000): Promise<Node> {
   const adapter = new RedisAdapter({ redis, prefix, retention })
-  const server = new MessageServer({ adapter, retention })
+  // Every client is who it says it is, or anonymous; a BigInt identity cannot cross nodes as JSON.
+  const server = new MessageServer({
+    adapter,
+    retention,
+    authenticate: (credentials) => {
+      const name = (credentials as { name?: unknown } | undefined)?.name
+      return name === 'big' ? { big: 1n } : (name ?? 'anonymous')
+    },
+  })
   server.on('connection', (peer: Peer) => {
     peer.on('join', (room: string) => peer.join(room))
   })
@@ -121,6 +129,27 @@ describe('RedisAdapter with two nodes in one process', () => {
     )
     const everyone = await two.adapter.fetchPeers()
     assert.equal(everyone.length, clients.length)
+    assert.ok(everyone.every((p) => p.identity === 'anonymous'))
+  })
+
+  test('fetchPeers carries identities from every node; one JSON cannot carry arrives as undefined', async () => {
+    const named = await MessageClient.connect(one.url, { credentials: { name: 'named' } })
+    const big = await MessageClient.connect(one.url, { credentials: { name: 'big' } })
+    try {
+      await named.emit('join', 'ids')
+      await big.emit('join', 'ids')
+      const fromOther = await two.adapter.fetchPeers('ids')
+      const byId = new Map(fromOther.map((p) => [p.id, p.identity]))
+      assert.equal(byId.size, 2)
+      assert.equal(byId.get(named.sessionId!), 'named')
+      assert.equal(byId.get(big.sessionId!), undefined)
+      // On its own node the identity is the value itself.
+      const local = await one.server.fetchPeers('ids')
+      assert.ok(local.some((p) => p.identity === 'named'))
+    } finally {
+      await named.close()
+      await big.close()
+    }
   })
 
   test('bad bytes on the broadcast channel are counted and do not disturb delivery', async () => {

@@ -10,7 +10,13 @@ import type { PeerInfo } from '../adapter.ts'
 export type { PeerInfo }
 
 export type Question = { t: 'who'; q: string; room: string | null; from: string }
-export type Answer = { t: 'here'; q: string; node: string; peers: [string, boolean][] }
+/** Each peer as [id, connected] or [id, connected, identity] (identity left out when undefined or not JSON). */
+export type Answer = {
+  t: 'here'
+  q: string
+  node: string
+  peers: ([string, boolean] | [string, boolean, unknown])[]
+}
 
 type Waiting = {
   expected: number
@@ -81,9 +87,16 @@ export class Presence {
   }
 
   /** A question from some node: returns the answer to publish on `from`'s channel. */
-  answer(question: Question, peers: Iterable<{ id: string }>): { to: string; answer: string } {
-    const list: [string, boolean][] = []
-    for (const peer of peers) list.push([peer.id, (peer as { connected?: boolean }).connected ?? true])
+  answer(
+    question: Question,
+    peers: Iterable<{ id: string; connected?: boolean; identity?: unknown }>,
+  ): { to: string; answer: string } {
+    const list: Answer['peers'] = []
+    for (const peer of peers) {
+      const identity = jsonOrUndefined(peer.identity)
+      const connected = peer.connected ?? true
+      list.push(identity === undefined ? [peer.id, connected] : [peer.id, connected, identity])
+    }
     const answer: Answer = { t: 'here', q: question.q, node: this.#node, peers: list }
     return { to: question.from, answer: JSON.stringify(answer) }
   }
@@ -94,7 +107,12 @@ export class Presence {
     if (waiting === undefined || !Array.isArray(answer.peers)) return
     for (const entry of answer.peers) {
       if (!Array.isArray(entry) || typeof entry[0] !== 'string') continue
-      waiting.peers.push({ id: entry[0], node: String(answer.node), connected: entry[1] === true })
+      waiting.peers.push({
+        id: entry[0],
+        node: String(answer.node),
+        connected: entry[1] === true,
+        identity: entry.length > 2 ? entry[2] : undefined,
+      })
     }
     waiting.answers++
     this.#settle(answer.q, waiting)
@@ -132,4 +150,15 @@ export function parseControl(text: string): ControlMessage | undefined {
   if (m.t === 'here' && typeof m.q === 'string' && typeof m.node === 'string') return m as Answer
   if (m.t === 'claimed' && typeof m.id === 'string' && typeof m.node === 'string') return m as ControlMessage
   return undefined
+}
+
+/** `value` when JSON can carry it (cycles and BigInt cannot), else undefined: one odd identity must not spoil an answer. */
+function jsonOrUndefined(value: unknown): unknown {
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined
+  try {
+    JSON.stringify(value)
+    return value
+  } catch {
+    return undefined
+  }
 }
