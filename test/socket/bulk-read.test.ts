@@ -15,6 +15,18 @@ import { acceptedWithRaw, pairWithRaw, Resources, tick, within, wrappedWithRaw }
 const resources = new Resources()
 after(() => resources.closeAll())
 
+/**
+ * Most pieces a generated case may write. Each few pieces cost an event-loop turn and about one read,
+ * so 1-byte pieces of a megabyte took seconds per case (and 100 000+ reads), and minutes once fast-check
+ * shrank such a case: the property ran into the test timeout.
+ */
+const MAX_PIECES = 10_000
+
+/** How many writes writeInPieces makes for `total` bytes in pieces of `sizes` (at most). */
+function piecesFor(total: number, sizes: number[]): number {
+  return Math.ceil(total / sizes.reduce((sum, size) => sum + size, 0)) * sizes.length
+}
+
 /** Writes `data` in pieces of the given sizes (cycled), yielding to the event loop between some. */
 async function writeInPieces(peer: net.Socket, data: Buffer, sizes: number[]): Promise<void> {
   let offset = 0
@@ -60,7 +72,7 @@ for (const [side, pair] of sides)
         assert.equal(record.length, 65536)
         assert.ok(record.equals(data.subarray(i * 65536, (i + 1) * 65536)), `record ${i} differs`)
       }
-      await writing
+      await within(writing, 5000, 'writing')
     })
 
     test('a large read that starts in already buffered bytes finishes with the right bytes', async () => {
@@ -75,7 +87,7 @@ for (const [side, pair] of sides)
       const writing = writeInPieces(peer, data.subarray(100_005), [50_000, 1, 150_000, 3])
       assert.ok((await within(body, 5000, 'body')).equals(data.subarray(5, 200_005)))
       assert.ok((await within(client.read({ length: 400_000 }), 5000, 'rest')).equals(data.subarray(200_005)))
-      await writing
+      await within(writing, 5000, 'writing')
     })
 
     test('a header/body protocol (4-byte length, then a large body) reads every message intact', async () => {
@@ -94,7 +106,7 @@ for (const [side, pair] of sides)
         const got = await within(client.read({ length: head.readUInt32BE(0) }), 5000, `body ${i}`)
         assert.ok(got.equals(body), `body ${i} differs`)
       }
-      await writing
+      await within(writing, 5000, 'writing')
     })
 
     test('records longer than the largest preallocated destination still arrive intact', async () => {
@@ -103,7 +115,7 @@ for (const [side, pair] of sides)
       const writing = writeInPieces(peer, data, [65_536, 1_000_000, 7])
       const record = await within(client.read({ length: data.length }), 10_000, 'big record')
       assert.ok(record.equals(data))
-      await writing
+      await within(writing, 5000, 'writing')
     })
 
     test('a slow reader of 64 KiB records still holds at most about readHighWaterMark bytes', async () => {
@@ -123,7 +135,7 @@ for (const [side, pair] of sides)
         const record = await within(client.read({ length: 65536 }), 5000, 'record')
         assert.ok(record.equals(chunk))
       }
-      await pumping
+      await within(pumping, 5000, 'pumping')
       // One kernel read (at most a record, or a 64 KiB arena) may land after the mark is crossed.
       assert.ok(maxBuffered <= highWaterMark + 128 * 1024, `buffered ${maxBuffered} bytes`)
     })
@@ -138,9 +150,10 @@ for (const [side, pair] of sides)
           fc.array(op, { minLength: 1, maxLength: 12 }),
           fc.array(fc.integer({ min: 1, max: 140_000 }), { minLength: 1, maxLength: 6 }),
           async (ops, sizes) => {
-            const { client, peer } = await pair(resources)
+            const total = ops.reduce((sum, o) => sum + ('length' in o ? o.length : o.maxLength), 0) + 1000
+            fc.pre(piecesFor(total, sizes) <= MAX_PIECES)
+            const { client, peer } = await within(pair(resources), 5000, 'pair')
             try {
-              const total = ops.reduce((sum, o) => sum + ('length' in o ? o.length : o.maxLength), 0) + 1000
               const data = randomBytes(total)
               const writing = writeInPieces(peer, data, sizes).then(() => peer.end())
               const parts: Buffer[] = []
@@ -151,7 +164,7 @@ for (const [side, pair] of sides)
                 parts.push(part)
               }
               parts.push(...(await readRest(client)))
-              await writing
+              await within(writing, 5000, 'writing')
               assert.ok(Buffer.concat(parts).equals(data))
             } finally {
               client.destroy()
@@ -159,8 +172,27 @@ for (const [side, pair] of sides)
             }
           },
         ),
-        { numRuns: 25 },
+        // A failure's shrinking runs the property again and again: stop it (reporting the seed and the
+        // smallest case found so far) before the test timeout would.
+        { numRuns: 25, plugins: [fc.interruptAfterTimeLimit(60_000, { failOnInterrupt: true })] },
       )
+    })
+
+    test('one-byte pieces: reads of every kind gather thousands of tiny kernel reads exactly', async () => {
+      // The tiny splits the property above leaves out past MAX_PIECES, at a size that stays quick: each
+      // record (large enough for a destination of its own) is filled by thousands of kernel reads.
+      const { client, peer } = await within(pair(resources), 5000, 'pair')
+      const data = randomBytes(40_000)
+      const writing = writeInPieces(peer, data, [1]).then(() => peer.end())
+      const parts = [await within(client.read({ maxLength: 10 }), 5000, 'first')]
+      parts.push(await within(client.read({ length: 20_000 }), 5000, 'record'))
+      parts.push(await within(client.read({ maxLength: 100 }), 5000, 'plain'))
+      parts.push(await within(client.read({ length: 17_000 }), 5000, 'second record'))
+      assert.equal(parts[1]!.length, 20_000)
+      assert.equal(parts[3]!.length, 17_000)
+      parts.push(...(await readRest(client)))
+      await within(writing, 5000, 'writing')
+      assert.ok(Buffer.concat(parts).equals(data))
     })
 
     test('small messages after a bulk burst are still delivered exactly', async () => {
@@ -168,7 +200,7 @@ for (const [side, pair] of sides)
       const burst = randomBytes(1024 * 1024)
       const writing = writeInPieces(peer, burst, [65_536])
       assert.ok((await within(client.read({ length: burst.length }), 5000, 'burst')).equals(burst))
-      await writing
+      await within(writing, 5000, 'writing')
       for (let i = 0; i < 50; i++) {
         peer.write(`message ${i}\n`)
         const line = await within(client.read({ until: '\n' }), 2000, `message ${i}`)
