@@ -9,12 +9,16 @@ export interface AckHolder {
 
 // Sessions holding back a standalone ack (see `ackDelay`), under one shared timer. While this process
 // keeps reading (a broadcast to many clients still arriving), the timer waits another round, up to
-// MAX_ACK_DELAY_MS: the acks then follow the burst instead of competing with it.
+// MAX_ACK_DELAY_MS: the acks then follow the burst instead of competing with it. The cap is longer
+// than a burst to 10k clients takes here (~150 ms): with 200 ms, a slower round crossed it, its 10k
+// ack writes landed in the middle of the burst and doubled it (broadcast rounds of 140 ms and
+// 300-430 ms alternating; with 1 s, 137-222 ms). Only lone messages wait: a session holding 16
+// messages or 64 KiB acks at once (see DELAYED_ACK_MESSAGES in session.ts).
 let delayedAcks: AckHolder[] = []
 let delayedAckTimer: NodeJS.Timeout | undefined
 let delayedSince = 0
 let readsSinceTimer = 0
-const MAX_ACK_DELAY_MS = 200
+const MAX_ACK_DELAY_MS = 1000
 
 /** Holds `session`'s ack for about `delay` ms (see above), then calls its ackTimerFired(). */
 export function delayAck(session: AckHolder, delay: number): void {

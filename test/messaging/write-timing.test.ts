@@ -42,7 +42,7 @@ describe('write and ack timing', () => {
     const peer = server.peers.get(client.sessionId!)!
     const started = Date.now()
     await peer.emit('one', 1)
-    // The bound is 200 ms; a loaded machine gets a generous margin.
+    // About 20 ms in a quiet process (up to 1 s while it keeps reading other bursts); a loaded machine gets a margin.
     assert.ok(Date.now() - started < 2000, `acknowledged after ${Date.now() - started} ms`)
     assert.equal(received, 1)
     assert.equal(peer.outbox.count, 0)
