@@ -110,61 +110,9 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   #bytesWritten = 0
   #cancelTimer: () => void = noop
 
-  /** The socket became usable once: `ready` resolves (a later close does not reject it). */
-  get #wasReady(): boolean {
-    return (this.#bits & WAS_READY) !== 0
-  }
-  set #wasReady(on: boolean) {
-    this.#bits = on ? this.#bits | WAS_READY : this.#bits & ~WAS_READY
-  }
-  get #isServer(): boolean {
-    return (this.#bits & IS_SERVER) !== 0
-  }
-  get #secure(): boolean {
-    return (this.#bits & SECURE) !== 0
-  }
-  set #secure(on: boolean) {
-    this.#bits = on ? this.#bits | SECURE : this.#bits & ~SECURE
-  }
-  get #upgrading(): boolean {
-    return (this.#bits & UPGRADING) !== 0
-  }
-  set #upgrading(on: boolean) {
-    this.#bits = on ? this.#bits | UPGRADING : this.#bits & ~UPGRADING
-  }
-  get #writeEnded(): boolean {
-    return (this.#bits & WRITE_ENDED) !== 0
-  }
-  set #writeEnded(on: boolean) {
-    this.#bits = on ? this.#bits | WRITE_ENDED : this.#bits & ~WRITE_ENDED
-  }
-  get #readEnded(): boolean {
-    return (this.#bits & READ_ENDED) !== 0
-  }
-  set #readEnded(on: boolean) {
-    this.#bits = on ? this.#bits | READ_ENDED : this.#bits & ~READ_ENDED
-  }
-  get #closing(): boolean {
-    return (this.#bits & CLOSING) !== 0
-  }
-  set #closing(on: boolean) {
-    this.#bits = on ? this.#bits | CLOSING : this.#bits & ~CLOSING
-  }
-  get #closed(): boolean {
-    return (this.#bits & CLOSED) !== 0
-  }
-  set #closed(on: boolean) {
-    this.#bits = on ? this.#bits | CLOSED : this.#bits & ~CLOSED
-  }
-  /**
-   * A 'read' listener may exist. Checking for listeners costs a dictionary lookup, a tenth of a small
-   * read, so reads look at this flag first; it only ever turns on.
-   */
-  get #readObserved(): boolean {
-    return (this.#bits & READ_OBSERVED) !== 0
-  }
-  set #readObserved(on: boolean) {
-    this.#bits = on ? this.#bits | READ_OBSERVED : this.#bits & ~READ_OBSERVED
+  /** Whether a bit of the boolean state is on (see the bits at the end of this file). */
+  #has(bit: number): boolean {
+    return (this.#bits & bit) !== 0
   }
 
   get #where(): string {
@@ -173,9 +121,9 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     return this.#whereText
   }
 
-  /** Turns #readObserved on when a 'read' listener is added (the socket's own 'newListener' hook). */
+  /** Turns READ_OBSERVED on when a 'read' listener is added (the socket's own 'newListener' hook). */
   static readonly #watchListeners = function (this: AsyncSocket, event: string | symbol): void {
-    if (event === 'read') this.#readObserved = true
+    if (event === 'read') this.#bits |= READ_OBSERVED
   }
 
   /** Connects and resolves once the socket is usable (after TLS and trust checks when `tls` is set). */
@@ -219,7 +167,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     if (options.noDelay ?? true) stream.setNoDelay?.(true)
     if (options.keepAlive) stream.setKeepAlive?.(true, options.keepAliveInitialDelay ?? 0)
     if (stream instanceof tls.TLSSocket) {
-      socket.#secure = true
+      socket.#bits |= SECURE
       socket.#state = 'securing'
       socket.#trust(stream, options.tls ?? {}).then(
         () => socket.#becomeReady(true),
@@ -267,8 +215,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   get ready(): Promise<void> {
     let ready = this.#ready
     if (ready === undefined) {
-      if (this.#wasReady) ready = Promise.resolve()
-      else if (this.#closed) ready = Promise.reject(readyError(this.#error, this.#where))
+      if (this.#has(WAS_READY)) ready = Promise.resolve()
+      else if (this.#has(CLOSED)) ready = Promise.reject(readyError(this.#error, this.#where))
       else {
         this.#settleReady = Promise.withResolvers<void>()
         ready = this.#settleReady.promise
@@ -284,19 +232,19 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     return this.#state
   }
   get isSecure(): boolean {
-    return this.#secure && this.#state === 'connected'
+    return this.#has(SECURE) && this.#state === 'connected'
   }
   /** True once the peer's FIN arrived: no more bytes will come (buffered ones are still readable). */
   get readEnded(): boolean {
-    return this.#readEnded
+    return this.#has(READ_ENDED)
   }
   /** True once end() was called: no more writes are accepted. */
   get writeEnded(): boolean {
-    return this.#writeEnded
+    return this.#has(WRITE_ENDED)
   }
   /** True when this end accepted the connection. */
   get isServer(): boolean {
-    return this.#isServer
+    return this.#has(IS_SERVER)
   }
   /** Application bytes received (after TLS decryption). */
   get bytesRead(): number {
@@ -312,7 +260,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   }
   /** Bytes of writes not yet taken by the kernel (in the stream plus waiting in our queue). */
   get pendingWriteBytes(): number {
-    return (this.#closed ? 0 : this.#stream.writableLength) + this.#writes.waitingBytes
+    return (this.#has(CLOSED) ? 0 : this.#stream.writableLength) + this.#writes.waitingBytes
   }
   /** Bytes of writes waiting in our queue (past the high-water mark), not yet handed to the stream. */
   get queuedWriteBytes(): number {
@@ -349,7 +297,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   override removeAllListeners(
     ...args: Parameters<EventEmitter<AsyncSocketEvents>['removeAllListeners']>
   ): this {
-    this.#readObserved = true
+    this.#bits |= READ_OBSERVED
     // Passed on as given: EventEmitter tells "all events" from "event undefined" by the argument count.
     return super.removeAllListeners(...args)
   }
@@ -393,13 +341,13 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
           return Promise.reject(this.#abortError('read', options.tag, options.signal))
       }
     }
-    if (this.#closing) return Promise.reject(this.#closedError('read after close()', options?.tag))
+    if (this.#has(CLOSING)) return Promise.reject(this.#closedError('read after close()', options?.tag))
     const reads = this.#reads ?? this.#readQueue()
     // Fast path: the bytes are here and nothing is queued ahead.
     const data = reads.tryRead(kind, length, delimiter, maxLength)
     if (data !== undefined) {
       // emit() allocates its argument list even with no listener: skip it on the hot path.
-      if (this.#readObserved && this.listenerCount('read') > 0) this.emit('read', data, options?.tag)
+      if (this.#has(READ_OBSERVED) && this.listenerCount('read') > 0) this.emit('read', data, options?.tag)
       return Promise.resolve(data)
     }
     const ended = reads.endedError()
@@ -436,7 +384,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
           return Promise.reject(this.#abortError('write', options.tag, options.signal))
       }
     }
-    if (this.#writeEnded || this.#closed) {
+    if (this.#has(WRITE_ENDED) || this.#has(CLOSED)) {
       return Promise.reject(this.#error ?? this.#closedError('write after end()', options?.tag))
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>()
@@ -477,16 +425,17 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
    */
   async startTLS(options: TlsOptions = {}): Promise<void> {
     validateTlsOptions(options, 'startTLS')
-    if (this.#secure || this.#upgrading)
+    if (this.#has(SECURE) || this.#has(UPGRADING))
       throw new InvalidArgumentError('startTLS: the socket is already secure')
-    if (this.#closed || this.#closing) throw this.#error ?? this.#closedError('startTLS on a closed socket')
-    this.#upgrading = true
+    if (this.#has(CLOSED) || this.#has(CLOSING))
+      throw this.#error ?? this.#closedError('startTLS on a closed socket')
+    this.#bits |= UPGRADING
     const readsDone = this.#readQueue().barrier()
     const writesDone = this.#writes.barrier()
     try {
       await this.ready
       await Promise.all([readsDone, writesDone])
-      if (this.#closed) throw this.#error ?? this.#closedError('closed before startTLS')
+      if (this.#has(CLOSED)) throw this.#error ?? this.#closedError('closed before startTLS')
       this.#state = 'securing'
       const raw = this.#stream
       this.#unlisten(raw)
@@ -496,17 +445,17 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       this.destroy(failure)
       throw failure
     } finally {
-      this.#upgrading = false
+      this.#bits &= ~UPGRADING
     }
   }
 
   /** Half-close: sends FIN after every pending write. The read side stays open until the peer's FIN. */
   async end(): Promise<void> {
-    if (this.#writeEnded || this.#closed) return
-    this.#writeEnded = true
+    if (this.#has(WRITE_ENDED) || this.#has(CLOSED)) return
+    this.#bits |= WRITE_ENDED
     await this.ready.catch(noop)
     await this.#writes.whenIdle()
-    if (this.#closed) return
+    if (this.#has(CLOSED)) return
     const stream = this.#stream
     await new Promise<void>((resolve) => {
       stream.end(resolve)
@@ -516,8 +465,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
 
   /** Graceful close: lets pending reads and writes finish, sends FIN, then closes. */
   async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closing = true
+    if (this.#has(CLOSED)) return
+    this.#bits |= CLOSING
     await this.ready.catch(noop)
     await this.#reads?.whenIdle()
     await this.end()
@@ -527,7 +476,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
 
   /** Abortive close: RST (SO_LINGER 0), no TIME_WAIT. Pending operations reject with WK_CLOSED. */
   reset(): void {
-    if (this.#closed) return
+    if (this.#has(CLOSED)) return
     this.#error ??= this.#closedError('socket was reset')
     try {
       this.#raw.resetAndDestroy()
@@ -541,7 +490,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
 
   /** Closes now. Pending reads and writes reject with `error` (or WK_CLOSED); 'close' carries `error`. */
   destroy(error?: WirekitError): void {
-    if (this.#closed) return
+    if (this.#has(CLOSED)) return
     if (error) this.#closeError ??= error
     this.#error ??= error ?? this.#closedError('socket destroyed')
     this.#stream.destroy()
@@ -570,34 +519,34 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
    * socket the one bytes travel through, runs the trust checks and marks the socket ready.
    */
   async #secureOver(base: Duplex, options: TlsOptions): Promise<void> {
-    const secured = await handshake(base, options, this.#isServer, this.#host, this.#where)
+    const secured = await handshake(base, options, this.#has(IS_SERVER), this.#host, this.#where)
     this.#stream = secured
     this.#listen(secured)
-    if (this.#closed) throw this.#error ?? this.#closedError('closed during the TLS handshake')
+    if (this.#has(CLOSED)) throw this.#error ?? this.#closedError('closed during the TLS handshake')
     await this.#trust(secured, options)
-    this.#secure = true
+    this.#bits |= SECURE
     this.#becomeReady(true)
   }
 
   /** Trust checks after a handshake, under the handshake deadline that is still running. */
   #trust(socket: tls.TLSSocket, options: TlsOptions): Promise<void> {
-    return checkPeer(socket, options, this.#isServer, options.servername ?? this.#host, this.#where)
+    return checkPeer(socket, options, this.#has(IS_SERVER), options.servername ?? this.#host, this.#where)
   }
 
   #becomeReady(secured: boolean): void {
-    if (this.#closed) return
+    if (this.#has(CLOSED)) return
     this.#cancelTimer()
     this.#state = 'connected'
     // A socket reading through `onread` has no 'data' events.
     if (this.#receiver === undefined || this.#stream !== this.#raw)
       this.#stream.on('data', AsyncSocket.#onData)
-    if (this.#upgrading) this.#reads?.lift()
+    if (this.#has(UPGRADING)) this.#reads?.lift()
     this.#writes.open()
-    this.#wasReady = true
+    this.#bits |= WAS_READY
     this.#settleReady?.resolve()
     this.#settleReady = undefined
     if (secured) this.emit('secure')
-    if (!this.#upgrading) {
+    if (!this.#has(UPGRADING)) {
       if (connectChannel.hasSubscribers) connectChannel.publish({ socket: this })
       if (debug.enabled) debug('socket %s connected%s', this.#where, secured ? ' (TLS)' : '')
     }
@@ -609,8 +558,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   }
 
   #finish(): void {
-    if (this.#closed) return
-    this.#closed = true
+    if (this.#has(CLOSED)) return
+    this.#bits |= CLOSED
     this.#state = 'closed'
     this.#cancelTimer()
     const error = this.#error
@@ -704,7 +653,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     // In place of net's own listener when that one was taken over; running it twice does no harm.
     netOnEnd?.call(this)
     const socket = this[kOwner]!
-    socket.#readEnded = true
+    socket.#bits |= READ_ENDED
     const fin = socket.#closedError('the peer closed its side of the connection (FIN)')
     socket.#readQueue().end(fin)
     socket.emit('readClosed')
@@ -729,7 +678,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
 
   static readonly #readHost: ReadQueueHost<AsyncSocket> = {
     completed(socket, data, tag) {
-      if (socket.#readObserved && socket.listenerCount('read') > 0) socket.emit('read', data, tag)
+      if (socket.#has(READ_OBSERVED) && socket.listenerCount('read') > 0) socket.emit('read', data, tag)
     },
     progress(socket, done, total, tag) {
       socket.emit('readProgress', done, total, tag)
@@ -738,7 +687,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       socket.#stream.pause()
     },
     resume(socket) {
-      if (!socket.#closed) socket.#stream.resume()
+      if (!socket.#has(CLOSED)) socket.#stream.resume()
     },
   }
 
@@ -767,7 +716,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
 
 function noop(): void {}
 
-// The bits of AsyncSocket's boolean state.
+// The bits of AsyncSocket's boolean state (`#bits`): an idle socket keeps one field instead of nine.
+/** The socket became usable once: `ready` resolves (a later close does not reject it). */
 const WAS_READY = 1
 const IS_SERVER = 2
 const SECURE = 4
@@ -776,6 +726,10 @@ const WRITE_ENDED = 16
 const READ_ENDED = 32
 const CLOSING = 64
 const CLOSED = 128
+/**
+ * A 'read' listener may exist. Checking for listeners costs a dictionary lookup, a tenth of a small
+ * read, so reads look at this bit first; it only ever turns on.
+ */
 const READ_OBSERVED = 256
 
 /**
