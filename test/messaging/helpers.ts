@@ -44,7 +44,7 @@ export function nextEvent<T = unknown>(
   })
 }
 
-/** A relay between clients and `targetPort`: `blackhole = true` silently drops bytes both ways. */
+/** A relay between clients and `targetPort`: `blackhole = true` silently drops bytes and closes both ways. */
 export class Relay {
   blackhole = false
   /** Where new connections go (existing ones stay where they are). */
@@ -67,6 +67,8 @@ export class Relay {
         s.on('error', () => {})
         s.on('close', () => {
           relay!.#sockets.delete(s)
+          // A blackhole swallows the end of the connection too: the other side must find out by itself.
+          if (relay!.blackhole) return
           inbound.destroy()
           outbound.destroy()
         })
