@@ -44,9 +44,13 @@ export function nextEvent<T = unknown>(
   })
 }
 
-/** A relay between clients and `targetPort`: `blackhole = true` silently drops bytes and closes both ways. */
+/**
+ * A relay between clients and `targetPort`: `blackhole = true` silently drops bytes both ways; with
+ * `dropCloses` as well, a side that closes during the blackhole is not passed on either.
+ */
 export class Relay {
   blackhole = false
+  dropCloses = false
   /** Where new connections go (existing ones stay where they are). */
   targetPort = 0
   readonly port: number
@@ -67,8 +71,8 @@ export class Relay {
         s.on('error', () => {})
         s.on('close', () => {
           relay!.#sockets.delete(s)
-          // A blackhole swallows the end of the connection too: the other side must find out by itself.
-          if (relay!.blackhole) return
+          // A full blackhole swallows the end of the connection too: the other side must find out by itself.
+          if (relay!.blackhole && relay!.dropCloses) return
           inbound.destroy()
           outbound.destroy()
         })
