@@ -44,6 +44,8 @@ export class ClientConnection {
   onMessage: MessageSink | undefined
   /** Every onStatus, as it arrives (the player ends on UnpublishNotify / Stop). */
   onStatus: ((code: string, cmd: Command) => void) | undefined
+  /** A User Control event other than ping (Stream Begin, Stream EOF…): event type and value. */
+  onUserControl: ((event: number, value: number) => void) | undefined
   /** The connection ended: undefined for an orderly end. */
   onEnd: ((error: WirekitError | undefined) => void) | undefined
   readonly ended: Promise<void>
@@ -196,6 +198,10 @@ export class ClientConnection {
       case MessageType.VIDEO:
       case MessageType.DATA_AMF0:
         return this.onMessage?.(message)
+      case MessageType.USER_CONTROL:
+        if (message.payload.length >= 6)
+          this.onUserControl?.(message.payload.readUInt16BE(0), message.payload.readUInt32BE(2))
+        return undefined
       default:
         if (!isKnownType(message.type))
           throw new ProtocolError(ErrorCodes.RTMP_CHUNK, `unknown message type ${message.type}`)

@@ -218,16 +218,29 @@ export const RtmpClient = {
     }
   },
 
-  /** Connects and plays `rtmp://host[:port]/app/key`; resolves after NetStream.Play.Start. */
+  /**
+   * Connects and plays `rtmp://host[:port]/app/key`. Resolves once the server accepts: NetStream.Play.Start
+   * or .Reset, or a Stream Begin for the stream (nginx-rtmp with play_restart says nothing else until a
+   * publisher comes). A refusal (Play.Rejected, StreamNotFound…) rejects with WK_RTMP_REJECTED.
+   */
   async play(url: string, options: RtmpClientOptions = {}): Promise<RtmpPlayer> {
     const { conn, streamId } = await openStream(url, options)
     try {
       const player = new RtmpPlayer(conn)
-      const started = conn.status((code) => code === 'NetStream.Play.Start', 'NetStream.Play.Start')
+      const accepted = Promise.withResolvers<void>()
+      conn.onUserControl = (event, value) => {
+        if (event === UserControl.STREAM_BEGIN && value === streamId) accepted.resolve()
+      }
+      const started = conn.status(
+        (code) => code === 'NetStream.Play.Start' || code === 'NetStream.Play.Reset',
+        'NetStream.Play.Start',
+      )
       conn.send(command('play', 0, null, [conn.url.stream, -2000], streamId))
       conn.send(userControl(UserControl.SET_BUFFER_LENGTH, streamId, 3000))
       await conn.flush()
-      await started
+      await Promise.race([started, accepted.promise])
+      started.catch(() => {})
+      conn.onUserControl = undefined
       return player
     } catch (error) {
       conn.destroy()

@@ -14,7 +14,6 @@ import {
   packets,
   probeCodecs,
   type Run,
-  run,
   start,
   tempDir,
   until,
