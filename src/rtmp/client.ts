@@ -101,6 +101,12 @@ export class RtmpPublisher {
     return progress
   }
 
+  /** Abortive close (TCP RST), as when a network or an encoder dies mid-stream. */
+  reset(): void {
+    this.#closed = true
+    this.#conn.socket.reset()
+  }
+
   /** Unpublishes and closes the connection after what was written. */
   async close(): Promise<void> {
     if (this.#closed) return
@@ -116,6 +122,17 @@ export class RtmpPublisher {
     }
     conn.destroy()
   }
+}
+
+const SAMPLE_ACCESS = Buffer.from('\x02\x00\x11|RtmpSampleAccess', 'latin1')
+const DATA_STATUS = Buffer.from('\x02\x00\x08onStatus', 'latin1')
+
+/** Data messages about the session, not the stream (|RtmpSampleAccess, onStatus NetStream.Data.Start). */
+function isControlData(payload: Buffer): boolean {
+  return (
+    payload.subarray(0, SAMPLE_ACCESS.length).equals(SAMPLE_ACCESS) ||
+    payload.subarray(0, DATA_STATUS.length).equals(DATA_STATUS)
+  )
 }
 
 export class RtmpPlayer {
@@ -142,7 +159,8 @@ export class RtmpPlayer {
   }
 
   #push(message: RtmpMessage): undefined | Promise<void> {
-    if (this.#done) return undefined
+    if (this.#done || (message.type === MessageType.DATA_AMF0 && isControlData(message.payload)))
+      return undefined
     this.#queue.push({
       type: message.type as 8 | 9 | 18,
       timestamp: message.timestamp,

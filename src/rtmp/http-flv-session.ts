@@ -40,6 +40,9 @@ export class HttpFlvSession implements SweptSession, Subscriber {
   get remoteAddress(): string | undefined {
     return this.#socket.remoteAddress
   }
+  get pendingBytes(): number {
+    return this.#socket.pendingWriteBytes
+  }
   get skippedFrames(): number {
     return this.#gate.skipped
   }

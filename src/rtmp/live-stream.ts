@@ -72,6 +72,11 @@ export class LiveStream {
     for (const player of this.players) player.published(this)
   }
 
+  /** Lets a publisher go without telling the players: another takes over at once. */
+  detach(publisher: Publisher): void {
+    if (this.publisher === publisher) this.publisher = undefined
+  }
+
   stop(publisher: Publisher): void {
     if (this.publisher !== publisher) return
     this.publisher = undefined

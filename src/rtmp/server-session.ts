@@ -61,6 +61,9 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
   get remoteAddress(): string | undefined {
     return this.#socket.remoteAddress
   }
+  get pendingBytes(): number {
+    return this.#socket.pendingWriteBytes
+  }
   get skippedFrames(): number {
     return this.#gate.skipped
   }
@@ -207,13 +210,16 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
         `publishing ${this.app}/${this.stream} is not allowed`,
       )
     }
-    const live = this.#ctx.stream(this.app, this.stream)
+    let live = this.#ctx.stream(this.app, this.stream)
     const current = live.publisher
     if (current !== undefined) {
       const { takeover, staleAfter } = this.#ctx.options
       const now = Date.now()
       if (takeover === 'always' || (takeover === 'stale' && current.idleFor(now) >= staleAfter)) {
+        // Players stay on: they see the new publisher's headers, not an end of stream.
+        live.detach(current)
         current.end(new RtmpError(ErrorCodes.RTMP_STREAM_BUSY, `${live.key}: taken over by a new publisher`))
+        live = this.#ctx.stream(this.app, this.stream)
       } else {
         return this.#refuse(streamId, 'NetStream.Publish.BadName', `${live.key} is already being published`)
       }

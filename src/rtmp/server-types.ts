@@ -25,6 +25,8 @@ export interface RtmpSession {
   readonly remoteAddress: string | undefined
   readonly bytesIn: number
   readonly bytesOut: number
+  /** Bytes written to the session but not yet taken by the kernel (a player's backlog). */
+  readonly pendingBytes: number
   /** Frames a player did not get because it was behind (it resumed at a later keyframe). */
   readonly skippedFrames: number
   /** Ends the session (a publisher's players see the stream end). */
