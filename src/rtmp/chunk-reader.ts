@@ -71,17 +71,21 @@ export class ChunkReader {
 
   /**
    * Feeds bytes; returns the messages they complete, in order. Throws ProtocolError (WK_RTMP_CHUNK,
-   * WK_RTMP_MESSAGE_TOO_LARGE) on a broken stream; after that every push throws the same error.
+   * WK_RTMP_MESSAGE_TOO_LARGE) on a broken stream, carrying in `messages` those completed before the
+   * break; after that every push throws the same error (with no messages).
    */
   push(bytes: Buffer): RtmpMessage[] {
-    if (this.#failed) throw this.#failed
+    if (this.#failed) throw new ProtocolError(this.#failed.code, this.#failed.message)
     this.bytesReceived += bytes.length
     const out: RtmpMessage[] = []
     try {
       this.#consume(bytes, out)
     } catch (error) {
-      this.#failed = error as ProtocolError
-      throw error
+      const failure = error as ProtocolError & { messages?: RtmpMessage[] }
+      // The messages this push completed before the break: whole or split, the same ones come out.
+      failure.messages = out
+      this.#failed = failure
+      throw failure
     }
     return out
   }
