@@ -2,6 +2,7 @@
 // Each command lives in its own module, loaded only when it runs, so `wirekit get` never loads the messaging stack.
 import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander'
 import { isWirekitError } from '../errors.ts'
+import { rtmpCommand } from './rtmp.ts'
 
 function int(value: string): number {
   const n = Number(value)
@@ -84,6 +85,7 @@ export function program(): Command {
     .option('--blackhole-after <duration>', 'stop forwarding (silently) after this long, e.g. 5s')
     .action(async (opts) => (await import('./proxy.ts')).proxy(opts))
 
+  cli.addCommand(rtmpCommand())
   return cli
 }
 
