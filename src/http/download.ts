@@ -7,6 +7,7 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { ErrorCodes, HttpError, InvalidArgumentError } from '../errors.ts'
+import { normalizeHeaders } from './headers.ts'
 import { countChunks, ProgressReporter } from './progress.ts'
 import type { HttpResponse } from './response.ts'
 import type { DownloadOptions, DownloadResult, HttpRequestOptions } from './types.ts'
@@ -40,7 +41,7 @@ export async function download(
     }
   }
   if (offset === 0) await rm(partial, { force: true })
-  const headers = { ...rest.headers }
+  const headers = normalizeHeaders(rest.headers)
   if (offset > 0 && validator !== undefined) {
     headers.range = `bytes=${offset}-`
     headers['if-range'] = validator

@@ -11,8 +11,10 @@ import { type CachePolicy, HttpCache } from './cache/index.ts'
 import { DeadlineSweep } from './deadlines.ts'
 import { createDispatcher } from './dispatcher.ts'
 import { download } from './download.ts'
+import { normalizeHeaders } from './headers.ts'
 import { cancelledError } from './http-errors.ts'
 import type { HttpEvent, HttpInterceptor, OutgoingRequest } from './interceptor.ts'
+import { crossOriginDropped } from './redirect.ts'
 import { prepareBody } from './request-body.ts'
 import type { HttpResponse } from './response.ts'
 import { DeliveryFeed, type ResponsePromise, responsePromise } from './response-promise.ts'
@@ -21,7 +23,6 @@ import { SecurityPolicy } from './security.ts'
 import type {
   DownloadOptions,
   DownloadResult,
-  HeadersInit,
   HttpMethod,
   HttpRequestOptions,
   HttpSessionOptions,
@@ -44,6 +45,7 @@ export class HttpSession {
   readonly #interceptors: HttpInterceptor[]
   readonly #deadlines = new DeadlineSweep()
   readonly #context: AttemptContext
+  readonly #dropped: ReadonlySet<string>
   #closed = false
 
   constructor(options: HttpSessionOptions = {}) {
@@ -54,6 +56,7 @@ export class HttpSession {
     this.#retry = new RetryPolicy(options.retry)
     this.#cache = options.cache === undefined ? undefined : new HttpCache(options.cache)
     this.#interceptors = options.interceptors ?? []
+    this.#dropped = crossOriginDropped(options.credentialHeaders)
     const { dispatcher, base } = createDispatcher(options, this.#policy, this.#cache?.interceptor)
     this.#agent = base
     this.#context = {
@@ -164,6 +167,10 @@ export class HttpSession {
       deadline:
         timeout > 0 && Number.isFinite(timeout) ? performance.now() + timeout : Number.POSITIVE_INFINITY,
       maxRedirects: options.maxRedirects ?? this.#options.maxRedirects ?? 5,
+      crossOriginDropped:
+        options.credentialHeaders === undefined
+          ? this.#dropped
+          : crossOriginDropped(options.credentialHeaders),
     }
   }
 
@@ -304,18 +311,4 @@ function notify<T>(
 ): void {
   options.onUpdate?.(response)
   resolve(response)
-}
-
-/** Lower-cases names, drops undefined, joins arrays: one canonical header object. */
-function normalizeHeaders(headers: HeadersInit | undefined): Record<string, string> {
-  const out: Record<string, string> = {}
-  if (headers === undefined) return out
-  for (const name of Object.keys(headers)) {
-    const value = headers[name]
-    if (value === undefined) continue
-    if (/[\r\n]/.test(name))
-      throw new InvalidArgumentError(`header name ${JSON.stringify(name)} has a line break`)
-    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
-  }
-  return out
 }

@@ -24,8 +24,15 @@ export type HttpMethod =
   | 'TRACE'
   | (string & {})
 
-/** Headers as a plain object; `undefined` values are dropped. Names are case-insensitive. */
-export type HeadersInit = Record<string, string | string[] | number | undefined>
+/**
+ * Headers as fetch takes them: a plain object (`undefined` values dropped, an array value repeats the name), a
+ * `Headers` instance, or a list of `[name, value]` pairs (a repeated name is kept). Names are case-insensitive.
+ * @example [['accept', 'application/json'], ['x-tag', 'a'], ['x-tag', 'b']]
+ */
+export type HeadersInit =
+  | Record<string, string | string[] | number | undefined>
+  | Headers
+  | Iterable<readonly [string, string]>
 
 /** Progress of an upload or a download. Reported at most every `progressInterval` ms, and always once at the end. */
 export type HttpProgress = {
@@ -117,6 +124,13 @@ export type HttpSessionOptions = {
    * @default 5
    */
   maxRedirects?: number
+  /**
+   * Your own credential headers (API keys, session tokens): dropped, like Authorization, Cookie and
+   * Proxy-Authorization always are, when a redirect leads to another origin (scheme, host or port).
+   * @default [] (only the three standard ones)
+   * @example ['x-api-key', 'x-session-token']
+   */
+  credentialHeaders?: string[]
   /** Extra trusted CA certificates (PEM), added to the system roots. */
   ca?: string | Buffer | Array<string | Buffer>
   /** A client certificate and key (PEM) for mutual TLS. */
@@ -170,6 +184,8 @@ export type HttpRequestOptions = {
   acceptableStatusCodes?: HttpSessionOptions['acceptableStatusCodes']
   acceptableContentTypes?: string[]
   maxRedirects?: number
+  /** Replaces the session's `credentialHeaders` for this request. */
+  credentialHeaders?: string[]
   onUploadProgress?: (progress: HttpProgress) => void
   onDownloadProgress?: (progress: HttpProgress) => void
   /** Cache policy for this request (needs a session cache). @default the cache's policy, else 'http' */
