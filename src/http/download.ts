@@ -24,7 +24,7 @@ export async function download(
   url: string | URL,
   options: DownloadOptions,
 ): Promise<DownloadResult> {
-  const { to, resume = false, onProgress, ...rest } = options
+  const { to, resume = false, onProgress, onStart, ...rest } = options
   if (typeof to !== 'string' || to === '')
     throw new InvalidArgumentError('download needs a destination path `to`')
   const partial = `${to}.download`
@@ -61,6 +61,7 @@ export async function download(
   try {
     let total: number | undefined
     let append = false
+    let discarded = 0
     if (response.status === 416) {
       // Nothing left to send: complete if the server's size is what we have, otherwise start over.
       const size = Number(/\/(\d+)$/.exec(response.headers['content-range'] ?? '')?.[1])
@@ -79,6 +80,7 @@ export async function download(
       append = true
       total = range[3] === '*' ? undefined : Number(range[3])
     } else {
+      discarded = offset
       offset = 0
       const length = Number(response.headers['content-length'])
       total = Number.isFinite(length) ? length : undefined
@@ -88,6 +90,7 @@ export async function download(
       etag !== undefined && !etag.startsWith('W/') ? etag : response.headers['last-modified']
     if (resume && strongValidator !== undefined)
       await writeFile(metaPath, JSON.stringify({ url: key, validator: strongValidator }))
+    onStart?.({ resumedFrom: append ? offset : 0, total, discarded })
     const reporter = new ProgressReporter(
       onProgress ?? noop,
       total,

@@ -204,6 +204,21 @@ export type DownloadOptions = Omit<
   /** Keep an interrupted partial file and continue it with Range + If-Range next time. @default false */
   resume?: boolean
   onProgress?: (progress: HttpProgress) => void
+  /**
+   * Called once the response headers are in, before the first body byte is written: where the transfer starts and,
+   * when a partial file could not be continued (the server ignored Range or the resource changed), what was dropped.
+   */
+  onStart?: (start: DownloadStart) => void
+}
+
+/** What `onStart` of a download is told. */
+export type DownloadStart = {
+  /** Bytes already on disk that are kept (the Range request was honoured); 0 for a transfer from the beginning. */
+  resumedFrom: number
+  /** Size of the complete file, when the server said. */
+  total: number | undefined
+  /** Bytes of a partial file that had to be dropped because the server sent the whole resource again. */
+  discarded: number
 }
 
 /** What `download()` resolves to. */
