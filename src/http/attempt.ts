@@ -129,7 +129,7 @@ function dispatchHop(
 }
 
 /** Turns the collected bytes into `data` as the response type says (streamed bodies stay streams). */
-function decodeResponse(prepared: Prepared, response: HttpResponse): HttpResponse {
+export function decodeResponse(prepared: Prepared, response: HttpResponse): HttpResponse {
   const { responseType } = prepared
   const empty = hasNoBody(response.method, response.status)
   if (responseType === 'stream' && !empty) return response
