@@ -9,6 +9,8 @@ import type { MultipartInput } from './multipart.ts'
 import type { QueryInput, QueryOptions } from './query.ts'
 import type { HttpResponse } from './response.ts'
 
+export type { HttpTimings } from './response.ts'
+
 /** How the response body becomes `res.data`. `'auto'` decides by Content-Type (JSON → parsed, text → string, else bytes). */
 export type ResponseType = 'auto' | 'json' | 'text' | 'bytes' | 'stream'
 
@@ -40,24 +42,6 @@ export type HttpProgress = {
   done: number
   /** Bytes expected in all, when known (Content-Length, a known body size). */
   total: number | undefined
-}
-
-/**
- * Phase durations of one request, in ms (fractional). `dns`, `connect` and `tls` are 0 when the request reused a
- * pooled connection (`reused: true`) or when the phase did not happen (an IP literal needs no DNS, http has no TLS).
- */
-export type HttpTimings = {
-  /** Wall-clock time the request started (epoch ms). */
-  start: number
-  dns: number
-  connect: number
-  tls: number
-  /** From the start of the request to the response headers. */
-  firstByte: number
-  /** From the start of the request to the last body byte (to the headers for streamed bodies). */
-  total: number
-  /** True when the request ran on a keep-alive connection opened earlier. */
-  reused: boolean
 }
 
 /** Security policy of a session: certificate validation, pinning and the plain-HTTP (ATS-like) rule. */
