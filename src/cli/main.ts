@@ -11,6 +11,10 @@ function int(value: string): number {
   return n
 }
 
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
 export function program(): Command {
   const cli = new Command('wirekit')
     .description(
@@ -63,13 +67,20 @@ export function program(): Command {
 
   cli
     .command('get')
-    .description('HTTP GET with timings; downloads with a progress bar and resume')
-    .argument('<url>', 'URL to fetch')
-    .option('-o, --output <file>', 'write the body to a file (a download)')
-    .option('--resume', 'resume a partial download')
+    .description('HTTP GET: the body to stdout, or a download (-o) with progress, rate, ETA and --resume')
+    .argument('<url>', 'URL to fetch; without a scheme: http:// for loopback, https:// otherwise')
+    .option('-o, --output <file>', 'download to a file (via <file>.download, kept if interrupted)')
+    .option('-c, --resume', 'continue <file>.download from an interrupted download (wget -c)')
+    .option('-H, --header <line>', 'extra request header "Name: value" (repeatable)', collect)
     .option('--cache <store>', 'use a cache: memory or sqlite')
     .option('--cache-path <file>', 'SQLite cache file', '.wirekit-cache.sqlite')
-    .option('--insecure', 'accept invalid certificates (local development only)')
+    .option('--ca <file>', 'also trust this CA certificate (PEM)')
+    .option('-k, --insecure', 'accept invalid certificates (local development only)')
+    .option('--timeout <ms>', 'deadline until the response headers, ms (default 30000)')
+    .option('--retries <n>', 'retries of a failed attempt (default 2)')
+    .option('--max-redirects <n>', 'redirects followed (default 5)')
+    .option('--progress', 'draw the progress bar even when stderr is not a terminal')
+    .option('--no-progress', 'never draw the progress bar')
     .action(async (url, opts) => (await import('./get.ts')).get(url, opts))
 
   cli
