@@ -38,6 +38,20 @@ export function program(): Command {
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--redis <url>', 'share rooms and sessions with other nodes through Redis')
     .option(
+      '--http <[host:]port>',
+      'also serve HTTP (admin routes such as /metrics only with --admin-token)',
+      checked(parseHostPort),
+    )
+    .option(
+      '--admin-http <[host:]port>',
+      'serve /metrics and /stats.json here (host defaults to 127.0.0.1)',
+      checked(parseHostPort),
+    )
+    .option(
+      '--admin-token <token>',
+      'token for the admin routes (Authorization: Bearer); or set WIREKIT_ADMIN_TOKEN',
+    )
+    .option(
       '--heartbeat-interval <ms>',
       'ping after this much silence (100-3600000)',
       integer(100, HOUR_MS),

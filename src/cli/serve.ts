@@ -6,6 +6,8 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import type { ListenOptions } from '../messaging/index.ts'
 import { MessageServer, RedisAdapter } from '../messaging/index.ts'
+import { parseHostPort } from '../proxy/index.ts'
+import { type HttpListener, listenHttp, metricsFor, serveRoutes } from '../web/index.ts'
 import { ChatService } from './chat-server.ts'
 
 export type { ChatLine, ChatNotice, RoomInfo } from './chat-server.ts'
@@ -23,6 +25,12 @@ export type ServeOptions = {
   heartbeatTimeout?: number
   /** How long a disconnected client's session (and its unacknowledged lines) is kept, ms. @default 60_000 */
   retention?: number
+  /** Public HTTP listener, `[host:]port` (host defaults to `host`): admin routes only with the token. */
+  http?: string
+  /** Operator HTTP listener for /metrics and the dashboard, `[host:]port`, loopback unless a host is given. */
+  adminHttp?: string
+  /** Token for the admin routes (`Authorization: Bearer …`); also read from WIREKIT_ADMIN_TOKEN. */
+  adminToken?: string
   /** For tests and embedding: resolve once listening instead of waiting for a signal. */
   signal?: AbortSignal
   log?: (line: string) => void
@@ -64,12 +72,58 @@ export async function serve(options: ServeOptions): Promise<MessageServer> {
       'path' in address ? `unix:${address.path}` : `${tls ? 'tls' : 'tcp'}://${address.host}:${address.port}`
     log(`wirekit chat server listening on ${where}`)
   }
-  if (options.signal) return server
+  const https = await listenWeb(server, options, log)
+  if (options.signal) {
+    closers.set(server, () => Promise.all(https.map((h) => h.close())))
+    return server
+  }
   await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
   log('closing (draining for up to 5 s)…')
+  await Promise.all(https.map((h) => h.close()))
   await server.close({ drain: 5000 })
   await adapter?.close()
   return server
+}
+
+const closers = new WeakMap<MessageServer, () => Promise<unknown>>()
+
+/** Closes the HTTP listeners `serve` started for `server` (for tests and embedding with `signal`). */
+export async function closeWeb(server: MessageServer): Promise<void> {
+  await closers.get(server)?.()
+  metricsFor(server).close()
+}
+
+async function listenWeb(
+  server: MessageServer,
+  options: ServeOptions,
+  log: (line: string) => void,
+): Promise<HttpListener[]> {
+  if (options.http === undefined && options.adminHttp === undefined) return []
+  const token = options.adminToken ?? process.env.WIREKIT_ADMIN_TOKEN
+  const metrics = metricsFor(server)
+  const routes = serveRoutes(metrics)
+  const listeners: HttpListener[] = []
+  if (options.http !== undefined) {
+    const at = parseHostPort(options.http, options.host)
+    const h = await listenHttp({ ...at, routes, role: 'public', token, metrics })
+    listeners.push(h)
+    log(
+      `wirekit http on http://${hostForUrl(h.host)}:${h.port}/ (${token ? '/metrics with the admin token' : 'no admin routes: give --admin-token or --admin-http'})`,
+    )
+  }
+  if (options.adminHttp !== undefined) {
+    const at = parseHostPort(options.adminHttp, '127.0.0.1')
+    const h = await listenHttp({ ...at, routes, role: 'admin', token, metrics })
+    listeners.push(h)
+    log(
+      `wirekit admin http on http://${hostForUrl(h.host)}:${h.port}/metrics${token ? ' (admin token required)' : ''}`,
+    )
+  }
+  return listeners
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host
 }
 
 async function redisAdapter(url: string, retention: number): Promise<RedisAdapter> {
