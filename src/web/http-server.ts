@@ -8,12 +8,15 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Histogram } from 'prom-client'
+import { dashboardRoutes } from './dashboard/page.ts'
 import type { ServerMetrics } from './metrics.ts'
 
 export type Route = {
   path: string
   /** Operator-only: served on the admin listener, or on the public one with the admin token. */
   admin: boolean
+  /** An operator page holding no data (the dashboard's HTML, CSS, script): no token asked, still only where admin routes exist. */
+  open?: boolean
   handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>
 }
 
@@ -80,7 +83,7 @@ export async function listenHttp(options: HttpListenerOptions): Promise<HttpList
       res.setHeader('allow', 'GET, HEAD')
       return text(res, 405, 'method not allowed\n')
     }
-    if (found.admin && expected !== undefined && !authorized(req, expected)) {
+    if (found.admin && !found.open && expected !== undefined && !authorized(req, expected)) {
       res.setHeader('www-authenticate', 'Bearer realm="wirekit admin"')
       return text(res, 401, 'admin token required (Authorization: Bearer <token>)\n')
     }
@@ -132,6 +135,16 @@ export function serveRoutes(metrics: ServerMetrics, extra: Route[] = []): Route[
         res.end(JSON.stringify(metrics.stats()))
       },
     },
+    {
+      // Browsers ask for it on every page; an empty answer keeps their consoles clean.
+      path: '/favicon.ico',
+      admin: false,
+      handle(_req, res) {
+        res.writeHead(204, { 'cache-control': 'max-age=86400' })
+        res.end()
+      },
+    },
+    ...dashboardRoutes(),
     ...extra,
     // To be mounted when the WebSocket transport and the browser client land (branch `ws`):
     //   '/'                   public  the browser chat page (strict CSP, text never innerHTML)

@@ -321,15 +321,17 @@ function endReason(code: unknown): string {
   }
 }
 
-/** Event-loop lag for the stats: the mean of a node:perf_hooks delay histogram, reset at each read. */
+/** Event-loop lag for the stats: the mean of a node:perf_hooks delay histogram beyond its sampling period, reset at each read. */
 function eventLoopLag(): { ms(): number; stop(): void } {
-  const histogram = monitorEventLoopDelay({ resolution: 20 })
+  const resolution = 20
+  const histogram = monitorEventLoopDelay({ resolution })
   histogram.enable()
   return {
     ms() {
-      const mean = histogram.mean
+      // The sampling timer's own period is part of each measured delay: an idle loop reads ~resolution.
+      const mean = histogram.mean / 1e6 - resolution
       histogram.reset()
-      return Number.isFinite(mean) ? Math.round((mean / 1e6) * 100) / 100 : 0
+      return Number.isFinite(mean) ? Math.max(0, Math.round(mean * 100) / 100) : 0
     },
     stop: () => histogram.disable(),
   }
