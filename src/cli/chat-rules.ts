@@ -11,9 +11,11 @@ export const MAX_LINE = 2000
 
 export const NAME_RULE =
   `a nickname is 1-${MAX_NAME} letters (any script), digits, spaces, and _ . - ' ; ` +
-  'it starts and ends with a letter or digit, has no two spaces in a row, and no control or invisible characters; ' +
-  'names are unique ignoring case, Unicode width/compatibility forms (NFKC) and look-alike letters ' +
-  '(Cyrillic/Greek letters that look Latin, 0/o, 1/l/i, rn/m)'
+  'it starts and ends with a letter or digit, has no two spaces in a row, and no control or invisible characters'
+
+export const UNIQUE_RULE =
+  'names are unique ignoring case, Unicode width/compatibility forms (NFKC), look-alike letters ' +
+  "(Cyrillic/Greek letters that look Latin, 0/o, 1/l/i, rn/m) and the separators ' _ . - and space"
 
 export const ROOM_RULE =
   `a room name is 1-${MAX_ROOM} letters (any script), digits, and _ . - ; no spaces or control characters; ` +

@@ -7,7 +7,7 @@
 // 'leave' room, 'who' room, 'rooms', 'nick' name. Server → client: 'message' ChatLine, 'system' Notice.
 
 import type { MessageServer, Peer } from '../messaging/index.ts'
-import { checkLine, checkName, checkRoom, NAME_RULE, nameKey } from './chat-rules.ts'
+import { checkLine, checkName, checkRoom, nameKey, UNIQUE_RULE } from './chat-rules.ts'
 import { inert } from './inert.ts'
 
 /** A chat line as it travels to clients. `me`: an action (`/me waves`). */
@@ -67,7 +67,7 @@ export class ChatService {
     }
     peer.data = state
     if (!this.#claim(peer, identity.name)) {
-      peer.disconnect(`the name "${identity.name}" was taken a moment ago; ${NAME_RULE}`)
+      peer.disconnect(`the name "${identity.name}" was taken a moment ago; ${UNIQUE_RULE}`)
       return
     }
     this.#log(`+ ${inert(identity.name)} (${peer.id})`)
@@ -210,5 +210,5 @@ function member(peer: Peer): Member {
 }
 
 function taken(name: string): Error {
-  return new Error(`the nickname "${name}" is taken (or looks the same as one in use); ${NAME_RULE}`)
+  return new Error(`the nickname "${name}" is taken (or looks the same as one in use); ${UNIQUE_RULE}`)
 }

@@ -207,7 +207,10 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
         if (line.trim().length === 0) continue
         if (line.startsWith('//')) say(line.slice(1))
         else if (line.startsWith('/'))
-          await command(line).catch((error: Error) => print(`* ${error.message}`))
+          await command(line).catch((error: Error & { remoteMessage?: unknown }) =>
+            // The server's refusal states the rule; a local failure (timeout, closed) says what happened.
+            print(`* ${inert(String(error.remoteMessage ?? error.message))}`),
+          )
         else say(line)
       }
     } finally {

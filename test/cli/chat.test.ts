@@ -108,6 +108,10 @@ describe('wirekit chat (spawned, over pipes)', () => {
     chat.line('//slash is text')
     await bob.until('<José María> /slash is text')
     assert.ok(!bob.heard.some((l) => l.includes('frobnicate')))
+    chat.line('/nick BOB')
+    await chat.until(
+      /\n\* the nickname "BOB" is taken \(or looks the same as one in use\); names are unique ignoring case/,
+    )
     chat.line('/nick Zoë')
     await chat.until(/you are now Zoë/)
     await bob.until('* José María is now known as Zoë')
