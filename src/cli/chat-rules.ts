@@ -14,7 +14,7 @@ export const NAME_RULE =
   'it starts and ends with a letter or digit, has no two spaces in a row, and no control or invisible characters'
 
 export const UNIQUE_RULE =
-  'names are unique ignoring case, Unicode width/compatibility forms (NFKC), look-alike letters ' +
+  'names are unique ignoring case, accents, Unicode width/compatibility forms (NFKC), look-alike letters ' +
   "(Cyrillic/Greek letters that look Latin, 0/o, 1/l/i, rn/m) and the separators ' _ . - and space"
 
 export const ROOM_RULE =
@@ -77,91 +77,33 @@ export function checkLine(input: unknown): Checked {
 // Look-alikes folded onto one Latin letter. Upper case first (Greek capital mu looks like M, its lower
 // case like u), then the lower-case forms. Not the whole Unicode confusables table: the letters that
 // pass NAME_CHARS and are mistaken for Latin in the fonts terminals use.
+// biome-ignore format: a lookup table reads better dense
 const UPPER: Record<string, string> = {
-  А: 'a',
-  В: 'b',
-  Е: 'e',
-  К: 'k',
-  М: 'm',
-  Н: 'h',
-  О: 'o',
-  Р: 'p',
-  С: 'c',
-  Т: 't',
-  У: 'y',
-  Х: 'x',
-  Ѕ: 's',
-  І: 'i',
-  Ј: 'j',
-  Ԛ: 'q',
-  Ԝ: 'w',
-  Ү: 'y',
-  Ӏ: 'l',
-  Α: 'a',
-  Β: 'b',
-  Ε: 'e',
-  Ζ: 'z',
-  Η: 'h',
-  Ι: 'i',
-  Κ: 'k',
-  Μ: 'm',
-  Ν: 'n',
-  Ο: 'o',
-  Ρ: 'p',
-  Τ: 't',
-  Υ: 'y',
-  Χ: 'x',
+  А: 'a', В: 'b', Е: 'e', К: 'k', М: 'm', Н: 'h', О: 'o', Р: 'p', С: 'c', Т: 't', У: 'y', Х: 'x', Ѕ: 's',
+  І: 'i', Ј: 'j', Ԛ: 'q', Ԝ: 'w', Ү: 'y', Ӏ: 'l', Α: 'a', Β: 'b', Ε: 'e', Ζ: 'z', Η: 'h', Ι: 'i', Κ: 'k',
+  Μ: 'm', Ν: 'n', Ο: 'o', Ρ: 'p', Τ: 't', Υ: 'y', Χ: 'x',
 }
+// biome-ignore format: a lookup table reads better dense
 const LOWER: Record<string, string> = {
-  а: 'a',
-  в: 'b',
-  е: 'e',
-  ё: 'e',
-  к: 'k',
-  м: 'm',
-  н: 'h',
-  о: 'o',
-  р: 'p',
-  с: 'c',
-  т: 't',
-  у: 'y',
-  х: 'x',
-  ѕ: 's',
-  і: 'i',
-  ї: 'i',
-  ј: 'j',
-  һ: 'h',
-  ԁ: 'd',
-  ԛ: 'q',
-  ԝ: 'w',
-  ү: 'y',
-  ӏ: 'l',
-  ɡ: 'g',
-  α: 'a',
-  β: 'b',
-  γ: 'y',
-  ε: 'e',
-  ι: 'i',
-  κ: 'k',
-  μ: 'u',
-  ν: 'v',
-  ο: 'o',
-  ρ: 'p',
-  τ: 't',
-  υ: 'u',
-  χ: 'x',
-  ω: 'w',
-  ς: 'c',
+  а: 'a', в: 'b', е: 'e', ё: 'e', к: 'k', м: 'm', н: 'h', о: 'o', р: 'p', с: 'c', т: 't', у: 'y', х: 'x',
+  ѕ: 's', і: 'i', ї: 'i', ј: 'j', һ: 'h', ԁ: 'd', ԛ: 'q', ԝ: 'w', ү: 'y', ӏ: 'l', ɡ: 'g', α: 'a', β: 'b',
+  γ: 'y', ε: 'e', ι: 'i', κ: 'k', μ: 'u', ν: 'v', ο: 'o', ρ: 'p', τ: 't', υ: 'u', χ: 'x', ω: 'w', ς: 'c',
 }
 
 /**
- * The key two nicknames collide on: NFKC, look-alike capitals, lower case, look-alike small letters,
+ * The key two nicknames collide on: NFKC, accents dropped, look-alike capitals, lower case, look-alike small letters,
  * then 0→o, 1/i/l→l, rn→m, and ' ' / _ / . / - treated alike. "Alice", "ALICE", "Аlice" (Cyrillic А)
  * and "a1ice" share a key.
  */
 export function nameKey(name: string): string {
   let key = ''
-  for (const ch of name.normalize('NFKC')) key += UPPER[ch] ?? ch
+  // Accents off first (decompose, drop non-spacing marks): "José" and "Jose" are one name.
+  const bare = name
+    .normalize('NFKC')
+    .normalize('NFD')
+    .replace(/\p{Mn}/gu, '')
+    .normalize('NFC')
+  for (const ch of bare) key += UPPER[ch] ?? ch
   key = key.toLowerCase()
   let folded = ''
   for (const ch of key) folded += LOWER[ch] ?? ch

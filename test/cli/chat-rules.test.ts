@@ -32,11 +32,12 @@ describe('chat rules', () => {
     }
   })
 
-  test('names collide ignoring case, width and common Cyrillic/Greek/digit look-alikes', () => {
+  test('names collide ignoring case, accents, width and common Cyrillic/Greek/digit look-alikes', () => {
     const key = nameKey('alice')
     for (const same of ['Alice', 'ALICE', 'Аlice', 'аlісе', 'a1ice', 'alIce', 'ａｌｉｃｅ', 'ΑLICE'])
       assert.equal(nameKey(same), key, same)
     assert.equal(nameKey('rnary'), nameKey('mary'))
+    assert.equal(nameKey('José María'), nameKey('Jose Maria'))
     assert.equal(nameKey('bob smith'), nameKey('bob_smith'))
     assert.notEqual(nameKey('alice'), nameKey('alicia'))
   })
