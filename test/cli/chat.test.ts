@@ -201,6 +201,23 @@ describe('wirekit chat (spawned, over pipes)', () => {
     assert.ok(Date.now() - killed < 2000 + 3000, `took ${Date.now() - killed} ms`)
   })
 
+  test('a client whose link goes silent (blackhole) leaves /who within the heartbeat deadline, not the retention', async () => {
+    const { server, url, port } = await chatServerFor({ heartbeatInterval: 500, heartbeatTimeout: 500 })
+    cleanup.push(() => server.close())
+    const proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port } })
+    cleanup.push(() => proxy.close())
+    const alice = await observer(url, 'alice')
+    const chat = spawnChat(`tcp://127.0.0.1:${proxy.port}`, 'bob')
+    await chat.until(/connected to/)
+    const started = Date.now()
+    proxy.set({ blackhole: true })
+    await alice.until('* bob left (connection lost)')
+    const took = Date.now() - started
+    assert.deepEqual(await alice.client.request('who', 'lobby'), ['alice'])
+    // Deadline 0.5 s + 0.5 s; retention is 60 s. The margin is for a loaded 2-core machine.
+    assert.ok(took < 1000 + 2500, `bob left /who after ${took} ms`)
+  })
+
   test('a dead link (blackhole) is shown within the heartbeat deadline', async () => {
     const { server, port } = await chatServerFor({ heartbeatInterval: 500, heartbeatTimeout: 500 })
     cleanup.push(() => server.close())
