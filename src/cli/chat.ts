@@ -91,6 +91,8 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
   }
   const onSigterm = () => finish()
   process.on('SIGINT', onSigint)
+  // In a terminal, readline takes Ctrl-C itself (and would only pause without a listener).
+  input.on('SIGINT', onSigint)
   process.on('SIGTERM', onSigterm)
 
   /** Sends a line and keeps the user told: pending if not acknowledged soon, delivered when it is. */

@@ -63,4 +63,12 @@ test('in a terminal the prompt shows the connection state, a sent line shows onc
   cleanup.push(() => second.server.close())
   await until((s) => s.includes('* delivered: [#lobby] typed while away'), 'the delivered mark')
   await until((s) => s.includes('[alice@#lobby connected]>'), 'the prompt connected again')
+  // Ctrl-C with nothing pending quits at once (tmux keeps the pane to show how the program ended).
+  tmux('set-option', '-t', 'chat', 'remain-on-exit', 'on')
+  tmux('send-keys', '-t', 'chat', 'C-c')
+  await until(
+    () => tmux('display-message', '-p', '-t', 'chat', '#{pane_dead}').trim() === '1',
+    'the chat to exit',
+  )
+  assert.equal(tmux('display-message', '-p', '-t', 'chat', '#{pane_dead_status}').trim(), '0')
 })
