@@ -26,3 +26,4 @@ export { FaultProxy, type FaultProxyOptions, type FaultProxyStats, type Faults }
 export { RtmpClient, RtmpServer } from './rtmp/index.ts'
 export type { ListenOptions } from './socket/index.ts'
 export * from './socket/index.ts'
+export { type MetricsOptions, metricsFor, type ServerMetrics, type ServerStats } from './web/index.ts'
