@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici'
 import { ErrorCodes, HttpError, InvalidArgumentError, type WirekitError } from '../errors.ts'
 import { delay } from '../util/timeout.ts'
 import { type AttemptContext, type Prepared, attempt as sendAttempt } from './attempt.ts'
-import { type CachePolicy, HttpCache } from './cache/index.ts'
+import { type CachePolicy, HttpCache, type TraceOption } from './cache/index.ts'
 import { DeadlineSweep } from './deadlines.ts'
 import { createDispatcher } from './dispatcher.ts'
 import { download } from './download.ts'
@@ -239,7 +239,8 @@ export class HttpSession {
     held: HttpResponse<T> | undefined,
   ): Promise<void> {
     const cache = this.#cache as HttpCache
-    const send = (extra: Record<string, string>) => this.#send(prepared, extra) as Promise<HttpResponse<T>>
+    const send = (extra: Record<string, string>, dispatch: TraceOption) =>
+      this.#send(prepared, extra, dispatch) as Promise<HttpResponse<T>>
     let delivered = held !== undefined
     try {
       for await (const response of cache.run(policy, prepared.method, send, held)) {
@@ -268,7 +269,11 @@ export class HttpSession {
   // --- attempts -------------------------------------------------------------------------------------------------
 
   /** Sends `prepared` (plus any cache headers), retrying as the policy and interceptors decide. */
-  async #send(prepared: Prepared, extraHeaders: Record<string, string> | undefined): Promise<HttpResponse> {
+  async #send(
+    prepared: Prepared,
+    extraHeaders: Record<string, string> | undefined,
+    dispatch?: TraceOption,
+  ): Promise<HttpResponse> {
     const { method, options, retry } = prepared
     const replayable = prepared.body === undefined || prepared.body.replayable
     const observed = this.#interceptors.length > 0 || requestChannel.hasSubscribers
@@ -289,7 +294,7 @@ export class HttpSession {
       let response: HttpResponse | undefined
       let failure: WirekitError | undefined
       try {
-        response = await sendAttempt(this.#context, prepared, url, headers)
+        response = await sendAttempt(this.#context, prepared, url, headers, dispatch)
       } catch (error) {
         failure = error as WirekitError
       }
