@@ -154,9 +154,16 @@ export class HttpSession {
           held = storedResponse(prepared, hit, start) as HttpResponse<T>
           validateResponse(held, options, this.#options)
         } catch (error) {
-          reject(error)
-          return promise
+          // Under http and cache-first the stored response is the answer, failing or not; the policies that
+          // go on to the origin treat an unusable stored response as none, as their probe does.
+          if (policy === 'http' || policy === 'cache-first') {
+            reject(error)
+            return promise
+          }
+          held = undefined
         }
+      }
+      if (held !== undefined && hit !== undefined) {
         // The stored response is delivered at once. Fresh enough for the policy, it is the whole answer;
         // cache-then-network and a stale stale-while-revalidate entry go on to the origin below.
         feed.push(held)
