@@ -63,7 +63,10 @@ export function dashboardScript(): Promise<string> {
       throw new Error('the dashboard script is not built (dist/browser/dashboard.js) and esbuild is absent')
     })
     const result = await esbuild.build({
-      entryPoints: [new URL('./app.ts', import.meta.url).pathname],
+      // app.ts beside the source, app.js beside the compiled dist/web/dashboard/page.js.
+      entryPoints: [
+        ['./app.ts', './app.js'].map((f) => new URL(f, import.meta.url).pathname).find(existsSync)!,
+      ],
       bundle: true,
       minify: true,
       format: 'esm',
