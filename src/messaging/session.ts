@@ -37,6 +37,11 @@ type VolatileMessage = { name: string; flags: number; body: Body; bodyBytes: num
 
 const MAX_BATCH_BYTES = 256 * 1024
 /**
+ * Largest frame a resuming client sends behind its HELLO, before the WELCOME: servers accept frames up
+ * to their maxHandshakeFrameLength (at least this) until the client has logged in.
+ */
+export const MAX_EARLY_FRAME_BYTES = 16 * 1024
+/**
  * Bytes queued within one event-loop turn after which they are written at once instead of at the
  * end of the turn: a producer emitting thousands of messages in a loop hands the first ones to the
  * socket (and the peer starts reading) while it still builds the rest.
@@ -326,7 +331,7 @@ export abstract class Session implements ConnectionOwner, Sweepable {
     let through = 0
     const entries: OutboxEntry[] = []
     for (const entry of this.outbox) {
-      if (total >= MAX_BATCH_BYTES) break
+      if (total >= MAX_BATCH_BYTES || codec.encodedLength(entry.size) > MAX_EARLY_FRAME_BYTES) break
       entries.push(entry)
       total += codec.encodedLength(entry.size)
       through = entry.seq
