@@ -78,6 +78,13 @@ export type MessageServerOptions = {
   maxHandshakeFrameLength?: number
   /** Per-peer cap of unacknowledged server→client messages; a peer over it is cut with WK_SLOW_CONSUMER. @default { maxMessages: 10_000, maxBytes: 4 MiB } */
   peerBuffer?: OutboxLimits
+  /**
+   * Requests of one peer handled at once; one more is answered with WK_BACKPRESSURE without running its
+   * handler. @default 256
+   */
+  maxRequestsPerPeer?: number
+  /** Rooms one peer may be in; `peer.join()` beyond it throws WK_BACKPRESSURE. @default 1000 */
+  maxRoomsPerPeer?: number
   /** Optional per-peer inbound message rate limit. */
   rateLimit?: RateLimit
   /** How the server encodes structured payloads. @default 'json' */
@@ -92,6 +99,8 @@ export type ServerLimits = {
   authTimeout: number
   maxHandshakeFrameLength: number
   maxFrameLength: number
+  maxRequestsPerPeer: number
+  maxRoomsPerPeer: number
 }
 
 export type CloseOptions = {
@@ -160,6 +169,8 @@ export class MessageServer {
       authTimeout: this.#options.authTimeout,
       maxHandshakeFrameLength: this.#options.maxHandshakeFrameLength,
       maxFrameLength,
+      maxRequestsPerPeer: positive(options.maxRequestsPerPeer ?? 256, 'maxRequestsPerPeer'),
+      maxRoomsPerPeer: positive(options.maxRoomsPerPeer ?? 1000, 'maxRoomsPerPeer'),
     }
     this.#admission = new Admission(this.#limits, (conn) =>
       conn.close(
@@ -183,6 +194,8 @@ export class MessageServer {
       adapter,
       retention,
       rateLimit: options.rateLimit,
+      maxHandling: this.#limits.maxRequestsPerPeer,
+      maxRooms: this.#limits.maxRoomsPerPeer,
       handlerFor: (method) => handlers.get(method),
       ended(peer, reason) {
         peers.delete(peer.id)

@@ -91,6 +91,8 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   maxFrameLength: number
   /** Requests being handled here whose response is not yet queued. */
   handling = 0
+  /** Their ids (only while some run): a request reusing one of them is a protocol error. */
+  #running: Set<number> | undefined
   #control: Buffer[] | undefined
   #volatile: VolatileMessage[] | undefined
   #volatileBytes = 0
@@ -129,6 +131,13 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   protected abstract onControl(kind: Kind, payload: unknown, conn: Connection): void
   /** The outbox cannot take `size` more bytes: throw, or cut the peer. */
   protected abstract onOutboxFull(size: number, kind: Kind): void
+  /**
+   * Requests of the peer's that may run at once; one more is answered with WK_BACKPRESSURE without
+   * running its handler (a server bounds what one client can make it do).
+   */
+  protected get maxHandling(): number {
+    return Number.POSITIVE_INFINITY
+  }
   /** Whether this side sends pings (the client does; the server answers them). */
   protected abstract get pings(): boolean
   abstract onClose(conn: Connection, error: Error | undefined): void
@@ -445,6 +454,18 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   }
 
   #onRequest(id: number, method: string, data: unknown): void {
+    if (this.#running?.has(id)) {
+      throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad envelope: request id ${id} is still being handled`)
+    }
+    if (this.handling >= this.maxHandling) {
+      this.respondError(
+        id,
+        ErrorCodes.BACKPRESSURE,
+        `"${method}" refused: ${this.handling} requests of this client are being handled already`,
+        false,
+      )
+      return
+    }
     const handler = this.handlerFor(method)
     if (handler === undefined) {
       this.respondError(id, ErrorCodes.NO_HANDLER, `no handler for "${method}"`, false)
@@ -459,19 +480,30 @@ export abstract class Session implements ConnectionOwner, Sweepable {
     }
     if (result instanceof Promise) {
       this.handling++
+      const running = (this.#running ??= new Set())
+      running.add(id)
       result.then(
         (value) => {
-          this.handling--
+          this.#finished(id)
           this.respond(id, value)
         },
         (error) => {
-          this.handling--
+          this.#finished(id)
           this.#respondThrown(id, error)
         },
       )
     } else {
       this.respond(id, result)
     }
+  }
+
+  #finished(id: number): void {
+    this.handling--
+    const running = this.#running
+    if (running === undefined) return
+    running.delete(id)
+    // An idle session keeps no set.
+    if (running.size === 0) this.#running = undefined
   }
 
   protected respond(id: number, value: unknown): void {
