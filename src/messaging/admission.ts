@@ -1,6 +1,7 @@
-// Who may open a connection: a total cap, a cap per remote address, and a cap on the connections of one
-// address that have not logged in yet (the oldest of those makes room for a newcomer, so silent
-// connections from one address cannot lock out a client that completes its handshake).
+// Who may open a connection: a total cap and a cap per remote address. When a cap is reached, the
+// oldest connection still in its handshake (no WELCOME yet) makes room for the newcomer, so silent
+// connections cannot lock out a client that logs in; only when every connection has logged in is the
+// newcomer refused.
 
 import { readFileSync } from 'node:fs'
 import { ErrorCodes } from '../errors.ts'
@@ -9,7 +10,6 @@ import type { Connection } from './connection.ts'
 export type AdmissionLimits = {
   maxConnections: number
   maxConnectionsPerAddress: number
-  maxPendingPerAddress: number
 }
 
 /** Connections from one address: how many are open, and those still in their handshake, oldest first. */
@@ -21,11 +21,13 @@ export type Refusal = typeof ErrorCodes.MAX_CONNECTIONS | undefined
 export class Admission {
   /** Every open connection (the Connection's registry: it leaves on close). */
   readonly connections = new Set<Connection>()
+  /** Those still in their handshake, oldest first. */
+  readonly #pending = new Set<Connection>()
   readonly #limits: AdmissionLimits
   readonly #byAddress = new Map<string, AddressEntry>()
   readonly #evict: (conn: Connection) => void
 
-  /** `evict` closes a pending connection that must make room for a newer one from its address. */
+  /** `evict` closes a connection in its handshake that must make room for a newer one. */
   constructor(limits: AdmissionLimits, evict: (conn: Connection) => void) {
     this.#limits = limits
     this.#evict = evict
@@ -35,41 +37,48 @@ export class Admission {
     return this.connections.size
   }
 
-  /** Registers `conn` as open and pending, or says why it is refused. */
+  /** Registers `conn` as open and in its handshake, or says why it is refused. */
   admit(conn: Connection): Refusal {
     const limits = this.#limits
-    if (this.connections.size >= limits.maxConnections) return ErrorCodes.MAX_CONNECTIONS
     const address = conn.socket.remoteAddress
     // Unix sockets have no remote address: only the total cap applies.
+    let entry = address === undefined ? undefined : this.#byAddress.get(address)
+    if (entry !== undefined && entry.open >= limits.maxConnectionsPerAddress) {
+      if (entry.pending.length === 0) return ErrorCodes.MAX_CONNECTIONS
+      this.#evict(entry.pending[0]!)
+    }
+    if (this.connections.size >= limits.maxConnections) {
+      const oldest = this.#pending.values().next().value
+      if (oldest === undefined) return ErrorCodes.MAX_CONNECTIONS
+      this.#evict(oldest)
+    }
     if (address !== undefined) {
-      let entry = this.#byAddress.get(address)
+      entry ??= this.#byAddress.get(address)
       if (entry === undefined) {
         entry = { open: 0, pending: [] }
         this.#byAddress.set(address, entry)
-      }
-      if (entry.open >= limits.maxConnectionsPerAddress) {
-        if (entry.pending.length === 0) return ErrorCodes.MAX_CONNECTIONS
-        this.#evict(entry.pending[0]!)
-      } else if (entry.pending.length >= limits.maxPendingPerAddress) {
-        this.#evict(entry.pending[0]!)
       }
       entry.open++
       entry.pending.push(conn)
     }
     this.connections.add(conn)
+    this.#pending.add(conn)
     conn.registry = this
     return undefined
   }
 
-  /** `conn` completed its handshake: it no longer counts as pending. */
+  /** `conn` completed its handshake: it can no longer be evicted. */
   loggedIn(conn: Connection): void {
-    const entry = this.#entryOf(conn)
+    this.#pending.delete(conn)
+    const address = conn.socket.remoteAddress
+    const entry = address === undefined ? undefined : this.#byAddress.get(address)
     if (entry !== undefined) remove(entry.pending, conn)
   }
 
   /** `conn` closed (called by the Connection). */
   delete(conn: Connection): boolean {
     if (!this.connections.delete(conn)) return false
+    this.#pending.delete(conn)
     const address = conn.socket.remoteAddress
     const entry = address === undefined ? undefined : this.#byAddress.get(address)
     if (entry !== undefined) {
@@ -78,11 +87,6 @@ export class Admission {
       if (entry.open <= 0) this.#byAddress.delete(address!)
     }
     return true
-  }
-
-  #entryOf(conn: Connection): AddressEntry | undefined {
-    const address = conn.socket.remoteAddress
-    return address === undefined ? undefined : this.#byAddress.get(address)
   }
 }
 

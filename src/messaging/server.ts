@@ -59,18 +59,17 @@ export type MessageServerOptions = {
   /** Largest frame accepted or sent, in bytes; bigger ones close the connection with a protocol error. @default 1 MiB */
   maxFrameLength?: number
   /**
-   * Most simultaneous connections (handshaking ones included); beyond it new clients are refused with
-   * WK_MAX_CONNECTIONS. @default 10_000, or the process's open-file limit minus 128 when lower (Linux)
+   * Most simultaneous connections (handshaking ones included). A newcomer beyond it closes the oldest
+   * connection still in its handshake (WK_MAX_CONNECTIONS), so silent connections cannot lock out a
+   * client that logs in; when all have logged in, the newcomer is refused with WK_MAX_CONNECTIONS.
+   * @default 10_000, or the process's open-file limit minus 128 when lower (Linux)
    */
   maxConnections?: number
-  /** Most simultaneous connections from one remote address; beyond it new ones are refused. @default 256 */
-  maxConnectionsPerAddress?: number
   /**
-   * Most connections from one address still in their handshake (no WELCOME yet). A new one beyond it
-   * closes the oldest of them (WK_MAX_CONNECTIONS): silent connections cannot lock out a client that logs in.
-   * @default 16
+   * Most simultaneous connections from one remote address, with the same rule. Behind a proxy every
+   * client has the proxy's address: raise it there. @default 1024
    */
-  maxPendingPerAddress?: number
+  maxConnectionsPerAddress?: number
   /**
    * Largest frame accepted before the WELCOME (the HELLO and what a resuming client sends behind it), in
    * bytes, at least 16 KiB: a stranger cannot make the server hold big frames. @default 64 KiB
@@ -95,7 +94,6 @@ export type MessageServerOptions = {
 export type ServerLimits = {
   maxConnections: number
   maxConnectionsPerAddress: number
-  maxPendingPerAddress: number
   authTimeout: number
   maxHandshakeFrameLength: number
   maxFrameLength: number
@@ -164,8 +162,10 @@ export class MessageServer {
     }
     this.#limits = {
       maxConnections: this.#options.maxConnections,
-      maxConnectionsPerAddress: positive(options.maxConnectionsPerAddress ?? 256, 'maxConnectionsPerAddress'),
-      maxPendingPerAddress: positive(options.maxPendingPerAddress ?? 16, 'maxPendingPerAddress'),
+      maxConnectionsPerAddress: positive(
+        options.maxConnectionsPerAddress ?? 1024,
+        'maxConnectionsPerAddress',
+      ),
       authTimeout: this.#options.authTimeout,
       maxHandshakeFrameLength: this.#options.maxHandshakeFrameLength,
       maxFrameLength,
@@ -174,8 +174,8 @@ export class MessageServer {
     }
     this.#admission = new Admission(this.#limits, (conn) =>
       conn.close(
-        new MessagingError(ErrorCodes.MAX_CONNECTIONS, 'Too many handshakes from one address'),
-        this.#goaway(ErrorCodes.MAX_CONNECTIONS, 'Too many connections from your address', true),
+        new MessagingError(ErrorCodes.MAX_CONNECTIONS, 'Closed in its handshake to make room'),
+        this.#goaway(ErrorCodes.MAX_CONNECTIONS, 'Server is full', true),
       ),
     )
     this.adapter = options.adapter ?? new MemoryAdapter()
