@@ -48,6 +48,9 @@ export const ErrorCodes = {
   HEARTBEAT_TIMEOUT: 'WK_HEARTBEAT_TIMEOUT',
   SERVER_CLOSING: 'WK_SERVER_CLOSING',
   ADAPTER_UNAVAILABLE: 'WK_ADAPTER_UNAVAILABLE',
+  // messaging: hostile clients (issue 10)
+  SESSION_TAKEN_OVER: 'WK_SESSION_TAKEN_OVER', // another connection resumed this session with its token
+  SESSION_STORE_FAILED: 'WK_SESSION_STORE_FAILED', // the session store failed a claim: a new session was opened
   // HTTP
   HTTP_CANCELLED: 'WK_HTTP_CANCELLED',
   HTTP_TIMEOUT: 'WK_HTTP_TIMEOUT',

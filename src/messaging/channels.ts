@@ -7,6 +7,7 @@ import { debuglog } from 'node:util'
 export const resendChannel = diagnostics.channel('wirekit:messaging:resend')
 export const sessionChannel = diagnostics.channel('wirekit:messaging:session')
 export const slowConsumerChannel = diagnostics.channel('wirekit:messaging:slowConsumer')
+export const errorChannel = diagnostics.channel('wirekit:messaging:error')
 
 export const debug = debuglog('wirekit')
 
@@ -24,4 +25,18 @@ export function publishSession(
 ): void {
   if (sessionChannel.hasSubscribers) sessionChannel.publish({ event, id, detail })
   debug('messaging: session %s %s', id, event)
+}
+
+/**
+ * An error no caller can be told of (a listener threw, the session store failed): published, and printed
+ * through debuglog when `unheard` (no 'error' listener took it).
+ */
+export function publishError(error: Error, peer: string | undefined, unheard: boolean): void {
+  if (errorChannel.hasSubscribers) errorChannel.publish({ error, peer })
+  if (unheard)
+    debug(
+      'messaging: unhandled error%s: %s',
+      peer === undefined ? '' : ` (peer ${peer})`,
+      error.stack ?? error.message,
+    )
 }

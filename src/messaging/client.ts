@@ -87,6 +87,8 @@ export class MessageClient extends Session {
   #listeners = new Listeners()
   #handlers = new Map<string, RequestHandler<MessageClient>>()
   #sessionId: string | undefined
+  /** The secret that resumes #sessionId (from the WELCOME); kept with it, never exposed. */
+  #resumeToken: string | undefined
   #attempt = 0
   #retryTimer: NodeJS.Timeout | undefined
   #welcome: Waiter | undefined
@@ -248,7 +250,10 @@ export class MessageClient extends Session {
     this.conn = conn
     this.established = false
     const hello: Hello = { v: PROTOCOL_VERSION, lastReceived: this.lastReceived }
-    if (this.#sessionId !== undefined) hello.session = this.#sessionId
+    if (this.#sessionId !== undefined) {
+      hello.session = this.#sessionId
+      hello.token = this.#resumeToken
+    }
     if (this.#options.credentials !== undefined) hello.credentials = this.#options.credentials
     const welcomed = new Promise<void>((resolve, reject) => {
       this.#welcome = { resolve, reject }
@@ -330,6 +335,11 @@ export class MessageClient extends Session {
   // ——— Session hooks ———
 
   protected onControl(kind: Kind, payload: unknown, conn: Connection): void {
+    if (kind === Kind.GOAWAY && conn !== this.conn) {
+      // A transport this client already replaced: its farewell concerns nothing current.
+      conn.close(undefined)
+      return
+    }
     if (kind === Kind.GOAWAY) {
       const goaway = parseGoaway(payload)
       const error = new MessagingError(
@@ -356,6 +366,7 @@ export class MessageClient extends Session {
       this.#sessionLost()
     }
     this.#sessionId = welcome.session
+    this.#resumeToken = welcome.token
     this.heartbeat = { interval: welcome.heartbeat.interval, timeout: welcome.heartbeat.timeout }
     this.maxFrameLength = Math.min(this.#ownMaxFrame, welcome.maxFrameLength)
     this.attach(conn, resumed ? welcome.lastReceived : 0)

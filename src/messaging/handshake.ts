@@ -1,16 +1,17 @@
 // The versioned handshake and the control messages that carry JSON: HELLO, WELCOME, GOAWAY.
 //
 //   client                                  server
-//     │── HELLO { v, session?, lastReceived, credentials? } ──►│  authenticate (with timeout), then
+//     │── HELLO { v, session?, token?, lastReceived, credentials? } ──►│  authenticate (with timeout), then
 //     │── (resuming: unacknowledged messages, no wait) ───────►│  held until the session is known
 //     │                                                          │  resume the session or open a new one
-//     │◄── WELCOME { v, session, resumed, lastReceived, heartbeat, maxFrameLength } ──│
+//     │◄── WELCOME { v, session, token, resumed, lastReceived, heartbeat, maxFrameLength } ──│
 //     │   both sides drop what the other acknowledged (lastReceived) and resend the rest, in order
 //     │◄── GOAWAY { code, message, reconnect } ── refusal (auth, version, full) or server closing
 //
 // A resume that the server cannot honour is answered with a fresh session and `resumed: false`; the
 // messages held behind that HELLO are dropped unread, and the client reports `sessionLost` with what
-// earlier transports carried without an acknowledgement.
+// earlier transports carried without an acknowledgement. A session resumes only with its secret resume
+// token (from the WELCOME) and, where authenticate gave one, the same identity: the id alone is public.
 
 import { ErrorCodes, ProtocolError, WirekitError } from '../errors.ts'
 import type { FrameCodec } from '../framing/codec.ts'
@@ -24,6 +25,8 @@ export type Hello = {
   v: number
   /** Session to resume; absent for a new session. */
   session?: string
+  /** The resume token the WELCOME of that session carried: the proof that the client owns it. */
+  token?: string
   /** Highest sequence number the client received from the server in that session. */
   lastReceived: number
   credentials?: unknown
@@ -32,6 +35,8 @@ export type Hello = {
 export type Welcome = {
   v: number
   session: string
+  /** Secret that resumes this session (with `session`); never printed, listed or used as a room. */
+  token: string
   resumed: boolean
   /** Highest sequence number the server received from the client in this session. */
   lastReceived: number
@@ -73,6 +78,9 @@ export function parseHello(value: unknown): Hello {
   if (value.session !== undefined && (typeof value.session !== 'string' || value.session.length > 128)) {
     bad('HELLO session is not a short string')
   }
+  if (value.token !== undefined && (typeof value.token !== 'string' || value.token.length > 128)) {
+    bad('HELLO token is not a short string')
+  }
   if (!isSeq(value.lastReceived)) bad('HELLO lastReceived is not a sequence number')
   return value as Hello
 }
@@ -81,6 +89,8 @@ export function parseWelcome(value: unknown): Welcome {
   if (!isObject(value)) bad('WELCOME is not an object')
   if (value.v !== PROTOCOL_VERSION) bad(`unsupported protocol version ${describe(value.v)}`)
   if (typeof value.session !== 'string') bad('WELCOME session is not a string')
+  if (typeof value.token !== 'string' || value.token.length < 16 || value.token.length > 128)
+    bad('WELCOME token is not a resume token')
   if (typeof value.resumed !== 'boolean') bad('WELCOME resumed is not a boolean')
   if (!isSeq(value.lastReceived)) bad('WELCOME lastReceived is not a sequence number')
   const hb = value.heartbeat

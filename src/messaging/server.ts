@@ -2,7 +2,6 @@
 // timeout, resume or open a session), and routes messages: handlers for requests, rooms and broadcast
 // through the adapter. Protects itself: max frame size, max connections, per-peer buffer cap, rate limit.
 
-import { randomBytes } from 'node:crypto'
 import { isDeepStrictEqual } from 'node:util'
 import {
   ClosedError,
@@ -17,7 +16,7 @@ import type { FrameCodec } from '../framing/codec.ts'
 import type { AsyncSocket } from '../socket/index.ts'
 import { delay, startTimer } from '../util/timeout.ts'
 import type { MessagingAdapter, PeerInfo, SessionSnapshot } from './adapter.ts'
-import { publishSession, slowConsumerChannel } from './channels.ts'
+import { publishError, publishSession, slowConsumerChannel } from './channels.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 import { decodeEnvelope, Format, Kind, newEnvelope } from './envelope.ts'
 import { encodeFrame, wireCodec } from './frame-writer.ts'
@@ -35,6 +34,7 @@ import { MemoryAdapter } from './memory-adapter.ts'
 import type { OutboxLimits } from './outbox.ts'
 import { decodePayload, type PayloadCodecName } from './payload-codec.ts'
 import { Peer, type PeerCore, type RateLimit } from './peer.ts'
+import { newResumeToken, newSessionId, secretsMatch, tokenDigest } from './resume-token.ts'
 import { type BroadcastContext, BroadcastOperator } from './rooms/broadcast-operator.ts'
 import type { RequestHandler } from './session.ts'
 import { type ListenAddress, type ListenOptions, listen, type Listener as NetListener } from './transport.ts'
@@ -92,7 +92,9 @@ export class MessageServer {
   readonly adapter: MessagingAdapter
   #codec: FrameCodec
   #handlers = new Map<string, RequestHandler<Peer>>()
-  #listeners = new Listeners()
+  #listeners = new Listeners((error) =>
+    this.#report(error instanceof Error ? error : new Error(String(error))),
+  )
   #nets: NetListener[] = []
   #peers = new Map<string, Peer>()
   #connections = new Set<Connection>()
@@ -145,6 +147,8 @@ export class MessageServer {
         publishSession('close', peer.id, reason)
         listeners.dispatch('disconnect', peer, reason)
       },
+      listenerFailed: (peer, error) =>
+        this.#report(error instanceof Error ? error : new Error(String(error)), peer),
       detached(peer, _error) {
         if (retention <= 0) {
           peer.expire()
@@ -177,7 +181,11 @@ export class MessageServer {
     return this
   }
 
-  /** 'connection' (peer), 'disconnect' (peer, reason: the session ended), 'error' (a listener threw). */
+  /**
+   * 'connection' (peer), 'disconnect' (peer, reason: the session ended), 'error' (error, peer?: a
+   * listener of the server or of a peer threw, or the session store failed; `error.peer` is set too).
+   * Without an 'error' listener these go to debuglog (`NODE_DEBUG=wirekit`): never a crash.
+   */
   on(event: string, listener: Listener): this {
     this.#listeners.on(event, listener)
     return this
@@ -357,11 +365,11 @@ export class MessageServer {
     }
     let peer: Peer | undefined
     const local = hello.session === undefined ? undefined : this.#peers.get(hello.session)
-    if (hello.session !== undefined) peer = await this.#resume(hello.session, identity, hello.lastReceived)
+    if (hello.session !== undefined) peer = await this.#resume(hello, identity)
     if (conn.closed) return
     const resumed = peer !== undefined
     if (peer === undefined) {
-      peer = new Peer(this.#core, randomBytes(16).toString('base64url'), identity)
+      peer = new Peer(this.#core, newSessionId(), identity, newResumeToken())
       this.#peers.set(peer.id, peer)
       this.adapter.addPeer(peer)
       this.adapter.sessions.open(peer, this.#options.retention)
@@ -369,6 +377,7 @@ export class MessageServer {
     const welcome: Welcome = {
       v: PROTOCOL_VERSION,
       session: peer.id,
+      token: peer.resumeToken,
       resumed,
       lastReceived: peer.lastReceived,
       heartbeat: this.#core.heartbeat,
@@ -403,29 +412,56 @@ export class MessageServer {
     else this.#listeners.dispatch('connection', peer)
   }
 
-  async #resume(id: string, identity: unknown, lastReceived: number): Promise<Peer | undefined> {
+  /**
+   * The session `hello` asks for, if the client proves it owns it: its resume token (constant-time
+   * comparison) and, the same identity as the one that opened it. Anything else gets a new session and
+   * leaves the owner undisturbed.
+   */
+  async #resume(hello: Hello, identity: unknown): Promise<Peer | undefined> {
+    const id = hello.session!
+    const token = hello.token
+    // Without a token there is nothing to check: no store is asked, no owner is disturbed.
+    if (typeof token !== 'string') return undefined
+    const lastReceived = hello.lastReceived
     let claimed: Peer | SessionSnapshot | undefined
     try {
-      claimed = (await this.adapter.sessions.claim(id, { lastReceived })) as
+      claimed = (await this.adapter.sessions.claim(id, { lastReceived, token, identity })) as
         | Peer
         | SessionSnapshot
         | undefined
-    } catch {
+    } catch (error) {
+      // The client gets a new session (and reports sessionLost); the operator hears why.
+      this.#report(
+        new MessagingError(
+          ErrorCodes.SESSION_STORE_FAILED,
+          `Session ${id} could not be resumed, a new session was opened: ${(error as Error)?.message ?? String(error)}`,
+          { cause: error },
+        ),
+      )
       return undefined
     }
     if (claimed === undefined) return undefined
     // A session belongs to the identity that opened it: someone else presenting its id gets a new one.
     if (!isDeepStrictEqual(claimed.identity, identity)) return undefined
-    if (claimed instanceof Peer) return claimed.closed ? undefined : claimed
+    if (claimed instanceof Peer) return claimed.closed || !claimed.tokenMatches(token) ? undefined : claimed
+    if (!secretsMatch(tokenDigest(token), claimed.tokenDigest)) return undefined
     // A copy that never sent as far as the client received is stale, whatever the store thought: the
     // session is lost (sessionLost on the client), not a protocol error on its first ack.
     if (lastReceived > claimed.nextSeq - 1) return undefined
-    const peer = new Peer(this.#core, claimed.id, identity)
+    const peer = new Peer(this.#core, claimed.id, identity, token)
     this.#peers.set(peer.id, peer)
     this.adapter.addPeer(peer)
     peer.restore(claimed)
     this.adapter.sessions.open(peer, this.#options.retention)
     return peer
+  }
+
+  /** A failure no caller can be told of: the 'error' listeners, else debuglog (never a crash). */
+  #report(error: Error, peer?: Peer): void {
+    if (peer !== undefined) (error as Error & { peer?: Peer }).peer ??= peer
+    const heard = this.#listeners.has('error')
+    publishError(error, peer?.id, !heard)
+    if (heard) this.#listeners.dispatch('error', error, peer)
   }
 
   get closed(): boolean {
