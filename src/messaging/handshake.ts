@@ -21,6 +21,11 @@ import type { Heartbeat } from './heartbeat.ts'
 
 export const PROTOCOL_VERSION = 1
 
+/** Largest HELLO frame a server parses (credentials included), in bytes. @default 16 KiB */
+export const DEFAULT_MAX_HELLO_LENGTH = 16 * 1024
+/** Deepest nesting of arrays and objects in a JSON HELLO. */
+const MAX_HELLO_DEPTH = 32
+
 export type Hello = {
   v: number
   /** Session to resume; absent for a new session. */
@@ -70,6 +75,29 @@ function describe(value: unknown): string {
 
 function isSeq(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+}
+
+/**
+ * Checks a HELLO frame before anything parses it: at most `maxLength` bytes and, in JSON, nested at most
+ * MAX_HELLO_DEPTH deep (one pass over the bytes, no allocation). Credentials are the client's to choose:
+ * without this, a megabyte of nested JSON costs the server a hundred milliseconds per connection.
+ */
+export function checkHelloFrame(frame: Buffer, payloadStart: number, json: boolean, maxLength: number): void {
+  if (frame.length > maxLength) bad(`HELLO of ${frame.length} bytes is over ${maxLength}`)
+  if (!json) return
+  let depth = 0
+  let inString = false
+  for (let i = payloadStart; i < frame.length; i++) {
+    const c = frame[i]!
+    if (inString) {
+      if (c === 0x5c)
+        i++ // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_HELLO_DEPTH) bad(`HELLO nested over ${MAX_HELLO_DEPTH} deep`)
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
 }
 
 export function parseHello(value: unknown): Hello {

@@ -66,6 +66,8 @@ export type RateLimit = {
 export type PeerCore = {
   codec: FrameCodec
   payloadCodec: PayloadCodecName
+  /** Whether peers' MessagePack payloads are decoded (the server's `accept`). */
+  acceptsMsgpack: boolean
   heartbeat: Heartbeat
   maxFrameLength: number
   limits: OutboxLimits | undefined
@@ -108,6 +110,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     this.id = id
     this.identity = identity
     this.#token = token
+    this.acceptsMsgpack = core.acceptsMsgpack
     if (core.rateLimit !== undefined) {
       this.#tokens = core.rateLimit.messages
       this.#refilledAt = Date.now()

@@ -21,6 +21,8 @@ import { Connection, type ConnectionOwner } from './connection.ts'
 import { decodeEnvelope, Format, Kind, newEnvelope } from './envelope.ts'
 import { encodeFrame, wireCodec } from './frame-writer.ts'
 import {
+  checkHelloFrame,
+  DEFAULT_MAX_HELLO_LENGTH,
   goawayFor,
   goawayFrame,
   type Hello,
@@ -32,7 +34,7 @@ import { type HeartbeatOptions, resolveHeartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
 import { MemoryAdapter } from './memory-adapter.ts'
 import type { OutboxLimits } from './outbox.ts'
-import { decodePayload, type PayloadCodecName } from './payload-codec.ts'
+import { acceptsMsgpack, decodePayload, type PayloadCodecName, refusedFormat } from './payload-codec.ts'
 import { Peer, type PeerCore, type RateLimit } from './peer.ts'
 import { newResumeToken, newSessionId, secretsMatch, tokenDigest } from './resume-token.ts'
 import { type BroadcastContext, BroadcastOperator } from './rooms/broadcast-operator.ts'
@@ -51,6 +53,8 @@ export type MessageServerOptions = {
    * returning `false` refuses the client with WK_AUTH_FAILED.
    */
   authenticate?: (credentials: unknown, info: AuthenticateInfo) => unknown
+  /** Largest HELLO (credentials included) parsed, in bytes; a bigger one is cut with WK_PROTOCOL. @default 16 KiB */
+  maxHelloLength?: number
   /** Time allowed for the HELLO and for `authenticate`, in ms; then WK_AUTH_TIMEOUT. @default 10_000 */
   authTimeout?: number
   /** How long a disconnected session stays resumable, in ms. @default 60_000 */
@@ -65,6 +69,12 @@ export type MessageServerOptions = {
   rateLimit?: RateLimit
   /** How the server encodes structured payloads. @default 'json' */
   codec?: PayloadCodecName
+  /**
+   * Payload formats the server decodes; JSON and raw bytes always are. A client sending another format
+   * is cut with WK_PROTOCOL. @default [codec]
+   * @example new MessageServer({ accept: ['json', 'msgpack'] })
+   */
+  accept?: PayloadCodecName[]
 }
 
 export type CloseOptions = {
@@ -100,6 +110,7 @@ export class MessageServer {
   #connections = new Set<Connection>()
   #closing = false
   #closed = false
+  #maxHello: number
   #core: PeerCore
   #broadcast: BroadcastContext
   #options: Required<
@@ -117,6 +128,8 @@ export class MessageServer {
       maxFrameLength,
       maxConnections: options.maxConnections ?? Number.POSITIVE_INFINITY,
     }
+    this.#maxHello = options.maxHelloLength ?? DEFAULT_MAX_HELLO_LENGTH
+    if (!(this.#maxHello >= 64)) throw new InvalidArgumentError('maxHelloLength must be at least 64 bytes')
     this.adapter = options.adapter ?? new MemoryAdapter()
     this.#codec = wireCodec(maxFrameLength)
     const peers = this.#peers
@@ -127,6 +140,7 @@ export class MessageServer {
     this.#core = {
       codec: this.#codec,
       payloadCodec: options.codec ?? 'json',
+      acceptsMsgpack: acceptsMsgpack(options.accept ?? [options.codec ?? 'json']),
       heartbeat: resolveHeartbeat(options.heartbeat),
       maxFrameLength,
       limits: { maxMessages: 10_000, maxBytes: 4 * 1024 * 1024, ...options.peerBuffer },
@@ -325,6 +339,8 @@ export class MessageServer {
           throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad handshake: expected HELLO, got kind ${env.kind}`)
         }
         greeting.helloSeen = true
+        if (env.format === Format.MSGPACK && !this.#core.acceptsMsgpack) throw refusedFormat(env.format)
+        checkHelloFrame(frame, env.payloadStart, env.format === Format.JSON, this.#maxHello)
         const hello = parseHello(decodePayload(frame, env.payloadStart, env.format))
         void this.#welcome(conn, hello, greeting, transport.remoteAddress)
       },

@@ -4,7 +4,7 @@
 // acknowledged is in Redis first. Only the owner may write (a fence in every script); a claim moves
 // ownership atomically and brings the session up to date with the broadcasts it missed.
 
-import { ErrorCodes, MessagingError } from '../../errors.ts'
+import { BackpressureError, ErrorCodes, MessagingError } from '../../errors.ts'
 import type {
   ClaimContext,
   LiveSession,
@@ -375,7 +375,7 @@ export class RedisSessionStore implements SessionStore {
         .catch(() => {})
       this.#host.failed(
         `store session ${t.session.id}`,
-        new MessagingError(
+        new BackpressureError(
           ErrorCodes.BACKPRESSURE,
           `More than ${this.#limits.maxStoredMessages} unacknowledged messages: no longer resumable elsewhere`,
         ),
