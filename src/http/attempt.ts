@@ -27,6 +27,8 @@ export type Prepared = {
   timeout: number
   deadline: number
   maxRedirects: number
+  /** Request headers dropped when a redirect leaves the origin. */
+  crossOriginDropped: ReadonlySet<string>
 }
 
 /** What attempts need from their session, resolved once. */
@@ -38,23 +40,32 @@ export type AttemptContext = {
   progressInterval: number
 }
 
-/** One attempt: dispatch each hop (following redirects), wait for the response, decode it. */
+/** One attempt: dispatch each hop (following redirects), wait for the response, decode it. `extra` is spread into
+ * every hop's dispatch options. */
 export async function attempt(
   context: AttemptContext,
   prepared: Prepared,
   url: URL,
   headers: Record<string, string>,
+  extra?: object,
 ): Promise<HttpResponse> {
   const { method } = prepared
   const start = performance.now()
   if (prepared.deadline <= start) throw timeoutError(method, url.href, prepared.timeout)
   let hop: Hop = { method, url, headers, body: prepared.body }
   for (let redirects = 0; ; redirects++) {
-    const exchange = dispatchHop(context, prepared, hop, start, redirects)
+    const exchange = dispatchHop(context, prepared, hop, start, redirects, extra)
     const response = (await exchange.promise) as HttpResponse
     const location = exchange.location
     if (location === undefined) return decodeResponse(prepared, response)
-    const next = nextHop(hop, response, location, redirects, prepared.maxRedirects)
+    const next = nextHop(
+      hop,
+      response,
+      location,
+      redirects,
+      prepared.maxRedirects,
+      prepared.crossOriginDropped,
+    )
     // A 307/308 whose stream body cannot be sent again is the response (its body was discarded).
     if (next === undefined) return response
     context.policy.checkTransport(next.url.protocol, next.url.hostname, next.url.href)
@@ -69,6 +80,7 @@ function dispatchHop(
   hop: Hop,
   start: number,
   redirects: number,
+  extra: object | undefined,
 ): Exchange {
   const { options } = prepared
   const { body, url } = hop
@@ -113,6 +125,8 @@ function dispatchHop(
       method: hop.method,
       headers,
       body: payload as Dispatcher.DispatchOptions['body'],
+      // Symbol-keyed options of the layers (the cache's trace): never on the wire.
+      ...extra,
     },
     exchange,
   )
@@ -120,7 +134,7 @@ function dispatchHop(
 }
 
 /** Turns the collected bytes into `data` as the response type says (streamed bodies stay streams). */
-function decodeResponse(prepared: Prepared, response: HttpResponse): HttpResponse {
+export function decodeResponse(prepared: Prepared, response: HttpResponse): HttpResponse {
   const { responseType } = prepared
   const empty = hasNoBody(response.method, response.status)
   if (responseType === 'stream' && !empty) return response
