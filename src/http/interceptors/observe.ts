@@ -46,8 +46,7 @@ async function adapt(observer: Observer, call: HttpCall, next: Send) {
   }
   for (const interceptor of observer.interceptors) await interceptor.adapt?.(outgoing)
   call.outgoing = outgoing
-  call.url = outgoing.url
-  call.headers = outgoing.headers
   observer.emit({ type: 'request', request: outgoing })
-  return next(call)
+  // The adapted request goes down as a copy: the next attempt adapts the prepared one again.
+  return next({ ...call, url: outgoing.url, headers: outgoing.headers })
 }

@@ -87,7 +87,10 @@ export const redirect: Step = (next) => async (call) => {
   const { prepared } = call
   const start = performance.now()
   if (prepared.deadline <= start) throw timeoutError(call.method, call.url.href, prepared.timeout)
-  let hop: HttpCall = { ...call, start, redirects: 0, location: undefined }
+  call.start = start
+  call.redirects = 0
+  call.location = undefined
+  let hop: HttpCall = call
   for (let redirects = 0; ; redirects++) {
     const response = await next(hop)
     if (hop.location === undefined) return response

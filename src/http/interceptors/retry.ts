@@ -12,7 +12,7 @@ import type { HttpResponse } from '../response.ts'
 import type { HttpSessionOptions, RetryOptions } from '../types.ts'
 import { validateResponse } from '../validate.ts'
 import type { Observer } from './observe.ts'
-import type { HttpCall, Step } from './step.ts'
+import type { Step } from './step.ts'
 
 const METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']
 const STATUSES = [408, 429, 500, 502, 503, 504]
@@ -80,15 +80,17 @@ export function retry(observer: Observer, session: HttpSessionOptions, fallback:
     const replayable = prepared.body === undefined || prepared.body.replayable
     call.observed = observer.active
     for (let attempt = 1; ; attempt++) {
-      const current: HttpCall = { ...call, attempt }
+      call.attempt = attempt
+      call.outgoing = undefined
       let response: HttpResponse | undefined
       let failure: WirekitError | undefined
       try {
-        response = await next(current)
+        response = await next(call)
       } catch (error) {
         failure = error as WirekitError
       }
-      const { outgoing, url } = current
+      const outgoing = call.outgoing as OutgoingRequest | undefined
+      const url = outgoing?.url ?? call.url
       const canRetry = attempt <= policy.limit && replayable && policy.allowsMethod(method)
       let proposed: number | undefined
       if (canRetry && response !== undefined && policy.retriesStatus(response.status)) {

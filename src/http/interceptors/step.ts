@@ -7,7 +7,9 @@ import type { OutgoingRequest } from '../interceptor.ts'
 import type { RequestBody } from '../request-body.ts'
 import type { HttpResponse } from '../response.ts'
 
-/** One request on its way down the pipeline. Steps copy it where a retry or a redirect starts something new. */
+/** One request on its way down the pipeline. A step sets its own fields on the call it is given; a step that changes
+ * what is sent (observe's adapted request, each redirect hop) passes a copy down, so an attempt starts from the
+ * prepared request again. */
 export type HttpCall = {
   readonly prepared: Prepared
   method: string
