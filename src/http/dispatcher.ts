@@ -1,12 +1,11 @@
-// The one undici dispatcher of a session: an Agent (or a ProxyAgent tunnelling through an HTTP proxy) whose
-// connections go through the session's connector, composed with the interceptors, innermost first:
-//   security (plain-HTTP rule, only under the caller's interceptors) → cache → the caller's dispatchInterceptors.
-// Redirects are followed by the session above all of them (redirect.ts), one dispatch per hop. The session checks
-// the plain-HTTP rule itself on every URL it dispatches (request, adapted request, redirect hop), so the security
-// interceptor is there only for the caller's raw interceptors, which may dispatch elsewhere; a plain session
-// dispatches straight into the Agent.
+// The one undici dispatcher of a session, the bottom of its pipeline (pipeline.ts): an Agent (or a ProxyAgent
+// tunnelling through an HTTP proxy) whose connections go through the session's connector (timings, pins), composed
+// with undici interceptors, innermost first: the plain-HTTP guard (only under the caller's dispatchInterceptors, which
+// may dispatch elsewhere) → cache (undici's RFC 9111 interceptor) → the caller's dispatchInterceptors. A plain
+// session dispatches straight into the Agent.
 import { Agent, buildConnector, type Dispatcher, Pool, ProxyAgent } from 'undici'
 import { wrapConnector } from './connector.ts'
+import { insecureGuard } from './interceptors/security.ts'
 import { type SecurityPolicy, tlsOptions } from './security.ts'
 import type { HttpSessionOptions } from './types.ts'
 
@@ -46,7 +45,7 @@ export function createDispatcher(
   }
   const chain: Dispatcher.DispatcherComposeInterceptor[] = []
   const raw = options.dispatchInterceptors ?? []
-  if (raw.length > 0) chain.push(policy.interceptor())
+  if (raw.length > 0) chain.push(insecureGuard(policy))
   if (cacheInterceptor !== undefined) chain.push(cacheInterceptor)
   chain.push(...raw)
   return { dispatcher: chain.length === 0 ? base : base.compose(chain), base }

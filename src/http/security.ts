@@ -8,7 +8,6 @@ import {
   rootCertificates,
   type TLSSocket,
 } from 'node:tls'
-import type { Dispatcher } from 'undici'
 import { ErrorCodes, HttpError, InvalidArgumentError } from '../errors.ts'
 import type { HttpSessionOptions, SecurityOptions } from './types.ts'
 
@@ -19,7 +18,6 @@ export class SecurityPolicy {
   readonly #loopback: boolean
   readonly #globalPins: Set<string> | undefined
   readonly #hostPins: Map<string, Set<string>> | undefined
-  readonly #allowedOrigins = new Set<string>()
 
   constructor(options: SecurityOptions = {}) {
     const allow = options.allowInsecureHTTP
@@ -78,30 +76,6 @@ export class SecurityPolicy {
     if (exact !== undefined) return exact
     const dot = host.indexOf('.')
     return dot === -1 ? undefined : this.#hostPins.get(`*${host.slice(dot)}`)
-  }
-
-  /** An undici interceptor that applies the plain-HTTP rule to every hop, redirects included. */
-  interceptor(): Dispatcher.DispatcherComposeInterceptor {
-    return (dispatch) => (opts, handler) => {
-      const origin = opts.origin
-      // Hot path: https origins (strings) pass without parsing; plain-http ones are checked per hop.
-      const known =
-        typeof origin === 'string' && (origin.startsWith('https:') || this.#allowedOrigins.has(origin))
-      if (origin !== undefined && !known) {
-        const parsed = typeof origin === 'string' ? new URL(origin) : origin
-        try {
-          this.checkTransport(parsed.protocol, parsed.hostname, `${parsed.origin}${opts.path}`)
-          // Bounded memo of allowed plain-http origins: the rule depends on the origin only.
-          if (this.#allowedOrigins.size >= 256) this.#allowedOrigins.clear()
-          this.#allowedOrigins.add(parsed.origin)
-        } catch (error) {
-          // Same convention as undici's own interceptors for a failure before dispatch: no controller yet.
-          handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, error as Error)
-          return true
-        }
-      }
-      return dispatch(opts, handler)
-    }
   }
 }
 

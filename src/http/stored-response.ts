@@ -1,9 +1,9 @@
 // A response served straight from the cache store (the fast path of a hit): the stored status, headers and body as
 // an HttpResponse, decoded by the response type like any other, with the Age a cache adds. No dispatch, no timer.
 import { Readable } from 'node:stream'
-import { decodeResponse, type Prepared } from './attempt.ts'
 import { withoutCredentialVary } from './cache/credentials.ts'
 import type { StoredHit } from './cache/lookup.ts'
+import { decodeResponse, type Prepared } from './hop.ts'
 import { HttpResponse } from './response.ts'
 import { hasNoBody, joinChunks } from './response-body.ts'
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import { type HttpEvent, HttpSession } from '../../src/http/index.ts'
-import { parseRetryAfter } from '../../src/http/retry.ts'
+import { parseRetryAfter } from '../../src/http/interceptors/retry.ts'
 import { startHttpServer, type TestServer } from '../helpers/http-servers.ts'
 
 describe('HttpSession retries and interceptors', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { cacheStores } from 'undici'
 import { HttpSession } from '../../src/http/index.ts'
 import { makeCerts, type TestCerts } from '../helpers/certs.ts'
 import {
@@ -127,6 +128,29 @@ describe('HttpSession security policy', () => {
         assert.equal((await s.get(`${plain.url}c`, TEXT)).data, 'plain /c')
       },
     )
+  })
+
+  test('a response stored while plain http was allowed is not served from the store to a session that refuses it', async () => {
+    const cacheable = await startHttpServer((_req, res) =>
+      res.writeHead(200, { 'cache-control': 'max-age=3600', 'content-type': 'text/plain' }).end('stored'),
+    )
+    const store = new cacheStores.MemoryCacheStore()
+    try {
+      await using(new HttpSession({ cache: { store } }), async (s) => {
+        assert.equal((await s.get(`${cacheable.url}x`, TEXT)).data, 'stored')
+        assert.equal((await s.get(`${cacheable.url}x`, TEXT)).fromCache, true)
+      })
+      const served = cacheable.requests
+      await using(
+        new HttpSession({ cache: { store }, security: { allowInsecureLoopback: false } }),
+        async (s) => {
+          await assert.rejects(s.get(`${cacheable.url}x`, TEXT), { code: 'WK_HTTP_INSECURE' })
+        },
+      )
+      assert.equal(cacheable.requests, served)
+    } finally {
+      await cacheable.close()
+    }
   })
 
   test('a redirect to a plain-http host that is not allowed is refused with WK_HTTP_INSECURE', async () => {

@@ -1,17 +1,15 @@
-// One attempt of a request: dispatch it, follow redirects hop by hop (redirect.ts), wait for the response and decode
-// its body by the response type. Retries, interceptors and validation are the session's; this is one try on the wire.
+// One hop on the wire, the last link of the pipeline (interceptors/step.ts): dispatch it, wait for the response and
+// decode its body by the response type. Also the prepared request every step reads.
 import type { Dispatcher } from 'undici'
 import type { WirekitError } from '../errors.ts'
 import type { DeadlineSweep } from './deadlines.ts'
 import { Exchange } from './exchange.ts'
-import { timeoutError } from './http-errors.ts'
+import type { RetryPolicy } from './interceptors/retry.ts'
+import type { HttpCall, Send } from './interceptors/step.ts'
 import { ProgressReporter } from './progress.ts'
-import { type Hop, nextHop } from './redirect.ts'
 import type { RequestBody } from './request-body.ts'
 import type { HttpResponse } from './response.ts'
 import { decodeBody, hasNoBody } from './response-body.ts'
-import type { RetryPolicy } from './retry.ts'
-import type { SecurityPolicy } from './security.ts'
 import type { HttpRequestOptions, ResponseType } from './types.ts'
 
 /** One request after preparation: everything each attempt needs. */
@@ -31,59 +29,29 @@ export type Prepared = {
   crossOriginDropped: ReadonlySet<string>
 }
 
-/** What attempts need from their session, resolved once. */
-export type AttemptContext = {
+/** What hops need from their session, resolved once. */
+export type HopContext = {
   dispatcher: Dispatcher
-  policy: SecurityPolicy
   deadlines: DeadlineSweep
   maxResponseSize: number
   progressInterval: number
 }
 
-/** One attempt: dispatch each hop (following redirects), wait for the response, decode it. `extra` is spread into
- * every hop's dispatch options. */
-export async function attempt(
-  context: AttemptContext,
-  prepared: Prepared,
-  url: URL,
-  headers: Record<string, string>,
-  extra?: object,
-): Promise<HttpResponse> {
-  const { method } = prepared
-  const start = performance.now()
-  if (prepared.deadline <= start) throw timeoutError(method, url.href, prepared.timeout)
-  let hop: Hop = { method, url, headers, body: prepared.body }
-  for (let redirects = 0; ; redirects++) {
-    const exchange = dispatchHop(context, prepared, hop, start, redirects, extra)
+/** The bottom of the pipeline: sends one hop and waits for its response, decoded by the response type; a redirect
+ * to follow comes back undecoded with `call.location` set (the redirect step decides). */
+export function sendHop(context: HopContext): Send {
+  return async (call) => {
+    const exchange = dispatchHop(context, call)
     const response = (await exchange.promise) as HttpResponse
-    const location = exchange.location
-    if (location === undefined) return decodeResponse(prepared, response)
-    const next = nextHop(
-      hop,
-      response,
-      location,
-      redirects,
-      prepared.maxRedirects,
-      prepared.crossOriginDropped,
-    )
-    // A 307/308 whose stream body cannot be sent again is the response (its body was discarded).
-    if (next === undefined) return response
-    context.policy.checkTransport(next.url.protocol, next.url.hostname, next.url.href)
-    hop = next
+    call.location = exchange.location
+    return call.location === undefined ? decodeResponse(call.prepared, response) : response
   }
 }
 
 /** Sends one hop through the dispatcher; the returned exchange settles with its response or failure. */
-function dispatchHop(
-  context: AttemptContext,
-  prepared: Prepared,
-  hop: Hop,
-  start: number,
-  redirects: number,
-  extra: object | undefined,
-): Exchange {
+function dispatchHop(context: HopContext, call: HttpCall): Exchange {
+  const { prepared, body, url } = call
   const { options } = prepared
-  const { body, url } = hop
   const interval = context.progressInterval
   const upload =
     options.onUploadProgress !== undefined && body !== undefined
@@ -95,7 +63,7 @@ function dispatchHop(
       : undefined
   const exchange = new Exchange({
     url,
-    method: hop.method,
+    method: call.method,
     stream: prepared.responseType === 'stream',
     maxResponseSize: context.maxResponseSize,
     deadline: prepared.deadline,
@@ -103,13 +71,13 @@ function dispatchHop(
     sweep: context.deadlines,
     signal: options.signal,
     progress: download,
-    start,
-    redirects,
+    start: call.start,
+    redirects: call.redirects,
     follow: prepared.maxRedirects > 0,
   })
   if (exchange.failed) return exchange
   const payload = body?.forAttempt(upload) ?? null
-  let headers = hop.headers
+  let headers = call.headers
   if (
     body?.length !== undefined &&
     payload !== null &&
@@ -122,11 +90,11 @@ function dispatchHop(
     {
       origin: url.origin,
       path: `${url.pathname}${url.search}`,
-      method: hop.method,
+      method: call.method,
       headers,
       body: payload as Dispatcher.DispatchOptions['body'],
-      // Symbol-keyed options of the layers (the cache's trace): never on the wire.
-      ...extra,
+      // Symbol-keyed options of the steps (the cache's trace): never on the wire.
+      ...call.dispatch,
     },
     exchange,
   )

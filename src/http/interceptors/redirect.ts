@@ -1,10 +1,12 @@
-// Redirects, followed by the session itself rather than by an undici interceptor, so a request that is not redirected
-// pays nothing for the feature. Each hop is a new dispatch through the whole chain (plain-HTTP rule, cache — each hop
-// cached under its own URL by its own rules —, the caller's dispatch interceptors). The rules are the fetch standard's.
-import { ErrorCodes, HttpError } from '../errors.ts'
-import type { RequestBody } from './request-body.ts'
-import type { HttpResponse } from './response.ts'
-import { resolveURL } from './url.ts'
+// The redirect step: one attempt, followed hop by hop. A request that is not redirected pays nothing for it (no undici
+// RedirectHandler). Each hop goes down the rest of the pipeline on its own (plain-HTTP rule, dispatch, the cache
+// storing each hop under its own URL by its own rules, the caller's dispatch interceptors). The rules are fetch's.
+import { ErrorCodes, HttpError } from '../../errors.ts'
+import { timeoutError } from '../http-errors.ts'
+import type { RequestBody } from '../request-body.ts'
+import type { HttpResponse } from '../response.ts'
+import { resolveURL } from '../url.ts'
+import type { HttpCall, Step } from './step.ts'
 
 /** Statuses that are followed when they carry a Location (fetch's redirect statuses). */
 export const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
@@ -78,4 +80,30 @@ export function nextHop(
     delete headers.host
   }
   return { method: toGet ? 'GET' : from.method, url, headers, body: toGet ? undefined : from.body }
+}
+
+/** One attempt: its first hop, then every redirect the hop below reports (`call.location`), up to `maxRedirects`. */
+export const redirect: Step = (next) => async (call) => {
+  const { prepared } = call
+  const start = performance.now()
+  if (prepared.deadline <= start) throw timeoutError(call.method, call.url.href, prepared.timeout)
+  call.start = start
+  call.redirects = 0
+  call.location = undefined
+  let hop: HttpCall = call
+  for (let redirects = 0; ; redirects++) {
+    const response = await next(hop)
+    if (hop.location === undefined) return response
+    const to = nextHop(
+      hop,
+      response,
+      hop.location,
+      redirects,
+      prepared.maxRedirects,
+      prepared.crossOriginDropped,
+    )
+    // A 307/308 whose stream body cannot be sent again is the response (its body was discarded).
+    if (to === undefined) return response
+    hop = { ...hop, ...to, redirects: redirects + 1, location: undefined }
+  }
 }
