@@ -3,7 +3,9 @@
 // through the adapter. Protects itself: max frame size, max connections, per-peer buffer cap, rate limit.
 
 import { randomBytes } from 'node:crypto'
+import type { Server as HttpServer } from 'node:http'
 import { isDeepStrictEqual } from 'node:util'
+import type { WebSocket } from 'ws'
 import {
   ClosedError,
   ErrorCodes,
@@ -37,6 +39,12 @@ import { decodePayload, type PayloadCodecName } from './payload-codec.ts'
 import { Peer, type PeerCore, type RateLimit } from './peer.ts'
 import { type BroadcastContext, BroadcastOperator } from './rooms/broadcast-operator.ts'
 import type { RequestHandler } from './session.ts'
+import {
+  attachWebSocket,
+  listenWebSocket,
+  WebSocketConnection,
+  type WebSocketOptions,
+} from './transport/websocket-server.ts'
 import { type ListenAddress, type ListenOptions, listen, type Listener as NetListener } from './transport.ts'
 
 export type AuthenticateInfo = { remoteAddress: string | undefined }
@@ -156,12 +164,42 @@ export class MessageServer {
     this.#broadcast = { adapter, codec: this.#core.payloadCodec, maxFrameLength }
   }
 
-  /** Starts listening; call again to listen on more addresses (TCP, TLS, Unix path). */
+  /**
+   * Starts listening; call again to listen on more addresses (TCP, TLS, Unix path). With `websocket`
+   * it is an HTTP(S) server upgrading `websocket.path` for WebSocket clients (ws://, with `tls` wss://).
+   */
   async listen(options: ListenOptions): Promise<ListenAddress> {
     if (this.#closing) throw new ClosedError(ErrorCodes.SERVER_CLOSING, 'Server is closing')
-    const net = await listen(options, (transport) => this.#accept(transport))
+    const websocket = options.websocket
+    const net =
+      websocket === undefined
+        ? await listen(options, (transport) => this.#accept(transport))
+        : await listenWebSocket({ ...options, websocket }, this.#options.maxFrameLength, (ws, address) =>
+            this.#acceptWebSocket(ws, address),
+          )
     this.#nets.push(net)
     return net.address
+  }
+
+  /**
+   * Takes WebSocket upgrades of `options.path` on an existing node:http(s) server (the server keeps
+   * serving its other requests). Closing this MessageServer stops taking them.
+   */
+  attach(server: HttpServer, options: WebSocketOptions = {}): this {
+    if (this.#closing) throw new ClosedError(ErrorCodes.SERVER_CLOSING, 'Server is closing')
+    const detach = attachWebSocket(server, options, this.#options.maxFrameLength, (ws, address) =>
+      this.#acceptWebSocket(ws, address),
+    )
+    const raw = server.address()
+    const address: ListenAddress =
+      raw !== null && typeof raw === 'object' ? { port: raw.port, host: raw.address } : { path: String(raw) }
+    this.#nets.push({
+      address,
+      close: async () => {
+        detach()
+      },
+    })
+    return this
   }
 
   /** The addresses listened on. */
@@ -267,6 +305,23 @@ export class MessageServer {
 
   // ——— connections and handshake ———
 
+  #acceptWebSocket(ws: WebSocket, remoteAddress: string | undefined): void {
+    if (this.#closing || this.#connections.size >= this.#options.maxConnections) {
+      const code = this.#closing ? ErrorCodes.SERVER_CLOSING : ErrorCodes.MAX_CONNECTIONS
+      const refused = new WebSocketConnection(ws, this.#codec, refusedOwner, remoteAddress)
+      refused.close(
+        undefined,
+        goawayFrame(this.#codec, { code, message: 'Server is full or closing', reconnect: true }),
+      )
+      return
+    }
+    const greeting: Greeting = { timerCancel: noop, helloSeen: false, early: [], earlyBytes: 0 }
+    this.#admit(
+      new WebSocketConnection(ws, this.#codec, this.#greeter(greeting, remoteAddress), remoteAddress),
+      greeting,
+    )
+  }
+
   #accept(transport: AsyncSocket): void {
     if (this.#closing || this.#connections.size >= this.#options.maxConnections) {
       const code = this.#closing ? ErrorCodes.SERVER_CLOSING : ErrorCodes.MAX_CONNECTIONS
@@ -279,7 +334,14 @@ export class MessageServer {
       return
     }
     const greeting: Greeting = { timerCancel: noop, helloSeen: false, early: [], earlyBytes: 0 }
-    const conn = new Connection(transport, this.#codec, this.#greeter(greeting, transport))
+    this.#admit(
+      new Connection(transport, this.#codec, this.#greeter(greeting, transport.remoteAddress)),
+      greeting,
+    )
+  }
+
+  /** Registers a new connection and starts its handshake clock (any transport). */
+  #admit(conn: Connection, greeting: Greeting): void {
     conn.registry = this.#connections
     this.#connections.add(conn)
     greeting.timerCancel = startTimer(this.#options.authTimeout, () => {
@@ -296,7 +358,7 @@ export class MessageServer {
   }
 
   /** The owner of a connection until its HELLO is answered. */
-  #greeter(greeting: Greeting, transport: AsyncSocket): ConnectionOwner {
+  #greeter(greeting: Greeting, remoteAddress: string | undefined): ConnectionOwner {
     const codec = this.#codec
     return {
       onFrame: (frame, conn) => {
@@ -318,7 +380,7 @@ export class MessageServer {
         }
         greeting.helloSeen = true
         const hello = parseHello(decodePayload(frame, env.payloadStart, env.format))
-        void this.#welcome(conn, hello, greeting, transport.remoteAddress)
+        void this.#welcome(conn, hello, greeting, remoteAddress)
       },
       onChunk: noop,
       onWritable: noop,
@@ -434,3 +496,12 @@ export class MessageServer {
 }
 
 function noop(): void {}
+
+/** The owner of a connection refused before its handshake: it only goes away. */
+const refusedOwner: ConnectionOwner = {
+  onFrame: noop,
+  onChunk: noop,
+  onWritable: noop,
+  farewell: () => undefined,
+  onClose: noop,
+}
