@@ -35,7 +35,7 @@ export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed'
 
 export type BrowserClientOptions = {
   /** Reconnect with exponential backoff and jitter; `false` to close instead. @default {} */
-  reconnect?: (BackoffOptions & { maxAttempts?: number }) | false
+  reconnect?: (BackoffOptions & { maxAttempts?: number; retryFirstConnect?: boolean }) | false
   /** Sent in the HELLO, checked by the server's `authenticate`. */
   credentials?: unknown
   /** Time allowed to open the WebSocket and get the WELCOME, in ms. @default 10_000 */
@@ -120,13 +120,24 @@ export class MessageClient {
 
   static async connect(url: string, options: BrowserClientOptions = {}): Promise<MessageClient> {
     const client = new MessageClient(url, options)
-    try {
-      await client.#open()
-    } catch (error) {
-      client.#finish(error as Error)
-      throw error
+    const reconnect = options.reconnect === false ? undefined : options.reconnect
+    for (;;) {
+      try {
+        await client.#open()
+        return client
+      } catch (error) {
+        const retry =
+          reconnect?.retryFirstConnect === true &&
+          client.#state !== 'closed' &&
+          !isFatal(error as Error) &&
+          client.#attempt < (reconnect.maxAttempts ?? Number.POSITIVE_INFINITY)
+        if (!retry) {
+          client.#finish(error as Error)
+          throw error
+        }
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(client.#attempt++, reconnect)))
+      }
     }
-    return client
   }
 
   private constructor(url: string, options: BrowserClientOptions) {
@@ -482,8 +493,7 @@ export class MessageClient {
     this.#retryTimer = undefined
     this.#open().catch((error: Error) => {
       if (this.#state === 'closed') return
-      const code = (error as WirekitError).code
-      if (code === ErrorCodes.AUTH_FAILED || code === ErrorCodes.AUTH_TIMEOUT) this.#finish(error)
+      if (isFatal(error)) this.#finish(error)
       else this.#reconnectLater(error)
     })
   }
@@ -773,4 +783,10 @@ export class MessageClient {
       outbox: this.#outbox.map((e) => e.bytes),
     })
   }
+}
+
+/** Errors after which retrying cannot help. */
+function isFatal(error: Error): boolean {
+  const code = (error as WirekitError).code
+  return code === ErrorCodes.AUTH_FAILED || code === ErrorCodes.AUTH_TIMEOUT
 }

@@ -86,12 +86,17 @@ describe('MessageClient in Chromium against a MessageServer', () => {
     try {
       const page = await openPage()
       const fromPage: number[] = []
-      const connected = new Promise<Peer>((resolve) => web.server.once('connection', resolve))
+      const connected = new Promise<Peer>((resolve) =>
+        web.server.once('connection', (peer: Peer) => {
+          peer.on('c', (i: number) => fromPage.push(i))
+          resolve(peer)
+        }),
+      )
       const started = page.evaluate(
         async ({ url, n, bundle }) => {
           const { MessageClient } = await import(bundle)
           const client = await MessageClient.connect(url, {
-            reconnect: { initialDelay: 5, maxDelay: 50 },
+            reconnect: { initialDelay: 5, maxDelay: 50, retryFirstConnect: true },
             connectTimeout: 2000,
           })
           const w = window as unknown as { got: number[]; resumes: number; lost: number }
@@ -111,7 +116,6 @@ describe('MessageClient in Chromium against a MessageServer', () => {
         { url: `ws://127.0.0.1:${proxy.port}/ws`, n: N, bundle: BUNDLE },
       )
       const peer = await connected
-      peer.on('c', (i: number) => fromPage.push(i))
       await produce(N, (i) => peer.emit('s', i).catch(() => {}))
       await started
       await page.waitForFunction((n) => (window as unknown as { got: number[] }).got.length >= n, N, {
@@ -142,7 +146,12 @@ describe('MessageClient in Chromium against a MessageServer', () => {
     const fromPage: number[] = []
     const toPage: number[] = []
     await page.exposeFunction('report', (i: number) => toPage.push(i))
-    const connected = new Promise<Peer>((resolve) => web.server.once('connection', resolve))
+    const connected = new Promise<Peer>((resolve) =>
+      web.server.once('connection', (peer: Peer) => {
+        peer.on('c', (i: number) => fromPage.push(i))
+        resolve(peer)
+      }),
+    )
     const run = (url: string, n: number) =>
       page.evaluate(
         async ({ url, n, bundle }) => {
@@ -167,7 +176,6 @@ describe('MessageClient in Chromium against a MessageServer', () => {
     const url = `ws://127.0.0.1:${web.port}/ws`
     await run(url, N)
     const peer = await connected
-    peer.on('c', (i: number) => fromPage.push(i))
     const pushing = produce(N, (i) => peer.emit('s', i).catch(() => {}))
     const deadline = Date.now() + 20_000
     while ((fromPage.length < N / 3 || toPage.length < N / 4) && Date.now() < deadline)
