@@ -140,6 +140,28 @@ describe('MessageClient in Chromium against a MessageServer', () => {
     }
   })
 
+  test('going offline then online reconnects at once instead of waiting out the backoff', async () => {
+    const page = await openPage()
+    const sessionId: string = await page.evaluate(
+      async ({ url, bundle }) => {
+        const { MessageClient } = await import(bundle)
+        // A first retry 20 s away: only the 'online' event can bring the client back within the test.
+        const client = await MessageClient.connect(url, { reconnect: { initialDelay: 20_000, jitter: 0 } })
+        window.lifeClient = client
+        return client.sessionId
+      },
+      { url: `ws://127.0.0.1:${web.port}/ws`, bundle: BUNDLE },
+    )
+    await page.context().setOffline(true)
+    web.server.peers.get(sessionId)!.conn?.socket.destroy()
+    await page.waitForFunction(() => window.lifeClient.state === 'reconnecting', undefined, { timeout: 5000 })
+    const started = Date.now()
+    await page.context().setOffline(false)
+    await page.waitForFunction(() => window.lifeClient.state === 'connected', undefined, { timeout: 5000 })
+    assert.ok(Date.now() - started < 5000)
+    assert.equal(await page.evaluate(() => window.lifeClient.sessionId), sessionId)
+  })
+
   test("a page reload mid-stream with persist: 'session' loses and duplicates nothing, either way", async () => {
     const N = 2000
     const page = await openPage()
