@@ -36,8 +36,8 @@ import {
 import type { PayloadCodecName } from './payload-codec.ts'
 import { checkEventName } from './peer.ts'
 import { type RequestHandler, type RequestOptions, Session } from './session.ts'
-import { openWebSocket } from './transport/websocket-client.ts'
 import { WebSocketClientConnection } from './transport/websocket-client-connection.ts'
+import { openNodeWebSocket } from './transport/websocket-node.ts'
 import { type ClientTlsOptions, dial } from './transport.ts'
 
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed'
@@ -278,7 +278,7 @@ export class MessageClient extends Session {
   async #dial(timeout: number): Promise<Connection> {
     const endpoint = this.#endpoints.endpoint
     if (endpoint.kind === 'ws') {
-      const ws = await openWebSocket(endpoint.url, timeout)
+      const ws = await openNodeWebSocket(endpoint.url, timeout, this.#options.tls)
       if (this.#state === 'closed') {
         ws.close()
         throw new ClosedError(ErrorCodes.CLOSED, 'Client closed while connecting')

@@ -1,5 +1,6 @@
-// A Connection over the platform WebSocket, for MessageClient in Node (ws:// and wss:// URLs). Each
-// binary message is one envelope; the session's length-prefixed batches are split into messages.
+// A Connection over a WHATWG-style WebSocket (`ws`'s, see websocket-node.ts), for MessageClient in Node
+// (ws:// and wss:// URLs). Each binary message is one envelope; the session's length-prefixed batches
+// are split into messages.
 // Backpressure comes from `bufferedAmount`: above the high-water mark the session's flushes wait.
 
 import { ClosedError, ErrorCodes, ProtocolError } from '../../errors.ts'
@@ -63,7 +64,11 @@ export class WebSocketClientConnection extends Connection {
     if (this.closed) return
     this.lastOutbound = Date.now()
     const ws = this.ws
+    // `ws` writes each message on its own; corking its socket makes the batch one write.
+    const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
+    socket?.cork()
     eachFrame(data, (frame) => ws.send(frame))
+    socket?.uncork()
     if (ws.bufferedAmount >= HIGH_WATER_BYTES && this.#cancelDrain === undefined) {
       this.#cancelDrain = whenDrained(ws, () => {
         this.#cancelDrain = undefined
