@@ -82,7 +82,7 @@ export class WebSocketConnection extends Connection {
     ws.on('error', wsOnError)
   }
 
-  limitFrames(max: number | undefined): void {
+  override limitFrames(max: number | undefined): void {
     this.#limit = max
   }
 
