@@ -9,8 +9,10 @@
 //   close(), GOAWAY { reconnect: false }, maxAttempts spent ─► closed
 
 import {
+  AbortError,
   BackpressureError,
   ClosedError,
+  ConnectError,
   ErrorCodes,
   InvalidArgumentError,
   MessagingError,
@@ -225,7 +227,7 @@ export class MessageClient {
       this.#pending.set(id, pending)
       entry.done = { resolve() {}, reject: fail }
       options.signal?.addEventListener('abort', () =>
-        fail(new MessagingError(ErrorCodes.ABORTED, `Request "${method}" aborted`)),
+        fail(new AbortError(ErrorCodes.ABORTED, `Request "${method}" aborted`)),
       )
     })
   }
@@ -364,7 +366,7 @@ export class MessageClient {
       this.#welcome = { resolve, reject }
     })
     const timer = setTimeout(
-      () => this.#drop(ws, new TimeoutError(ErrorCodes.CONNECT_TIMEOUT, `No WELCOME within ${timeout} ms`)),
+      () => this.#drop(ws, new ConnectError(ErrorCodes.CONNECT_TIMEOUT, `No WELCOME within ${timeout} ms`)),
       timeout,
     )
     try {

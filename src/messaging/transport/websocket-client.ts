@@ -1,7 +1,7 @@
 // Opening a wirekit WebSocket with the platform's WebSocket (browsers, Node 22+, Deno, Bun), and the
 // backpressure it offers: `bufferedAmount`, watched until it drains. Browser-safe: no node: imports.
 
-import { ConnectError, ErrorCodes, TimeoutError } from '../../errors.ts'
+import { ConnectError, ErrorCodes } from '../../errors.ts'
 import { SUBPROTOCOL } from './websocket-frames.ts'
 
 /** Bytes queued in the WebSocket above which the session holds its outbox back. */
@@ -28,7 +28,7 @@ export function openWebSocket(url: string, timeout: number): Promise<WebSocket> 
       settle()
       ws.close()
       reject(
-        new TimeoutError(ErrorCodes.CONNECT_TIMEOUT, `WebSocket to ${url} not open within ${timeout} ms`),
+        new ConnectError(ErrorCodes.CONNECT_TIMEOUT, `WebSocket to ${url} not open within ${timeout} ms`),
       )
     }, timeout)
     const settle = () => {

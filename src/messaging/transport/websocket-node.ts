@@ -4,7 +4,7 @@
 // The result is used through the WHATWG surface both implement (send, close, onmessage, bufferedAmount).
 
 import { WebSocket as Ws } from 'ws'
-import { ConnectError, ErrorCodes, TimeoutError } from '../../errors.ts'
+import { ConnectError, ErrorCodes } from '../../errors.ts'
 import type { ClientTlsOptions } from '../transport.ts'
 import { SUBPROTOCOL } from './websocket-frames.ts'
 
@@ -30,7 +30,7 @@ export function openNodeWebSocket(
       ws.terminate()
       reject(
         /timeout/i.test(error.message)
-          ? new TimeoutError(ErrorCodes.CONNECT_TIMEOUT, `WebSocket to ${url} not open within ${timeout} ms`)
+          ? new ConnectError(ErrorCodes.CONNECT_TIMEOUT, `WebSocket to ${url} not open within ${timeout} ms`)
           : new ConnectError(
               ErrorCodes.CONNECT_FAILED,
               `WebSocket to ${url} could not be opened: ${error.message}`,
