@@ -33,13 +33,26 @@ describe('HELLO caps', () => {
   })
   after(async () => (await serverPromise).server.close())
 
-  test('a megabyte of nested JSON credentials is refused with WK_PROTOCOL before authenticate sees it', async () => {
+  test('a megabyte of nested JSON credentials is cut by the frame cap before login, unparsed', async () => {
     const { port } = await serverPromise
     calls = 0
     const nested = `${'['.repeat(500_000)}${']'.repeat(500_000)}`
     const frame = encodeFrame(codec, Kind.HELLO, Format.JSON, {
       body: `{"v":1,"lastReceived":0,"credentials":${nested}}`,
     })
+    // maxHandshakeFrameLength (64 KiB) refuses it as soon as its length is read.
+    assert.deepEqual(await answerTo(port, frame), { kind: Kind.GOAWAY, code: ErrorCodes.FRAME_TOO_LARGE })
+    assert.equal(calls, 0)
+  })
+
+  test('a 32 KiB HELLO (under the frame cap, over maxHelloLength) is refused with WK_PROTOCOL unparsed', async () => {
+    const { port } = await serverPromise
+    calls = 0
+    const nested = `${'['.repeat(16_000)}${']'.repeat(16_000)}`
+    const frame = encodeFrame(codec, Kind.HELLO, Format.JSON, {
+      body: `{"v":1,"lastReceived":0,"credentials":${nested}}`,
+    })
+    assert.ok(frame.length > 16 * 1024 && frame.length < 64 * 1024)
     assert.deepEqual(await answerTo(port, frame), { kind: Kind.GOAWAY, code: ErrorCodes.PROTOCOL })
     assert.equal(calls, 0)
   })
