@@ -39,11 +39,14 @@ function rawConnect(port: number): Promise<Raw> {
     const raw: Raw = { socket, goaways: [], closed: false, frames: 0 }
     const decoder = codec.decoder()
     const envelope = newEnvelope()
+    let received = 0
     socket.on('data', (chunk) => {
+      const before = received
       try {
         decoder.push(chunk, (frame) => {
           const env = decodeEnvelope(frame, envelope)
           raw.frames++
+          if (env.seq > received) received = env.seq
           if (env.kind === Kind.GOAWAY)
             raw.goaways.push(JSON.parse(frame.toString('utf8', env.payloadStart)).code)
           if (env.kind === Kind.ERROR)
@@ -51,6 +54,10 @@ function rawConnect(port: number): Promise<Raw> {
         })
       } catch {
         socket.destroy()
+      }
+      // Acknowledge like a real client, so the server's per-peer buffer is not what cuts the probe.
+      if (received > before && !socket.destroyed) {
+        socket.write(encodeFrame(codec, Kind.ACK, Format.EMPTY, { ack: received }))
       }
     })
     socket.on('close', () => {
@@ -203,7 +210,7 @@ async function main(): Promise<void> {
   )
 
   await probe(
-    '10,000 distinct junk event names, then `chat` from another client',
+    '10,000 distinct junk event names from one client',
     'name cache: 256 slots, seeded hash',
     async () => {
       const client = await MessageClient.connect(url, { reconnect: false })
@@ -215,6 +222,33 @@ async function main(): Promise<void> {
       }
       await client.request('echo', 'sync')
       return { seen: 'delivered (no listener); no slot held for good', cleanup: () => void client.close() }
+    },
+  )
+
+  await probe(
+    'one client sending 1,000,000 events as fast as TCP takes them',
+    'none (`rateLimit` is opt-in)',
+    async () => {
+      const raw = await rawConnect(port)
+      raw.socket.write(hello)
+      await until(() => raw.frames > 0, 5000)
+      const batch: Buffer[] = []
+      for (let i = 0; i < 10_000; i++)
+        batch.push(encodeFrame(codec, Kind.VOLATILE, Format.JSON, { name: 'chat', body: '{"t":"x"}' }))
+      const chunk = Buffer.concat(batch)
+      const flood = (async () => {
+        for (let i = 0; i < 100 && !raw.closed; i++) {
+          if (!raw.socket.write(chunk)) await new Promise((r) => raw.socket.once('drain', r))
+        }
+      })()
+      // Measured while the flood is being read.
+      await new Promise((r) => setTimeout(r, 200))
+      return {
+        seen: 'all accepted (TCP flow control paces it)',
+        cleanup: () => {
+          void flood.finally(() => raw.socket.destroy())
+        },
+      }
     },
   )
 

@@ -316,7 +316,8 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
       this.outbox.sentUpTo = stored.seq
     }
     this.#storedUpTo = snapshot.nextSeq - 1
-    for (const room of snapshot.rooms) this.join(room)
+    // Rooms it held on another node (whose maxRoomsPerPeer may differ): restored as they were, never refused.
+    for (const room of snapshot.rooms) this.#core.adapter.join(this, room)
   }
 
   expire(): void {
