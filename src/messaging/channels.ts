@@ -1,20 +1,36 @@
 // diagnostics_channel publishers of the messaging layer. Subscribers see resends, session ends and
 // slow consumers without a logger in the core; `NODE_DEBUG=wirekit` prints the same through debuglog.
 
-import diagnostics from 'node:diagnostics_channel'
-import { debuglog } from 'node:util'
+// The node: modules are reached through process.getBuiltinModule, not imported: this module is also in
+// the browser client's graph (through listeners.ts), where channels are silent and debug prints nothing.
+import type { Channel } from 'node:diagnostics_channel'
+import type { DebugLogger } from 'node:util'
 
-export const resendChannel = diagnostics.channel('wirekit:messaging:resend')
-export const sessionChannel = diagnostics.channel('wirekit:messaging:session')
-export const slowConsumerChannel = diagnostics.channel('wirekit:messaging:slowConsumer')
+type Builtins = { getBuiltinModule?(id: string): unknown }
+const builtins = (globalThis as { process?: Builtins }).process
+const diagnostics = builtins?.getBuiltinModule?.('node:diagnostics_channel') as
+  | { channel(name: string): Channel }
+  | undefined
+const util = builtins?.getBuiltinModule?.('node:util') as
+  | { debuglog(section: string): DebugLogger }
+  | undefined
+const silent = { hasSubscribers: false, publish() {} } as unknown as Channel
+
+function channel(name: string): Channel {
+  return diagnostics?.channel(name) ?? silent
+}
+
+export const resendChannel = channel('wirekit:messaging:resend')
+export const sessionChannel = channel('wirekit:messaging:session')
+export const slowConsumerChannel = channel('wirekit:messaging:slowConsumer')
 /** A peer went over its inbound rate limit: { peer, action: 'throttle' | 'disconnect' }. */
-export const rateLimitChannel = diagnostics.channel('wirekit:messaging:rateLimited')
+export const rateLimitChannel = channel('wirekit:messaging:rateLimited')
 /** A request handler finished: { session, method, ms, ok }. Timed only while someone subscribes. */
-export const handlerChannel = diagnostics.channel('wirekit:messaging:handler')
+export const handlerChannel = channel('wirekit:messaging:handler')
 /** An error no caller can be told of: { error, peer }. */
-export const errorChannel = diagnostics.channel('wirekit:messaging:error')
+export const errorChannel = channel('wirekit:messaging:error')
 
-export const debug = debuglog('wirekit')
+export const debug: DebugLogger = util?.debuglog('wirekit') ?? ((() => {}) as unknown as DebugLogger)
 
 /** A resumed session is replaying `count` unacknowledged messages. */
 export function publishResend(session: object, count: number): void {

@@ -38,6 +38,8 @@ import {
 import { acceptsMsgpack, type PayloadCodecName } from './payload-codec.ts'
 import { checkEventName } from './peer.ts'
 import { type RequestHandler, type RequestOptions, Session } from './session.ts'
+import { WebSocketClientConnection } from './transport/websocket-client-connection.ts'
+import { openNodeWebSocket } from './transport/websocket-node.ts'
 import { type ClientTlsOptions, dial } from './transport.ts'
 
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed'
@@ -249,12 +251,7 @@ export class MessageClient extends Session {
   async #open(): Promise<void> {
     this.#setState('connecting')
     const timeout = this.#options.connectTimeout ?? 10_000
-    const transport = await dial(this.#endpoints.endpoint, timeout, this.#options.tls)
-    if (this.#state === 'closed') {
-      transport.destroy()
-      throw new ClosedError(ErrorCodes.CLOSED, 'Client closed while connecting')
-    }
-    const conn = new Connection(transport, this.codec, this)
+    const conn = await this.#dial(timeout)
     this.conn = conn
     this.established = false
     const hello: Hello = { v: PROTOCOL_VERSION, lastReceived: this.lastReceived }
@@ -288,6 +285,25 @@ export class MessageClient extends Session {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  /** A transport to the current endpoint: a stream socket, or a WebSocket for ws:// and wss://. */
+  async #dial(timeout: number): Promise<Connection> {
+    const endpoint = this.#endpoints.endpoint
+    if (endpoint.kind === 'ws') {
+      const ws = await openNodeWebSocket(endpoint.url, timeout, this.#options.tls)
+      if (this.#state === 'closed') {
+        ws.close()
+        throw new ClosedError(ErrorCodes.CLOSED, 'Client closed while connecting')
+      }
+      return new WebSocketClientConnection(ws, this.codec, this)
+    }
+    const transport = await dial(endpoint, timeout, this.#options.tls)
+    if (this.#state === 'closed') {
+      transport.destroy()
+      throw new ClosedError(ErrorCodes.CLOSED, 'Client closed while connecting')
+    }
+    return new Connection(transport, this.codec, this)
   }
 
   #scheduleReconnect(reason: Error | undefined): void {

@@ -12,29 +12,11 @@
 
 import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../errors.ts'
 
-/** Frame kinds. A number that is not listed here is a protocol error. */
-export const Kind = {
-  HELLO: 1,
-  WELCOME: 2,
-  EVENT: 3,
-  VOLATILE: 4,
-  REQUEST: 5,
-  RESPONSE: 6,
-  ERROR: 7,
-  ACK: 8,
-  PING: 9,
-  PONG: 10,
-  GOAWAY: 11,
-  BYE: 12,
-} as const
-export type Kind = (typeof Kind)[keyof typeof Kind]
-const MAX_KIND = 12
+export { Flag, Format, Kind } from './wire/kinds.ts'
 
-/** Payload formats, stored in the low two bits of the flags. */
-export const Format = { JSON: 0, MSGPACK: 1, RAW: 2, EMPTY: 3 } as const
-export type Format = (typeof Format)[keyof typeof Format]
+import { Flag, Format, Kind } from './wire/kinds.ts'
 
-export const Flag = { FORMAT_MASK: 0b11, SEQ: 1 << 2, ACK: 1 << 3, ID: 1 << 4, NAME: 1 << 5 } as const
+const MAX_KIND = Kind.BYE
 const KNOWN_FLAGS = 0b111111
 
 /** Largest event or method name, in UTF-8 bytes. */

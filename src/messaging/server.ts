@@ -2,7 +2,9 @@
 // timeout, resume or open a session), and routes messages: handlers for requests, rooms and broadcast
 // through the adapter. Protects itself: max frame size, max connections, per-peer buffer cap, rate limit.
 
+import type { Server as HttpServer } from 'node:http'
 import { isDeepStrictEqual } from 'node:util'
+import type { WebSocket } from 'ws'
 import {
   ClosedError,
   ConnectError,
@@ -41,6 +43,12 @@ import { Peer, type PeerCore, type RateLimit } from './peer.ts'
 import { newResumeToken, newSessionId, secretsMatch, tokenDigest } from './resume-token.ts'
 import { type BroadcastContext, BroadcastOperator } from './rooms/broadcast-operator.ts'
 import { MAX_EARLY_FRAME_BYTES, type RequestHandler } from './session.ts'
+import {
+  attachWebSocket,
+  listenWebSocket,
+  WebSocketConnection,
+  type WebSocketOptions,
+} from './transport/websocket-server.ts'
 import { type ListenAddress, type ListenOptions, listen, type Listener as NetListener } from './transport.ts'
 
 export type AuthenticateInfo = { remoteAddress: string | undefined }
@@ -240,12 +248,42 @@ export class MessageServer {
     this.#broadcast = { adapter, codec: this.#core.payloadCodec, maxFrameLength }
   }
 
-  /** Starts listening; call again to listen on more addresses (TCP, TLS, Unix path). */
+  /**
+   * Starts listening; call again to listen on more addresses (TCP, TLS, Unix path). With `websocket`
+   * it is an HTTP(S) server upgrading `websocket.path` for WebSocket clients (ws://, with `tls` wss://).
+   */
   async listen(options: ListenOptions): Promise<ListenAddress> {
     if (this.#closing) throw new ClosedError(ErrorCodes.SERVER_CLOSING, 'Server is closing')
-    const net = await listen(options, (transport) => this.#accept(transport))
+    const websocket = options.websocket
+    const net =
+      websocket === undefined
+        ? await listen(options, (transport) => this.#accept(transport))
+        : await listenWebSocket({ ...options, websocket }, this.#options.maxFrameLength, (ws, address) =>
+            this.#acceptWebSocket(ws, address),
+          )
     this.#nets.push(net)
     return net.address
+  }
+
+  /**
+   * Takes WebSocket upgrades of `options.path` on an existing node:http(s) server (the server keeps
+   * serving its other requests). Closing this MessageServer stops taking them.
+   */
+  attach(server: HttpServer, options: WebSocketOptions = {}): this {
+    if (this.#closing) throw new ClosedError(ErrorCodes.SERVER_CLOSING, 'Server is closing')
+    const detach = attachWebSocket(server, options, this.#options.maxFrameLength, (ws, address) =>
+      this.#acceptWebSocket(ws, address),
+    )
+    const raw = server.address()
+    const address: ListenAddress =
+      raw !== null && typeof raw === 'object' ? { port: raw.port, host: raw.address } : { path: String(raw) }
+    this.#nets.push({
+      address,
+      close: async () => {
+        detach()
+      },
+    })
+    return this
   }
 
   /** The addresses listened on. */
@@ -361,18 +399,31 @@ export class MessageServer {
 
   // ——— connections and handshake ———
 
+  #acceptWebSocket(ws: WebSocket, remoteAddress: string | undefined): void {
+    const greeting: Greeting = { timerCancel: noop, helloSeen: false, early: [], earlyBytes: 0 }
+    this.#admit(
+      new WebSocketConnection(ws, this.#codec, this.#greeter(greeting, remoteAddress), remoteAddress),
+      greeting,
+    )
+  }
+
   #accept(transport: AsyncSocket): void {
     const greeting: Greeting = { timerCancel: noop, helloSeen: false, early: [], earlyBytes: 0 }
-    const conn = new Connection(transport, this.#codec, this.#greeter(greeting, transport))
+    this.#admit(
+      new Connection(transport, this.#codec, this.#greeter(greeting, transport.remoteAddress)),
+      greeting,
+    )
+  }
+
+  /** Admits a new connection of any transport (or refuses it with a GOAWAY) and starts its handshake clock. */
+  #admit(conn: Connection, greeting: Greeting): void {
     const refused = this.#closing ? ErrorCodes.SERVER_CLOSING : this.#admission.admit(conn)
     if (refused !== undefined) {
-      const code = refused
-      const frame = goawayFrame(this.#codec, { code, message: 'Server is full or closing', reconnect: true })
-      transport.write(frame).then(
-        () => transport.end(),
-        () => transport.destroy(),
+      // The GOAWAY is written, then the socket ends (destroyed after a short linger if the peer stalls).
+      conn.close(
+        undefined,
+        goawayFrame(this.#codec, { code: refused, message: 'Server is full or closing', reconnect: true }),
       )
-      setTimeout(() => transport.destroy(), 1000).unref()
       return
     }
     conn.limitFrames(this.#options.maxHandshakeFrameLength)
@@ -390,7 +441,7 @@ export class MessageServer {
   }
 
   /** The owner of a connection until its HELLO is answered. */
-  #greeter(greeting: Greeting, transport: AsyncSocket): ConnectionOwner {
+  #greeter(greeting: Greeting, remoteAddress: string | undefined): ConnectionOwner {
     const codec = this.#codec
     return {
       onFrame: (frame, conn) => {
@@ -414,7 +465,7 @@ export class MessageServer {
         if (env.format === Format.MSGPACK && !this.#core.acceptsMsgpack) throw refusedFormat(env.format)
         checkHelloFrame(frame, env.payloadStart, env.format === Format.JSON, this.#maxHello)
         const hello = parseHello(decodePayload(frame, env.payloadStart, env.format))
-        void this.#welcome(conn, hello, greeting, transport.remoteAddress)
+        void this.#welcome(conn, hello, greeting, remoteAddress)
       },
       onChunk: noop,
       onWritable: noop,

@@ -7,11 +7,12 @@ import { InvalidArgumentError } from '../errors.ts'
 import { AsyncServer, AsyncSocket, type TlsOptions } from '../socket/index.ts'
 import { delay } from '../util/timeout.ts'
 
-/** Where a client connects: `tcp://host:port`, `tls://host:port` or `unix:/path/to.sock`. */
+/** Where a client connects: `tcp://host:port`, `tls://host:port`, `unix:/path/to.sock`, `ws://` or `wss://`. */
 export type Endpoint =
   | { kind: 'tcp'; host: string; port: number }
   | { kind: 'tls'; host: string; port: number }
   | { kind: 'unix'; path: string }
+  | { kind: 'ws'; url: string }
 
 export function parseEndpoint(url: string): Endpoint {
   if (typeof url !== 'string')
@@ -30,9 +31,10 @@ export function parseEndpoint(url: string): Endpoint {
     )
   }
   const kind = parsed.protocol.slice(0, -1)
+  if (kind === 'ws' || kind === 'wss') return { kind: 'ws', url: parsed.href }
   if (kind !== 'tcp' && kind !== 'tls') {
     throw new InvalidArgumentError(
-      `Unsupported scheme "${parsed.protocol}" in "${url}" (tcp:, tls: or unix:)`,
+      `Unsupported scheme "${parsed.protocol}" in "${url}" (tcp:, tls:, unix:, ws: or wss:)`,
     )
   }
   const port = Number(parsed.port)
@@ -45,7 +47,7 @@ export type ClientTlsOptions = TlsOptions
 
 /** Dials an endpoint; rejects with the socket layer's ConnectError / TlsError. */
 export function dial(
-  endpoint: Endpoint,
+  endpoint: Exclude<Endpoint, { kind: 'ws' }>,
   timeout: number,
   tls: ClientTlsOptions | undefined,
 ): Promise<AsyncSocket> {
@@ -69,6 +71,8 @@ export type ListenOptions = {
   path?: string
   tls?: TlsOptions
   backlog?: number
+  /** Listen for WebSocket clients instead: an HTTP(S) server (with `tls`: wss) upgrading `websocket.path`. */
+  websocket?: { path?: string }
 }
 
 export type ListenAddress = { port: number; host: string } | { path: string }

@@ -11,10 +11,21 @@ import {
   type SessionStore,
 } from '../../src/messaging/index.ts'
 
+/** The frame transports a suite runs over: the same tests, tcp:// and ws://. */
+export const TRANSPORTS = ['tcp', 'ws'] as const
+export type TransportName = (typeof TRANSPORTS)[number]
+
 export async function startServer(
   options: MessageServerOptions = {},
+  transport: TransportName = 'tcp',
 ): Promise<{ server: MessageServer; url: string; port: number }> {
   const server = new MessageServer(options)
+  if (transport === 'ws') {
+    const address = (await server.listen({ port: 0, host: '127.0.0.1', websocket: { path: '/ws' } })) as {
+      port: number
+    }
+    return { server, url: `ws://127.0.0.1:${address.port}/ws`, port: address.port }
+  }
   const address = (await server.listen({ port: 0, host: '127.0.0.1' })) as { port: number }
   return { server, url: `tcp://127.0.0.1:${address.port}`, port: address.port }
 }

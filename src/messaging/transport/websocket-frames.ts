@@ -1,0 +1,21 @@
+// What the WebSocket transports share: the subprotocol name, and the split of a session's
+// length-prefixed batch into the envelopes that travel one WebSocket message each.
+
+/** The WebSocket subprotocol of wirekit's envelope protocol, version 1. */
+export const SUBPROTOCOL = 'wirekit.1'
+
+/**
+ * Calls `send` with each envelope of `batch` (4-byte big-endian length + envelope, repeated), as views
+ * of the batch; `last` is true for the final one.
+ */
+export function eachFrame<T extends Uint8Array>(batch: T, send: (frame: T, last: boolean) => void): void {
+  const end = batch.length
+  let at = 0
+  while (at + 4 <= end) {
+    const length =
+      ((batch[at]! << 24) | (batch[at + 1]! << 16) | (batch[at + 2]! << 8) | batch[at + 3]!) >>> 0
+    const next = at + 4 + length
+    send(batch.subarray(at + 4, next) as T, next >= end)
+    at = next
+  }
+}
