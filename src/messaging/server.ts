@@ -555,8 +555,8 @@ export class MessageServer {
 
   /**
    * The session `hello` asks for, if the client proves it owns it: its resume token (constant-time
-   * comparison) and, the same identity as the one that opened it. Anything else gets a new session and
-   * leaves the owner undisturbed.
+   * comparison) and the identity that opened it (`true`/`undefined` identify nobody, so the token always
+   * decides). Anything else gets a new session and leaves the owner undisturbed.
    */
   async #resume(hello: Hello, identity: unknown): Promise<Peer | undefined> {
     const id = hello.session!
