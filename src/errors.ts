@@ -48,6 +48,8 @@ export const ErrorCodes = {
   HEARTBEAT_TIMEOUT: 'WK_HEARTBEAT_TIMEOUT',
   SERVER_CLOSING: 'WK_SERVER_CLOSING',
   ADAPTER_UNAVAILABLE: 'WK_ADAPTER_UNAVAILABLE',
+  // durable rooms (history)
+  HISTORY_FAILED: 'WK_HISTORY_FAILED', // the history store could not append or read (disk, database, Redis)
   // HTTP
   HTTP_CANCELLED: 'WK_HTTP_CANCELLED',
   HTTP_TIMEOUT: 'WK_HTTP_TIMEOUT',

@@ -1,0 +1,15 @@
+// Durable rooms' history: the log abstraction and its stores (memory, SQLite, Redis Streams).
+export { DEFAULT_LIMITS, MAX_READ_LIMIT } from './limits.ts'
+export { type MemoryHistoryOptions, MemoryHistoryStore } from './memory-store.ts'
+export { isPosition, planRead } from './read-window.ts'
+export { type RedisHistoryOptions, RedisHistoryStore } from './redis-store.ts'
+export { type SqliteHistoryOptions, SqliteHistoryStore } from './sqlite-store.ts'
+export type {
+  HistoryEntry,
+  HistoryGap,
+  HistoryLimits,
+  HistoryPage,
+  HistoryPosition,
+  HistoryReadOptions,
+  HistoryStore,
+} from './types.ts'
