@@ -2,6 +2,12 @@
 export { DEFAULT_LIMITS, MAX_READ_LIMIT } from './limits.ts'
 export { type MemoryHistoryOptions, MemoryHistoryStore } from './memory-store.ts'
 export { isPosition, planRead } from './read-window.ts'
+export {
+  type CursorEvent,
+  type LiveEntry,
+  RecoveryCursor,
+  type RecoveryCursorOptions,
+} from './recovery-cursor.ts'
 export { type RedisHistoryOptions, RedisHistoryStore } from './redis-store.ts'
 export { type SqliteHistoryOptions, SqliteHistoryStore } from './sqlite-store.ts'
 export type {
