@@ -35,7 +35,6 @@ export class RecoveryCursor {
   #needRead: boolean
   #reading = false
   #buffer: Buffered[] = []
-  #overflow = false
   #arrivals = 0
   /** Arrival count when the read under way started: entries that came before it are covered by it. */
   #readFrom = 0
@@ -68,8 +67,8 @@ export class RecoveryCursor {
     const top = this.#highest?.entry
     if (top === undefined || top.epoch !== entry.epoch || entry.offset > top.offset) this.#highest = item
     if (this.#needRead || this.#reading) {
+      // Past the bound the entry is dropped: #highest remembers that the log must be read up to it.
       if (this.#buffer.length < this.#maxBuffer) this.#buffer.push(item)
-      else this.#overflow = true
       return []
     }
     const events: CursorEvent[] = []
@@ -116,7 +115,6 @@ export class RecoveryCursor {
     }
     const buffered = this.#buffer
     this.#buffer = []
-    this.#overflow = false
     for (const item of buffered) {
       if (this.#needRead) this.#buffer.push(item)
       else this.#accept(item, events)
