@@ -16,7 +16,7 @@ import {
 } from '../../src/messaging/cluster/history/index.ts'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.ts'
 
-type Options = HistoryLimits & { clock?: () => number }
+type Options = HistoryLimits & { clock?: () => number; rooms?: Record<string, HistoryLimits> }
 type Kind = { name: string; open: (options?: Options) => HistoryStore }
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -209,6 +209,18 @@ for (const kind of kinds) {
         page.entries.map((e) => e.offset),
         [1],
       )
+    })
+
+    test('rooms matching a pattern get their own limits, the first matching pattern wins', async () => {
+      const store = kind.open({
+        maxMessages: 100,
+        rooms: { 'tiny:*': { maxMessages: 1 }, 't*': { maxMessages: 2 } },
+      })
+      for (const room of ['tiny:1', 'two', 'other']) await appendTexts(store, room, ['a', 'b', 'c'])
+      const kept = async (room: string) => (await store.read(room)).entries.map((e) => e.offset)
+      assert.deepEqual(await kept('tiny:1'), [3])
+      assert.deepEqual(await kept('two'), [2, 3])
+      assert.deepEqual(await kept('other'), [1, 2, 3])
     })
 
     test('a read limit that is not a positive integer throws WK_INVALID_ARGUMENT', async () => {

@@ -62,3 +62,55 @@ export function mustTrim(
 ): boolean {
   return count > limits.maxMessages || bytes > limits.maxBytes || oldestTime < now - limits.maxAge
 }
+
+/** Per-room-pattern limits: `false` makes matching rooms not durable (no log at all). */
+export type RoomPatterns = Record<string, HistoryLimits | false>
+
+/** Rooms looked up are remembered up to this many, then the memo starts over (bounded memory). */
+const MEMO_SIZE = 10_000
+
+/**
+ * The limits of each room: the first pattern (in the order written) that matches the room's name wins,
+ * `*` standing for any run of characters; rooms no pattern matches get the base limits.
+ * @example new RoomLimits({ maxMessages: 1000 }, { 'typing:*': false, 'audit:*': { maxAge: Infinity } })
+ */
+export class RoomLimits {
+  readonly base: ResolvedLimits
+  readonly #patterns: { match: RegExp; limits: ResolvedLimits | false }[]
+  #memo = new Map<string, ResolvedLimits | false>()
+
+  constructor(base: HistoryLimits = {}, rooms: RoomPatterns = {}) {
+    this.base = resolveLimits(base)
+    this.#patterns = Object.entries(rooms).map(([pattern, limits]) => {
+      if (limits !== false && (typeof limits !== 'object' || limits === null)) {
+        throw new InvalidArgumentError(`history: rooms['${pattern}'] must be limits or false`)
+      }
+      const source = pattern
+        .split('*')
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')
+      return {
+        match: new RegExp(`^${source}$`, 's'),
+        limits: limits === false ? false : resolveLimits({ ...base, ...limits }),
+      }
+    })
+  }
+
+  /** The room's limits, or false when the room is not durable. */
+  for(room: string): ResolvedLimits | false {
+    if (this.#patterns.length === 0) return this.base
+    let limits = this.#memo.get(room)
+    if (limits === undefined) {
+      limits = this.#patterns.find((p) => p.match.test(room))?.limits ?? this.base
+      if (this.#memo.size >= MEMO_SIZE) this.#memo = new Map()
+      this.#memo.set(room, limits)
+    }
+    return limits
+  }
+
+  /** The limits a store applies to a room (a store keeps whatever it is given, so `false` means base). */
+  store(room: string): ResolvedLimits {
+    const limits = this.for(room)
+    return limits === false ? this.base : limits
+  }
+}

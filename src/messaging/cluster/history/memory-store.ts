@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { ClosedError, ErrorCodes } from '../../../errors.ts'
-import { entrySize, mustTrim, type ResolvedLimits, resolveLimits, resolveReadLimit } from './limits.ts'
+import { entrySize, mustTrim, type ResolvedLimits, RoomLimits, resolveReadLimit } from './limits.ts'
 import { type LogState, planRead } from './read-window.ts'
 import type {
   HistoryEntry,
@@ -11,15 +11,25 @@ import type {
   HistoryPage,
   HistoryPosition,
   HistoryReadOptions,
+  HistoryRoomLimits,
   HistoryStore,
 } from './types.ts'
 
 export type MemoryHistoryOptions = HistoryLimits & {
+  /** Other limits for rooms matching a pattern. @example { 'audit:*': { maxMessages: 100_000 } } */
+  rooms?: HistoryRoomLimits
   /** The clock entries are stamped with and aged by (ms). @default Date.now */
   clock?: () => number
 }
 
-type RoomLog = { entries: HistoryEntry[]; start: number; last: number; bytes: number; sizes: number[] }
+type RoomLog = {
+  entries: HistoryEntry[]
+  start: number
+  last: number
+  bytes: number
+  sizes: number[]
+  limits: ResolvedLimits
+}
 
 /** Below this many dead slots at the front the array is left alone; past it, and half, it is compacted. */
 const COMPACT_AFTER = 1024
@@ -28,13 +38,13 @@ export class MemoryHistoryStore implements HistoryStore {
   readonly kind = 'memory'
   /** One incarnation per store: a restarted process starts a new epoch. */
   readonly epoch = randomBytes(8).toString('hex')
-  readonly #limits: ResolvedLimits
+  readonly #limits: RoomLimits
   readonly #clock: () => number
   readonly #rooms = new Map<string, RoomLog>()
   #closed = false
 
   constructor(options: MemoryHistoryOptions = {}) {
-    this.#limits = resolveLimits(options)
+    this.#limits = new RoomLimits(options, options.rooms)
     this.#clock = options.clock ?? Date.now
   }
 
@@ -47,7 +57,7 @@ export class MemoryHistoryStore implements HistoryStore {
     if (this.#closed) throw new ClosedError(ErrorCodes.CLOSED, 'history store is closed')
     let log = this.#rooms.get(room)
     if (log === undefined) {
-      log = { entries: [], start: 0, last: 0, bytes: 0, sizes: [] }
+      log = { entries: [], start: 0, last: 0, bytes: 0, sizes: [], limits: this.#limits.store(room) }
       this.#rooms.set(room, log)
     }
     const offset = ++log.last
@@ -95,7 +105,7 @@ export class MemoryHistoryStore implements HistoryStore {
     const now = this.#clock()
     while (log.start < log.entries.length) {
       const count = log.entries.length - log.start
-      if (!mustTrim(this.#limits, count, log.bytes, log.entries[log.start]!.time, now)) break
+      if (!mustTrim(log.limits, count, log.bytes, log.entries[log.start]!.time, now)) break
       log.bytes -= log.sizes[log.start]!
       log.start++
     }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { ClosedError, ErrorCodes, InvalidArgumentError, MessagingError } from '../../../errors.ts'
-import { entrySize, type ResolvedLimits, resolveLimits, resolveReadLimit } from './limits.ts'
+import { entrySize, RoomLimits, resolveReadLimit } from './limits.ts'
 import { planRead } from './read-window.ts'
 import { defineHistoryScripts, type HistoryRedis, roomKeys } from './redis-scripts.ts'
 import type {
@@ -15,6 +15,7 @@ import type {
   HistoryPage,
   HistoryPosition,
   HistoryReadOptions,
+  HistoryRoomLimits,
   HistoryStore,
 } from './types.ts'
 
@@ -24,6 +25,8 @@ export type RedisHistoryOptions = HistoryLimits & {
    * @example new RedisHistoryStore({ redis: 'redis://127.0.0.1:6379' })
    */
   redis: string | Redis
+  /** Other limits for rooms matching a pattern. @example { 'audit:*': { maxMessages: 100_000 } } */
+  rooms?: HistoryRoomLimits
   /** Prefix of every key. @default 'wirekit' */
   prefix?: string
   /** The clock entries are stamped with and aged by (ms); nodes should agree on it. @default Date.now */
@@ -53,7 +56,7 @@ export class RedisHistoryStore implements HistoryStore {
   readonly #redis: HistoryRedis
   readonly #owned: boolean
   readonly #prefix: string
-  readonly #limits: ResolvedLimits
+  readonly #limits: RoomLimits
   readonly #clock: () => number
   #pending = new Map<string, Pending[]>()
   #scheduled = false
@@ -61,7 +64,7 @@ export class RedisHistoryStore implements HistoryStore {
   #closed = false
 
   constructor(options: RedisHistoryOptions) {
-    this.#limits = resolveLimits(options)
+    this.#limits = new RoomLimits(options, options.rooms)
     this.#clock = options.clock ?? Date.now
     this.#prefix = options.prefix ?? 'wirekit'
     if (typeof this.#prefix !== 'string' || this.#prefix === '' || /[{}]/.test(this.#prefix)) {
@@ -133,7 +136,7 @@ export class RedisHistoryStore implements HistoryStore {
 
   async #read(room: string, from: number, limit: number) {
     const now = this.#clock()
-    const { maxMessages, maxAge, maxBytes } = this.#limits
+    const { maxMessages, maxAge, maxBytes } = this.#limits.store(room)
     let reply: [Buffer, number, number, RawEntry[]]
     try {
       reply = (await this.#redis.wkHistoryReadBuffer(
@@ -164,8 +167,8 @@ export class RedisHistoryStore implements HistoryStore {
     const pending = this.#pending
     if (pending.size === 0) return
     this.#pending = new Map()
-    const { maxMessages, maxAge, maxBytes } = this.#limits
     for (const [room, list] of pending) {
+      const { maxMessages, maxAge, maxBytes } = this.#limits.store(room)
       for (let i = 0; i < list.length; i += MAX_CALL) {
         const batch = list.slice(i, i + MAX_CALL)
         const args: (string | Buffer | number)[] = [

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { ClosedError, ErrorCodes, InvalidArgumentError, MessagingError } from '../../../errors.ts'
-import { entrySize, mustTrim, type ResolvedLimits, resolveLimits, resolveReadLimit } from './limits.ts'
+import { entrySize, mustTrim, type ResolvedLimits, RoomLimits, resolveReadLimit } from './limits.ts'
 import { type LogState, planRead } from './read-window.ts'
 import type {
   HistoryEntry,
@@ -14,10 +14,13 @@ import type {
   HistoryPage,
   HistoryPosition,
   HistoryReadOptions,
+  HistoryRoomLimits,
   HistoryStore,
 } from './types.ts'
 
 export type SqliteHistoryOptions = HistoryLimits & {
+  /** Other limits for rooms matching a pattern. @example { 'audit:*': { maxMessages: 100_000 } } */
+  rooms?: HistoryRoomLimits
   /** The database file (created if absent). One store per file: a second opener is refused. */
   path: string
   /**
@@ -35,7 +38,7 @@ const MAX_BATCH = 8192
 
 type RoomRow = { id: number; first: number; last: number; bytes: number }
 /** `last` counts offsets handed out (some may be waiting in the batch); `row` is what is committed. */
-type RoomState = { name: string; last: number; row: RoomRow | undefined }
+type RoomState = { name: string; last: number; row: RoomRow | undefined; limits: ResolvedLimits }
 type Pending = {
   room: RoomState
   offset: number
@@ -55,7 +58,7 @@ export class SqliteHistoryStore implements HistoryStore {
   readonly kind = 'sqlite'
   readonly epoch: string
   readonly path: string
-  readonly #limits: ResolvedLimits
+  readonly #limits: RoomLimits
   readonly #clock: () => number
   readonly #db: DatabaseSync
   readonly #rooms = new Map<string, RoomState>()
@@ -78,7 +81,7 @@ export class SqliteHistoryStore implements HistoryStore {
     if (typeof options?.path !== 'string' || options.path === '') {
       throw new InvalidArgumentError('history: the sqlite store needs a path')
     }
-    this.#limits = resolveLimits(options)
+    this.#limits = new RoomLimits(options, options.rooms)
     this.#clock = options.clock ?? Date.now
     this.path = options.path
     const synchronous = options.synchronous ?? 'normal'
@@ -166,7 +169,7 @@ export class SqliteHistoryStore implements HistoryStore {
       if (state.row !== undefined) {
         this.#db.exec('BEGIN')
         try {
-          if (this.#trim(state.row)) {
+          if (this.#trim(state.row, state.limits)) {
             this.#sql.updateRoom.run(state.row.first, state.row.last, state.row.bytes, state.row.id)
           }
           this.#db.exec('COMMIT')
@@ -212,7 +215,12 @@ export class SqliteHistoryStore implements HistoryStore {
     let state = this.#rooms.get(name)
     if (state === undefined) {
       const row = this.#sql.roomByName.get(name) as RoomRow | undefined
-      state = { name, last: row?.last ?? 0, row: row === undefined ? undefined : { ...row } }
+      state = {
+        name,
+        last: row?.last ?? 0,
+        row: row === undefined ? undefined : { ...row },
+        limits: this.#limits.store(name),
+      }
       this.#rooms.set(name, state)
     }
     return state
@@ -248,8 +256,9 @@ export class SqliteHistoryStore implements HistoryStore {
         state.row.bytes += size
         touched.add(state)
       }
-      for (const { row } of touched) {
-        this.#trim(row!)
+      for (const state of touched) {
+        const row = state.row
+        this.#trim(row!, state.limits)
         this.#sql.updateRoom.run(row!.first, row!.last, row!.bytes, row!.id)
       }
       this.#db.exec('COMMIT')
@@ -270,16 +279,16 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   /** Drops the oldest entries past a limit, inside the caller's transaction; true when any went. */
-  #trim(row: RoomRow): boolean {
+  #trim(row: RoomRow, limits: ResolvedLimits): boolean {
     if (row.first > row.last) return false
     const now = this.#clock()
     const oldest = this.#sql.oldest.get(row.id, row.first) as { time: number } | undefined
-    if (!mustTrim(this.#limits, row.last - row.first + 1, row.bytes, oldest?.time ?? now, now)) return false
+    if (!mustTrim(limits, row.last - row.first + 1, row.bytes, oldest?.time ?? now, now)) return false
     let first = row.first
     let bytes = row.bytes
     for (const r of this.#sql.range.iterate(row.id, row.first)) {
       const { seq, time, size } = r as { seq: number; time: number; size: number }
-      if (!mustTrim(this.#limits, row.last - seq + 1, bytes, time, now)) break
+      if (!mustTrim(limits, row.last - seq + 1, bytes, time, now)) break
       bytes -= size
       first = seq + 1
     }

@@ -67,6 +67,9 @@ export type HistoryLimits = {
   maxBytes?: number
 }
 
+/** Limits for rooms whose names match a pattern (`*` any run of characters; the first match wins). */
+export type HistoryRoomLimits = Record<string, HistoryLimits>
+
 /** A room log store. Appends to one room are numbered in call order. */
 export interface HistoryStore {
   readonly kind: 'memory' | 'sqlite' | 'redis'
