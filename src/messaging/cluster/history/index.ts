@@ -1,5 +1,7 @@
 // Durable rooms' history: the log abstraction and its stores (memory, SQLite, Redis Streams).
-export { DEFAULT_LIMITS, MAX_READ_LIMIT } from './limits.ts'
+
+export { createHistoryStore, DurableRooms, type HistoryOptions, type RoomFeed } from './durable-rooms.ts'
+export { DEFAULT_LIMITS, MAX_READ_LIMIT, RoomLimits, type RoomPatterns } from './limits.ts'
 export { type MemoryHistoryOptions, MemoryHistoryStore } from './memory-store.ts'
 export { isPosition, planRead } from './read-window.ts'
 export {
