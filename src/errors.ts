@@ -50,6 +50,7 @@ export const ErrorCodes = {
   ADAPTER_UNAVAILABLE: 'WK_ADAPTER_UNAVAILABLE',
   // durable rooms (history)
   HISTORY_FAILED: 'WK_HISTORY_FAILED', // the history store could not append or read (disk, database, Redis)
+  SUBSCRIBE_DENIED: 'WK_SUBSCRIBE_DENIED', // authorizeSubscribe said no, the room is not durable, or too many rooms
   // HTTP
   HTTP_CANCELLED: 'WK_HTTP_CANCELLED',
   HTTP_TIMEOUT: 'WK_HTTP_TIMEOUT',

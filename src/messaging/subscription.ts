@@ -96,6 +96,11 @@ export class Subscription {
     await this.#end(this)
   }
 
+  /** The position the server started the feed at (kept unless a message already moved past it). */
+  begin(position: HistoryPosition): void {
+    if (this.#position === undefined) this.#position = { offset: position.offset, epoch: position.epoch }
+  }
+
   /** Fed by the client with the room messages it receives; a duplicate (at or before the position) is dropped. */
   receive(message: RoomPublication | RoomGap): void {
     if (!this.#active) return
