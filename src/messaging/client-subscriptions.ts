@@ -2,8 +2,10 @@
 // room events the server pushes to their Subscription, and re-subscribes every subscription from its
 // last position whenever the client is connected again (resumed, new session, another server).
 
+import { ErrorCodes, MessagingError } from '../errors.ts'
 import { isPosition } from './cluster/history/read-window.ts'
 import { type Format, Format as Formats } from './envelope.ts'
+import type { Listener } from './listeners.ts'
 import { decodePayload } from './payload-codec.ts'
 import { decodeRoomMessage, ROOM_EVENT, SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
 import { type SubscribeOptions, Subscription } from './subscription.ts'
@@ -11,8 +13,17 @@ import { type SubscribeOptions, Subscription } from './subscription.ts'
 /** What this needs of a client: requests, and its events. */
 export type SubscribingClient = {
   request(method: string, data?: unknown): Promise<unknown>
-  on(event: string, listener: (...args: never[]) => void): unknown
+  on(event: string, listener: Listener): unknown
   readonly connected: boolean
+}
+
+/** The server's refusal arrives as a remote error; give it back its own code. */
+function refusal(error: unknown): unknown {
+  const e = error as { code?: unknown; remoteCode?: unknown; remoteMessage?: unknown }
+  if (e?.code === ErrorCodes.REMOTE_ERROR && e.remoteCode === ErrorCodes.SUBSCRIBE_DENIED) {
+    return new MessagingError(ErrorCodes.SUBSCRIBE_DENIED, String(e.remoteMessage), { cause: error })
+  }
+  return error
 }
 
 function decode(format: number, body: Uint8Array): unknown {
@@ -29,10 +40,10 @@ export class ClientSubscriptions {
   constructor(client: SubscribingClient, onError: (error: unknown) => void) {
     this.#client = client
     this.#onError = onError
-    client.on(ROOM_EVENT, ((data: unknown) => this.#receive(data)) as (...args: never[]) => void)
-    client.on('state', ((state: string) => {
+    client.on(ROOM_EVENT, (data: unknown) => this.#receive(data))
+    client.on('state', (state: string) => {
       if (state === 'connected') this.#resubscribeAll()
-    }) as (...args: never[]) => void)
+    })
   }
 
   async subscribe(room: string, options: SubscribeOptions = {}): Promise<Subscription> {
@@ -48,8 +59,11 @@ export class ClientSubscriptions {
       if (isPosition(position)) subscription.begin(position)
     } catch (error) {
       if (this.#subscriptions.get(room) === subscription) this.#subscriptions.delete(room)
-      throw error
+      throw refusal(error)
     }
+    // Messages that arrived with the reply are held until the caller, resumed by this await, has
+    // attached its listeners.
+    setTimeout(() => subscription.release(), 0)
     return subscription
   }
 
@@ -57,7 +71,7 @@ export class ClientSubscriptions {
     for (const subscription of this.#subscriptions.values()) {
       this.#client
         .request(SUBSCRIBE_METHOD, { room: subscription.room, since: subscription.resumeFrom })
-        .catch((error: unknown) => this.#onError(error))
+        .catch((error: unknown) => this.#onError(refusal(error)))
     }
   }
 

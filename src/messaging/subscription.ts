@@ -40,6 +40,8 @@ export class Subscription {
   readonly recover: boolean
   #position: HistoryPosition | undefined
   #active = true
+  /** Room messages received before the caller could attach listeners (until release()). */
+  #held: (RoomPublication | RoomGap)[] | undefined = []
   readonly #listeners = new Listeners()
   readonly #decode: (format: number, body: Uint8Array) => unknown
   readonly #end: (subscription: Subscription) => Promise<void>
@@ -96,6 +98,13 @@ export class Subscription {
     await this.#end(this)
   }
 
+  /** Delivers what was held while subscribe() was resolving; from now on messages go straight through. */
+  release(): void {
+    const held = this.#held
+    this.#held = undefined
+    for (const message of held ?? []) this.receive(message)
+  }
+
   /** The position the server started the feed at (kept unless a message already moved past it). */
   begin(position: HistoryPosition): void {
     if (this.#position === undefined) this.#position = { offset: position.offset, epoch: position.epoch }
@@ -104,6 +113,10 @@ export class Subscription {
   /** Fed by the client with the room messages it receives; a duplicate (at or before the position) is dropped. */
   receive(message: RoomPublication | RoomGap): void {
     if (!this.#active) return
+    if (this.#held !== undefined) {
+      this.#held.push(message)
+      return
+    }
     const position = this.#position
     if (message.type === 'gap') {
       const info: GapInfo = {

@@ -22,6 +22,7 @@ function subscription(recover = true) {
   const sub = new Subscription('lobby', { recover }, decode, async () => {
     ended++
   })
+  sub.release()
   const got: [unknown, MessageMeta][] = []
   const gaps: GapInfo[] = []
   sub.on('message', (data, meta) => got.push([data, meta]))
@@ -97,6 +98,18 @@ test('resumeFrom is the last position when recovering, and nothing (live from no
   const live = subscription(false)
   live.sub.receive(pub(4))
   assert.equal(live.sub.resumeFrom, undefined)
+})
+
+test('messages received before release() are held, then delivered in order', () => {
+  const sub = new Subscription('lobby', { recover: true }, decode, async () => {})
+  sub.receive(pub(1))
+  sub.receive(pub(2))
+  const got: number[] = []
+  sub.on('message', (_data, meta) => got.push(meta.offset))
+  assert.deepEqual(got, [])
+  sub.release()
+  sub.receive(pub(3))
+  assert.deepEqual(got, [1, 2, 3])
 })
 
 test('a listener that throws does not stop the next message', () => {
