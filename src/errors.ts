@@ -65,6 +65,17 @@ export const ErrorCodes = {
   HTTP_TOO_MANY_REDIRECTS: 'WK_HTTP_TOO_MANY_REDIRECTS',
   HTTP_HEADERS_TOO_LARGE: 'WK_HTTP_HEADERS_TOO_LARGE',
   HTTP_NOT_CACHED: 'WK_HTTP_NOT_CACHED',
+  // RTMP
+  RTMP_BAD_URL: 'WK_RTMP_BAD_URL',
+  RTMP_HANDSHAKE: 'WK_RTMP_HANDSHAKE',
+  RTMP_CHUNK: 'WK_RTMP_CHUNK',
+  RTMP_MESSAGE_TOO_LARGE: 'WK_RTMP_MESSAGE_TOO_LARGE',
+  RTMP_AMF: 'WK_RTMP_AMF',
+  RTMP_COMMAND: 'WK_RTMP_COMMAND',
+  RTMP_REJECTED: 'WK_RTMP_REJECTED',
+  RTMP_STREAM_BUSY: 'WK_RTMP_STREAM_BUSY',
+  RTMP_TIMEOUT: 'WK_RTMP_TIMEOUT',
+  RTMP_FLV: 'WK_RTMP_FLV',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -139,6 +150,9 @@ export class MessagingError extends WirekitError {}
 
 /** HTTP: a request failed (status, content type, network, security policy, cache). */
 export class HttpError extends WirekitError {}
+
+/** RTMP: the server refused a publish or play (rejected, stream busy), or a session timed out. */
+export class RtmpError extends WirekitError {}
 
 /** True when `error` is a WirekitError, optionally with the given code. */
 export function isWirekitError(error: unknown, code?: ErrorCode): error is WirekitError {

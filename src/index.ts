@@ -12,6 +12,7 @@ export {
   isWirekitError,
   MessagingError,
   ProtocolError,
+  RtmpError,
   TimeoutError,
   TlsError,
   WirekitError,
@@ -22,5 +23,7 @@ export * from './http/index.ts'
 export type { ListenOptions as MessageListenOptions } from './messaging/index.ts'
 export * from './messaging/index.ts'
 export { FaultProxy, type FaultProxyOptions, type FaultProxyStats, type Faults } from './proxy/index.ts'
+export { RtmpClient, RtmpServer } from './rtmp/index.ts'
 export type { ListenOptions } from './socket/index.ts'
 export * from './socket/index.ts'
+export { type MetricsOptions, metricsFor, type ServerMetrics, type ServerStats } from './web/index.ts'

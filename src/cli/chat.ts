@@ -1,26 +1,49 @@
-// `wirekit chat`: a terminal chat client for `wirekit serve`. It shows its connection state, keeps
-// every line typed while the server is away in the outbox, and when a session cannot be resumed
-// (the server restarted) it rejoins and sends again the lines the old server never acknowledged.
+// `wirekit chat`: the terminal client for `wirekit serve`. Everything other people send is printed inert
+// (src/cli/inert.ts), so no one can clear your screen or forge a server notice. What you type is never
+// lost silently: lines typed (or piped) before the connection is up wait for it, a line the server has not
+// acknowledged within a second is shown as pending and then as delivered, a dead link is reported as soon
+// as the heartbeat declares it, and when a session cannot be resumed (the server restarted) the client
+// rejoins its rooms and sends again the lines the old server never acknowledged.
 
-import { once } from 'node:events'
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
+import { ErrorCodes, isWirekitError } from '../errors.ts'
 import type { ClientState, UnacknowledgedMessage } from '../messaging/index.ts'
 import { MessageClient } from '../messaging/index.ts'
-import type { ChatLine } from './serve.ts'
+import { checkLine, checkName, checkRoom } from './chat-rules.ts'
+import type { ChatLine, ChatNotice, RoomInfo } from './chat-server.ts'
+import { inert } from './inert.ts'
 
 export type ChatOptions = { name: string; room: string; ca?: string }
 
+/** A line the server has not acknowledged for this long is shown as pending. */
+const PENDING_AFTER_MS = 1000
+const REQUEST_TIMEOUT_MS = 10_000
+
+const HELP = [
+  'commands:',
+  '  /join room     join a room and talk there (rooms: letters, digits, _ . -, up to 32)',
+  '  /leave [room]  leave the current room (or the one named)',
+  '  /rooms         list the rooms with people in them',
+  '  /who [room]    who is connected in the current room (or the one named)',
+  '  /nick name     change your nickname',
+  '  /me action     say an action: "* you waves"',
+  '  /quit          leave (waits for lines not yet delivered; Ctrl-C twice to force)',
+  '  /help          this list',
+  'a line starting with // is sent as text starting with /',
+].join('\n')
+
+type Said = { room: string; text: string; me?: boolean }
+
 export async function chat(url: string, options: ChatOptions): Promise<void> {
-  const { name, room } = options
-  const client = await MessageClient.connect(url, {
-    credentials: { name },
-    reconnect: { initialDelay: 200, maxDelay: 5000 },
-    tls: options.ca ? { ca: readFileSync(options.ca) } : undefined,
-  })
   const tty = process.stdin.isTTY === true
+  const credentials = { name: options.name, token: randomBytes(16).toString('base64url') }
+  const joined = new Set<string>([options.room])
+  let room: string | undefined = options.room
+  let state: ClientState | 'starting' = 'starting'
+
   const input = createInterface({ input: process.stdin, output: process.stdout, terminal: tty })
-  // The prompt shows the connection state; piped input (scripts, tests) gets no prompts.
   const prompt = () => {
     if (tty) input.prompt(true)
   }
@@ -29,48 +52,246 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
     process.stdout.write(`${line}\n`)
     prompt()
   }
-  const setPrompt = (state: ClientState) => input.setPrompt(`[${name}@${room} ${state}]> `)
-  setPrompt(client.state)
+  const setPrompt = () => input.setPrompt(`[${inert(credentials.name)}${room ? `@#${room}` : ''} ${state}]> `)
+  setPrompt()
 
-  client.on('message', (m: ChatLine) => print(`${time(m.at)} <${m.from}> ${m.text}`))
-  client.on('system', (m: { text: string; at: number }) => print(`${time(m.at)} * ${m.text}`))
+  // Lines typed before the connection is up (or while a command runs) wait here, in order.
+  const queue: string[] = []
+  let inputEnded = false
+  let closing = false
+  let client: MessageClient | undefined
+  let pending = 0
+  let finish: () => void = () => {}
+  const finished = new Promise<void>((resolve) => (finish = resolve))
+
+  const maybeFinish = () => {
+    if (closing && pending === 0 && queue.length === 0) finish()
+  }
+  input.on('line', (text) => {
+    if (tty) process.stdout.write('\x1b[1A\r\x1b[2K') // our own echo: the server's copy replaces it
+    queue.push(text)
+    void drain()
+  })
+  input.on('close', () => {
+    inputEnded = true
+    closing = true
+    if (pending > 0 || queue.length > 0)
+      process.stderr.write(`* input ended; waiting for ${pending + queue.length} line(s) to be delivered\n`)
+    void drain()
+    maybeFinish()
+  })
+  let interrupts = 0
+  const onSigint = () => {
+    if (++interrupts > 1 || pending === 0) finish()
+    else {
+      closing = true
+      print(`* ${pending} line(s) not yet delivered; waiting (Ctrl-C again to quit now)`)
+      maybeFinish()
+    }
+  }
+  const onSigterm = () => finish()
+  process.on('SIGINT', onSigint)
+  // In a terminal, readline takes Ctrl-C itself (and would only pause without a listener).
+  input.on('SIGINT', onSigint)
+  process.on('SIGTERM', onSigterm)
+
+  /** Sends a line and keeps the user told: pending if not acknowledged soon, delivered when it is. */
+  const send = (said: Said) => {
+    const c = client!
+    const preview = `[#${said.room}] ${said.me ? '/me ' : ''}${inert(said.text)}`
+    pending++
+    let marked = false
+    const mark = () => {
+      marked = true
+      print(`* pending: ${preview} (not yet acknowledged by the server)`)
+    }
+    const timer = c.connected ? setTimeout(mark, PENDING_AFTER_MS) : undefined
+    if (timer === undefined) mark()
+    c.emit('say', said)
+      .then(
+        () => {
+          if (marked) print(`* delivered: ${preview}`)
+        },
+        (error: Error) => {
+          // A lost session's lines are sent again by the sessionLost handler; they are tracked anew there.
+          if (!isWirekitError(error, ErrorCodes.SESSION_LOST))
+            print(`* NOT delivered: ${preview}: ${error.message}`)
+        },
+      )
+      .finally(() => {
+        clearTimeout(timer)
+        pending--
+        maybeFinish()
+      })
+  }
+
+  const request = <T>(method: string, data?: unknown) =>
+    client!.request<T>(method, data, { timeout: REQUEST_TIMEOUT_MS })
+
+  const command = async (line: string): Promise<void> => {
+    const [, verb = '', rest = ''] = /^\/(\S*)\s*(.*)$/s.exec(line) ?? []
+    const arg = rest.trim()
+    switch (verb.toLowerCase()) {
+      case 'help':
+        return print(HELP)
+      case 'quit':
+      case 'exit':
+        closing = true
+        input.close()
+        return
+      case 'join': {
+        const checked = checkRoom(arg)
+        if (!checked.ok) return print(`* cannot join "${inert(arg)}": ${checked.reason}`)
+        const { room: joinedRoom, members } = await request<{ room: string; members: string[] }>('join', arg)
+        joined.add(joinedRoom)
+        room = joinedRoom
+        setPrompt()
+        return print(`* now talking in #${inert(joinedRoom)}; here: ${members.map(inert).join(', ')}`)
+      }
+      case 'leave': {
+        const target = arg || room
+        if (target === undefined) return print('* you are in no room')
+        const checked = checkRoom(target)
+        if (!checked.ok) return print(`* cannot leave "${inert(target)}": ${checked.reason}`)
+        await request('leave', checked.value)
+        joined.delete(checked.value)
+        if (room === checked.value) room = [...joined].at(-1)
+        setPrompt()
+        return print(
+          `* left #${checked.value}; ${room ? `now talking in #${room}` : 'you are in no room: /join one'}`,
+        )
+      }
+      case 'rooms': {
+        const rooms = await request<RoomInfo[]>('rooms')
+        return print(
+          rooms.length === 0
+            ? '* no rooms with people in them'
+            : `* rooms: ${rooms.map((r) => `#${inert(r.room)} (${Number(r.members)})`).join(', ')}`,
+        )
+      }
+      case 'who': {
+        const target = arg || room
+        if (target === undefined) return print('* you are in no room: /who room')
+        const names = await request<string[]>('who', target)
+        return print(`* in #${inert(target)}: ${names.map(inert).join(', ') || 'nobody'}`)
+      }
+      case 'nick': {
+        const checked = checkName(arg)
+        if (!checked.ok) return print(`* cannot take "${inert(arg)}": ${checked.reason}`)
+        const { name } = await request<{ name: string }>('nick', checked.value)
+        credentials.name = name // the next reconnect authenticates with the new name
+        setPrompt()
+        return print(`* you are now ${inert(name)}`)
+      }
+      case 'me':
+        return say(arg, true)
+      default:
+        return print(
+          `* unknown command /${inert(verb)}; /help lists the commands (start a line with // to send a /)`,
+        )
+    }
+  }
+
+  const say = (text: string, me = false) => {
+    const checked = checkLine(text)
+    if (!checked.ok) return print(`* not sent: ${checked.reason}`)
+    if (room === undefined) return print('* not sent: you are in no room; /join one')
+    send({ room, text: checked.value, me: me || undefined })
+  }
+
+  let draining = false
+  const drain = async () => {
+    if (draining || client === undefined) return
+    draining = true
+    try {
+      while (queue.length > 0 && client.state !== 'closed') {
+        const line = queue.shift()!
+        if (line.trim().length === 0) continue
+        if (line.startsWith('//')) say(line.slice(1))
+        else if (line.startsWith('/'))
+          await command(line).catch((error: Error & { remoteMessage?: unknown }) =>
+            // The server's refusal states the rule; a local failure (timeout, closed) says what happened.
+            print(`* ${inert(String(error.remoteMessage ?? error.message))}`),
+          )
+        else say(line)
+      }
+    } finally {
+      draining = false
+      maybeFinish()
+    }
+  }
+
+  print(`* connecting to ${url} as ${inert(credentials.name)}…`)
+  try {
+    client = await MessageClient.connect(url, {
+      credentials,
+      reconnect: { initialDelay: 200, maxDelay: 5000, retryFirstConnect: true },
+      tls: options.ca ? { ca: readFileSync(options.ca) } : undefined,
+    })
+  } catch (error) {
+    process.off('SIGINT', onSigint)
+    process.off('SIGTERM', onSigterm)
+    input.close()
+    process.stdin.destroy()
+    throw error
+  }
+  state = client.state
+  setPrompt()
+
+  client.on('message', (m: ChatLine) => {
+    const where = `${time(m.at)} [#${inert(String(m.room))}]`
+    print(
+      m.me
+        ? `${where} * ${inert(String(m.from))} ${inert(String(m.text))}`
+        : `${where} <${inert(String(m.from))}> ${inert(String(m.text))}`,
+    )
+  })
+  client.on('system', (m: ChatNotice) =>
+    print(
+      `${time(m.at)}${m.room === undefined ? '' : ` [#${inert(String(m.room))}]`} * ${inert(String(m.text))}`,
+    ),
+  )
   let shown: ClientState = client.state
-  client.on('state', (state: ClientState) => {
-    setPrompt(state)
-    // Say "reconnecting" once per outage, not once per attempt.
-    if (state === 'reconnecting' && shown === 'connected') print('* connection lost; reconnecting…')
-    if (state === 'connected' || state === 'reconnecting') shown = state
+  client.on('state', (next: ClientState) => {
+    state = next
+    setPrompt()
+    // Once per outage, not once per attempt.
+    if (next === 'reconnecting' && shown === 'connected')
+      print('* connection lost; reconnecting… (what you type is kept and sent when the link is back)')
+    if (next === 'connected' || next === 'reconnecting') shown = next
   })
   client.on('resumed', () => print('* reconnected: session resumed, nothing lost'))
   client.on('sessionLost', (unacknowledged: UnacknowledgedMessage[]) => {
     const lines = unacknowledged.filter((m) => m.kind === 'event' && m.name === 'say')
     print(`* the server lost our session; rejoining and sending ${lines.length} unacknowledged line(s) again`)
-    void client.emit('join', room).catch(() => {})
-    for (const m of lines) void client.emit('say', m.data).catch(() => {})
+    for (const r of joined) void client!.request('join', r, { timeout: REQUEST_TIMEOUT_MS }).catch(() => {})
+    for (const m of lines) send(m.data as Said)
+  })
+  client.on('close', (reason?: Error) => {
+    if (reason !== undefined) print(`* disconnected: ${inert(reason.message)}`)
+    if (!closing) process.exitCode = 1
+    finish()
   })
 
-  await client.emit('join', room)
-  const who = await client.request<string[]>('who', room, { timeout: 5000 })
-  print(`* connected to ${url} as ${name}; in #${room}: ${who.join(', ')}`)
-  prompt()
-  input.on('line', (text) => {
-    const line = text.trim()
-    if (line === '/quit') return input.close()
-    if (line === '/who') {
-      client.request<string[]>('who', room, { timeout: 5000 }).then(
-        (names) => print(`* in #${room}: ${names.join(', ')}`),
-        (error: Error) => print(`* who failed: ${error.message}`),
-      )
-    } else if (line.length > 0) {
-      // Resolves when the server has the line; while disconnected it waits in the outbox.
-      client.emit('say', { room, text: line }).catch((error: Error) => print(`* not sent: ${error.message}`))
-    }
-    prompt()
-  })
-  await once(input, 'close')
+  try {
+    const { members } = await request<{ room: string; members: string[] }>('join', options.room)
+    print(
+      `* connected to ${url} as ${inert(credentials.name)}; in #${options.room}: ${members.map(inert).join(', ')}`,
+    )
+  } catch (error) {
+    print(`* could not join #${options.room}: ${(error as Error).message}`)
+  }
+  void drain()
+  if (inputEnded) maybeFinish()
+  await finished
+  process.off('SIGINT', onSigint)
+  process.off('SIGTERM', onSigterm)
+  input.close()
+  // A pipe whose writer is still open would keep the process alive after /quit.
+  process.stdin.destroy()
   await client.close()
 }
 
-function time(at: number): string {
-  return new Date(at).toTimeString().slice(0, 5)
+function time(at: unknown): string {
+  return typeof at === 'number' && Number.isFinite(at) ? new Date(at).toTimeString().slice(0, 5) : '--:--'
 }

@@ -1,10 +1,16 @@
-// `wirekit serve`: a chat server on MessageServer. Clients authenticate with { name }, join rooms, say
-// lines to a room, and ask who is there. With --redis, rooms and sessions are shared by every node.
+// `wirekit serve`: the chat server (src/cli/chat-server.ts) on a MessageServer, listening on TCP (and
+// optionally TLS, a Unix socket), with rooms and sessions shared through Redis when --redis is given, and
+// an HTTP side (--http: /metrics now; the browser chat and dashboard mount there once WebSockets land).
 
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
-import type { ListenOptions, Peer } from '../messaging/index.ts'
+import type { ListenOptions } from '../messaging/index.ts'
 import { MessageServer, RedisAdapter } from '../messaging/index.ts'
+import { parseHostPort } from '../proxy/index.ts'
+import { type HttpListener, listenHttp, metricsFor, serveRoutes } from '../web/index.ts'
+import { ChatService } from './chat-server.ts'
+
+export type { ChatLine, ChatNotice, RoomInfo } from './chat-server.ts'
 
 export type ServeOptions = {
   port: number
@@ -13,69 +19,47 @@ export type ServeOptions = {
   tlsCert?: string
   tlsKey?: string
   redis?: string
+  /** Heartbeat: ping after this much silence, ms. @default 5000 */
+  heartbeatInterval?: number
+  /** Heartbeat: declare the link dead this long after the ping, ms. @default 5000 */
+  heartbeatTimeout?: number
+  /** How long a disconnected client's session (and its unacknowledged lines) is kept, ms. @default 60_000 */
+  retention?: number
+  /** Public HTTP listener, `[host:]port` (host defaults to `host`): admin routes only with the token. */
+  http?: string
+  /** Operator HTTP listener for /metrics and the dashboard, `[host:]port`, loopback unless a host is given. */
+  adminHttp?: string
+  /** Token for the admin routes (`Authorization: Bearer …`); also read from WIREKIT_ADMIN_TOKEN. */
+  adminToken?: string
   /** For tests and embedding: resolve once listening instead of waiting for a signal. */
   signal?: AbortSignal
   log?: (line: string) => void
 }
 
-/** A chat line as it travels to clients. */
-export type ChatLine = { room: string; from: string; text: string; at: number }
-
-/** Builds the chat server's behaviour onto a MessageServer (used by `serve` and by tests). */
-export function chatServer(server: MessageServer, log: (line: string) => void): MessageServer {
-  const nameOf = (peer: Peer) => String(peer.identity)
-  server.on('connection', (peer: Peer) => {
-    log(`+ ${nameOf(peer)} (${peer.id})`)
-    peer.on('join', (room: unknown) => {
-      if (typeof room !== 'string' || room.length === 0 || room.length > 64) return
-      peer.join(`room:${room}`)
-      server.to(`room:${room}`).emit('system', { room, text: `${nameOf(peer)} joined`, at: Date.now() })
-    })
-    peer.on('leave', (room: unknown) => {
-      if (typeof room !== 'string') return
-      peer.leave(`room:${room}`)
-      server.to(`room:${room}`).emit('system', { room, text: `${nameOf(peer)} left`, at: Date.now() })
-    })
-    peer.on('say', (line: { room?: unknown; text?: unknown }) => {
-      if (typeof line?.room !== 'string' || typeof line.text !== 'string') return
-      if (line.room.length === 0 || line.room.length > 64) return
-      // Saying into a room joins it: after a server restart a client's queued lines can arrive before its
-      // new `join`, and they must not be dropped.
-      if (!peer.rooms.has(`room:${line.room}`)) peer.join(`room:${line.room}`)
-      const out: ChatLine = {
-        room: line.room,
-        from: nameOf(peer),
-        text: line.text.slice(0, 4000),
-        at: Date.now(),
-      }
-      server.to(`room:${line.room}`).emit('message', out)
-    })
-    peer.on('close', () => log(`- ${nameOf(peer)} (${peer.id})`))
+/** Builds the chat server: a MessageServer with the chat on it. */
+export function chatServer(
+  options: Pick<ServeOptions, 'heartbeatInterval' | 'heartbeatTimeout' | 'retention'> & {
+    adapter?: RedisAdapter
+    log?: (line: string) => void
+  } = {},
+): MessageServer {
+  let chat: ChatService | undefined
+  const server = new MessageServer({
+    adapter: options.adapter,
+    retention: options.retention ?? 60_000,
+    // Short enough that a dead link shows within 10 s on both sides, long enough for a loaded laptop.
+    heartbeat: { interval: options.heartbeatInterval ?? 5000, timeout: options.heartbeatTimeout ?? 5000 },
+    authenticate: (credentials) => chat!.authenticate(credentials),
   })
-  // Everyone in the room on every node (with --redis), connected or about to resume.
-  server.handle('who', async (room: unknown) => {
-    if (typeof room !== 'string') return []
-    const peers = await server.fetchPeers(`room:${room}`)
-    return peers.map((p) => String(p.identity)).sort()
-  })
+  chat = new ChatService(server, { log: options.log })
   return server
 }
 
 export async function serve(options: ServeOptions): Promise<MessageServer> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`))
-  const retention = 60_000
+  const retention = options.retention ?? 60_000
   const adapter = options.redis ? await redisAdapter(options.redis, retention) : undefined
-  const server = chatServer(
-    new MessageServer({
-      adapter,
-      retention,
-      authenticate: (credentials) => {
-        const name = (credentials as { name?: unknown } | undefined)?.name
-        return typeof name === 'string' && /^[\w.-]{1,32}$/.test(name) ? name : false
-      },
-    }),
-    log,
-  )
+  const server = chatServer({ ...options, retention, adapter, log })
   const tls =
     options.tlsCert && options.tlsKey
       ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) }
@@ -88,12 +72,58 @@ export async function serve(options: ServeOptions): Promise<MessageServer> {
       'path' in address ? `unix:${address.path}` : `${tls ? 'tls' : 'tcp'}://${address.host}:${address.port}`
     log(`wirekit chat server listening on ${where}`)
   }
-  if (options.signal) return server
+  const https = await listenWeb(server, options, log)
+  if (options.signal) {
+    closers.set(server, () => Promise.all(https.map((h) => h.close())))
+    return server
+  }
   await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')])
   log('closing (draining for up to 5 s)…')
+  await Promise.all(https.map((h) => h.close()))
   await server.close({ drain: 5000 })
   await adapter?.close()
   return server
+}
+
+const closers = new WeakMap<MessageServer, () => Promise<unknown>>()
+
+/** Closes the HTTP listeners `serve` started for `server` (for tests and embedding with `signal`). */
+export async function closeWeb(server: MessageServer): Promise<void> {
+  await closers.get(server)?.()
+  metricsFor(server).close()
+}
+
+async function listenWeb(
+  server: MessageServer,
+  options: ServeOptions,
+  log: (line: string) => void,
+): Promise<HttpListener[]> {
+  if (options.http === undefined && options.adminHttp === undefined) return []
+  const token = options.adminToken ?? process.env.WIREKIT_ADMIN_TOKEN
+  const metrics = metricsFor(server)
+  const routes = serveRoutes(metrics)
+  const listeners: HttpListener[] = []
+  if (options.http !== undefined) {
+    const at = parseHostPort(options.http, options.host)
+    const h = await listenHttp({ ...at, routes, role: 'public', token, metrics })
+    listeners.push(h)
+    log(
+      `wirekit http on http://${hostForUrl(h.host)}:${h.port}/ (${token ? '/metrics with the admin token' : 'no admin routes: give --admin-token or --admin-http'})`,
+    )
+  }
+  if (options.adminHttp !== undefined) {
+    const at = parseHostPort(options.adminHttp, '127.0.0.1')
+    const h = await listenHttp({ ...at, routes, role: 'admin', token, metrics })
+    listeners.push(h)
+    log(
+      `wirekit admin http on http://${hostForUrl(h.host)}:${h.port}/metrics${token ? ' (admin token required)' : ''}`,
+    )
+  }
+  return listeners
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host
 }
 
 async function redisAdapter(url: string, retention: number): Promise<RedisAdapter> {

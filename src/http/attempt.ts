@@ -27,6 +27,8 @@ export type Prepared = {
   timeout: number
   deadline: number
   maxRedirects: number
+  /** Request headers dropped when a redirect leaves the origin. */
+  crossOriginDropped: ReadonlySet<string>
 }
 
 /** What attempts need from their session, resolved once. */
@@ -54,7 +56,14 @@ export async function attempt(
     const response = (await exchange.promise) as HttpResponse
     const location = exchange.location
     if (location === undefined) return decodeResponse(prepared, response)
-    const next = nextHop(hop, response, location, redirects, prepared.maxRedirects)
+    const next = nextHop(
+      hop,
+      response,
+      location,
+      redirects,
+      prepared.maxRedirects,
+      prepared.crossOriginDropped,
+    )
     // A 307/308 whose stream body cannot be sent again is the response (its body was discarded).
     if (next === undefined) return response
     context.policy.checkTransport(next.url.protocol, next.url.hostname, next.url.href)
@@ -120,7 +129,7 @@ function dispatchHop(
 }
 
 /** Turns the collected bytes into `data` as the response type says (streamed bodies stay streams). */
-function decodeResponse(prepared: Prepared, response: HttpResponse): HttpResponse {
+export function decodeResponse(prepared: Prepared, response: HttpResponse): HttpResponse {
   const { responseType } = prepared
   const empty = hasNoBody(response.method, response.status)
   if (responseType === 'stream' && !empty) return response

@@ -84,8 +84,10 @@ export class DeadlineSweep {
       if (entry.deadline <= due) (expired ??= []).push(entry)
       else if (entry.deadline < next) next = entry.deadline
     }
-    // Expire after the walk: expire() settles requests, which may change the list.
+    // Expire after the walk: expire() settles requests, which may change the list. A late timer (a busy loop) may
+    // find several due at once: earliest deadline first, whatever the order they were added in.
     if (expired !== undefined) {
+      if (expired.length > 1) expired.sort(byDeadline)
       for (const entry of expired) {
         this.delete(entry)
         entry.expire()
@@ -93,4 +95,8 @@ export class DeadlineSweep {
     }
     if (next !== Number.POSITIVE_INFINITY && next < this.#armedFor) this.#arm(next)
   }
+}
+
+function byDeadline(a: Expirable, b: Expirable): number {
+  return a.deadline - b.deadline
 }

@@ -29,6 +29,9 @@ export function createDispatcher(
     base = new ProxyAgent({
       ...common,
       uri: String(options.proxy),
+      // undici 8 sends plain-http requests to the proxy in absolute form unless told to tunnel them; tunnelling keeps
+      // one path (and the connector's timings) for every request.
+      proxyTunnel: true,
       requestTls: { ...tls, allowH2, timeout: options.connectTimeout ?? 10_000 },
       // The tunnel's connect function reaches each origin's pool here: wrap it for timings and pins.
       factory: (origin, opts) =>

@@ -7,6 +7,7 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { ErrorCodes, HttpError, InvalidArgumentError } from '../errors.ts'
+import { normalizeHeaders } from './headers.ts'
 import { countChunks, ProgressReporter } from './progress.ts'
 import type { HttpResponse } from './response.ts'
 import type { DownloadOptions, DownloadResult, HttpRequestOptions } from './types.ts'
@@ -23,7 +24,7 @@ export async function download(
   url: string | URL,
   options: DownloadOptions,
 ): Promise<DownloadResult> {
-  const { to, resume = false, onProgress, ...rest } = options
+  const { to, resume = false, onProgress, onStart, ...rest } = options
   if (typeof to !== 'string' || to === '')
     throw new InvalidArgumentError('download needs a destination path `to`')
   const partial = `${to}.download`
@@ -40,7 +41,7 @@ export async function download(
     }
   }
   if (offset === 0) await rm(partial, { force: true })
-  const headers = { ...rest.headers }
+  const headers = normalizeHeaders(rest.headers)
   if (offset > 0 && validator !== undefined) {
     headers.range = `bytes=${offset}-`
     headers['if-range'] = validator
@@ -60,6 +61,7 @@ export async function download(
   try {
     let total: number | undefined
     let append = false
+    let discarded = 0
     if (response.status === 416) {
       // Nothing left to send: complete if the server's size is what we have, otherwise start over.
       const size = Number(/\/(\d+)$/.exec(response.headers['content-range'] ?? '')?.[1])
@@ -78,6 +80,7 @@ export async function download(
       append = true
       total = range[3] === '*' ? undefined : Number(range[3])
     } else {
+      discarded = offset
       offset = 0
       const length = Number(response.headers['content-length'])
       total = Number.isFinite(length) ? length : undefined
@@ -87,6 +90,7 @@ export async function download(
       etag !== undefined && !etag.startsWith('W/') ? etag : response.headers['last-modified']
     if (resume && strongValidator !== undefined)
       await writeFile(metaPath, JSON.stringify({ url: key, validator: strongValidator }))
+    onStart?.({ resumedFrom: append ? offset : 0, total, discarded })
     const reporter = new ProgressReporter(
       onProgress ?? noop,
       total,

@@ -12,10 +12,10 @@ import { type DeadlineSweep, type Expirable, kNext, kPrev } from './deadlines.ts
 import { cancelledError, timeoutError, toHttpError } from './http-errors.ts'
 import type { ProgressReporter } from './progress.ts'
 import { REDIRECT_STATUSES } from './redirect.ts'
+import type { HttpTimings } from './response.ts'
 import { HttpResponse } from './response.ts'
 import { hasNoBody, joinChunks } from './response-body.ts'
 import { type ConnectionTimings, expectSendHeaders, forgetSendHeaders } from './timings.ts'
-import type { HttpTimings } from './types.ts'
 
 type Controller = Dispatcher.DispatchController
 type IncomingHeaders = Record<string, string | string[] | undefined>

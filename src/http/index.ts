@@ -17,6 +17,7 @@ export { HttpSession } from './session.ts'
 export type {
   DownloadOptions,
   DownloadResult,
+  DownloadStart,
   HeadersInit,
   HttpMethod,
   HttpProgress,

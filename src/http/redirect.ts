@@ -19,7 +19,16 @@ export type Hop = {
 
 // Credentials meant for one origin never travel to another (fetch drops Authorization; undici and browsers also
 // drop cookies and proxy credentials).
-const CROSS_ORIGIN_DROPPED = ['authorization', 'cookie', 'proxy-authorization']
+const CROSS_ORIGIN_DROPPED: readonly string[] = ['authorization', 'cookie', 'proxy-authorization']
+
+/** The headers a cross-origin hop drops: the standard three plus the caller's own credential headers (any case). */
+export function crossOriginDropped(extra: readonly string[] | undefined): ReadonlySet<string> {
+  const names = new Set(CROSS_ORIGIN_DROPPED)
+  for (const name of extra ?? []) names.add(String(name).toLowerCase())
+  return names
+}
+
+const STANDARD_DROPPED = crossOriginDropped(undefined)
 
 /**
  * The hop that follows `from` after `response` redirected it to `location`, or `undefined` when it cannot be followed
@@ -32,6 +41,7 @@ export function nextHop(
   location: string,
   followed: number,
   max: number,
+  dropped: ReadonlySet<string> = STANDARD_DROPPED,
 ): Hop | undefined {
   const status = response.status
   if (followed >= max) {
@@ -59,7 +69,7 @@ export function nextHop(
     headers = {}
     for (const name of Object.keys(from.headers)) {
       if (toGet && name.startsWith('content-')) continue
-      if (crossOrigin && CROSS_ORIGIN_DROPPED.includes(name)) continue
+      if (crossOrigin && dropped.has(name)) continue
       headers[name] = from.headers[name]
     }
   }

@@ -1,6 +1,24 @@
 // The response object every request resolves to (and every HttpError carries as `response`).
-// A class rather than an object literal so every response shares one shape.
-import type { HttpTimings } from './types.ts'
+// A class rather than an object literal so every response shares one shape. It imports nothing of the session's
+// vocabulary (types.ts imports it), so the type graph has no cycle.
+
+/**
+ * Phase durations of one request, in ms (fractional). `dns`, `connect` and `tls` are 0 when the request reused a
+ * pooled connection (`reused: true`) or when the phase did not happen (an IP literal needs no DNS, http has no TLS).
+ */
+export type HttpTimings = {
+  /** Wall-clock time the request started (epoch ms). */
+  start: number
+  dns: number
+  connect: number
+  tls: number
+  /** From the start of the request to the response headers. */
+  firstByte: number
+  /** From the start of the request to the last body byte (to the headers for streamed bodies). */
+  total: number
+  /** True when the request ran on a keep-alive connection opened earlier. */
+  reused: boolean
+}
 
 export class HttpResponse<T = unknown> {
   /** Final URL, after redirects. */

@@ -11,17 +11,19 @@ import { type CachePolicy, HttpCache } from './cache/index.ts'
 import { DeadlineSweep } from './deadlines.ts'
 import { createDispatcher } from './dispatcher.ts'
 import { download } from './download.ts'
+import { normalizeHeaders } from './headers.ts'
 import { cancelledError } from './http-errors.ts'
 import type { HttpEvent, HttpInterceptor, OutgoingRequest } from './interceptor.ts'
+import { crossOriginDropped } from './redirect.ts'
 import { prepareBody } from './request-body.ts'
 import type { HttpResponse } from './response.ts'
 import { DeliveryFeed, type ResponsePromise, responsePromise } from './response-promise.ts'
 import { parseRetryAfter, RetryPolicy } from './retry.ts'
 import { SecurityPolicy } from './security.ts'
+import { storedResponse } from './stored-response.ts'
 import type {
   DownloadOptions,
   DownloadResult,
-  HeadersInit,
   HttpMethod,
   HttpRequestOptions,
   HttpSessionOptions,
@@ -32,6 +34,13 @@ import { validateResponse } from './validate.ts'
 const requestChannel = channel('wirekit:http:request')
 // Interceptors may retry beyond the policy's limit (a token refresh with retry: false), but never past this.
 const MAX_ATTEMPTS = 10
+// Policies whose first delivery may come straight from the store (network-only and network-first ask the origin).
+const FAST_POLICIES: ReadonlySet<CachePolicy> = new Set([
+  'http',
+  'cache-first',
+  'stale-while-revalidate',
+  'cache-then-network',
+])
 
 export class HttpSession {
   readonly #options: HttpSessionOptions
@@ -44,6 +53,9 @@ export class HttpSession {
   readonly #interceptors: HttpInterceptor[]
   readonly #deadlines = new DeadlineSweep()
   readonly #context: AttemptContext
+  readonly #dropped: ReadonlySet<string>
+  /** Hits may be served from the store before dispatch: no interceptor adapts or watches requests before the cache. */
+  readonly #fastHits: boolean
   #closed = false
 
   constructor(options: HttpSessionOptions = {}) {
@@ -54,6 +66,11 @@ export class HttpSession {
     this.#retry = new RetryPolicy(options.retry)
     this.#cache = options.cache === undefined ? undefined : new HttpCache(options.cache)
     this.#interceptors = options.interceptors ?? []
+    this.#dropped = crossOriginDropped(options.credentialHeaders)
+    this.#fastHits =
+      this.#cache !== undefined &&
+      this.#interceptors.length === 0 &&
+      (options.dispatchInterceptors ?? []).length === 0
     const { dispatcher, base } = createDispatcher(options, this.#policy, this.#cache?.interceptor)
     this.#agent = base
     this.#context = {
@@ -114,7 +131,47 @@ export class HttpSession {
       return promise
     }
     const feed = new DeliveryFeed<HttpResponse<T>>()
-    this.#deliver(prepared, feed, resolve, reject)
+    const policy: CachePolicy = options.cachePolicy ?? this.#options.cache?.policy ?? 'http'
+    let held: HttpResponse<T> | undefined
+    if (
+      this.#fastHits &&
+      FAST_POLICIES.has(policy) &&
+      options.signal?.aborted !== true &&
+      !requestChannel.hasSubscribers
+    ) {
+      const start = performance.now()
+      const { url } = prepared
+      const anyAge = policy !== 'http'
+      const hit = this.#cache.peek(
+        url.origin,
+        `${url.pathname}${url.search}`,
+        prepared.method,
+        prepared.headers,
+        anyAge,
+      )
+      if (hit !== undefined) {
+        try {
+          held = storedResponse(prepared, hit, start) as HttpResponse<T>
+          validateResponse(held, options, this.#options)
+        } catch (error) {
+          reject(error)
+          return promise
+        }
+        // The stored response is delivered at once. Fresh enough for the policy, it is the whole answer;
+        // cache-then-network and a stale stale-while-revalidate entry go on to the origin below.
+        feed.push(held)
+        if (options.onUpdate === undefined) resolve(held)
+        else notify(options, held, resolve)
+        if (policy !== 'cache-then-network' && (hit.fresh || policy === 'cache-first')) {
+          feed.end()
+          return promise.attach(feed)
+        }
+        // The origin request starts on the next turn of the loop, after the caller has had its first delivery.
+        setImmediate(() => this.#deliver(prepared, policy, feed, resolve, reject, held))
+        return promise.attach(feed)
+      }
+    }
+    this.#deliver(prepared, policy, feed, resolve, reject, held)
     return promise.attach(feed)
   }
 
@@ -164,6 +221,10 @@ export class HttpSession {
       deadline:
         timeout > 0 && Number.isFinite(timeout) ? performance.now() + timeout : Number.POSITIVE_INFINITY,
       maxRedirects: options.maxRedirects ?? this.#options.maxRedirects ?? 5,
+      crossOriginDropped:
+        options.credentialHeaders === undefined
+          ? this.#dropped
+          : crossOriginDropped(options.credentialHeaders),
     }
   }
 
@@ -171,16 +232,19 @@ export class HttpSession {
 
   async #deliver<T>(
     prepared: Prepared,
+    policy: CachePolicy,
     feed: DeliveryFeed<HttpResponse<T>>,
     resolve: (response: HttpResponse<T>) => void,
     reject: (error: unknown) => void,
+    held: HttpResponse<T> | undefined,
   ): Promise<void> {
     const cache = this.#cache as HttpCache
-    const policy: CachePolicy = prepared.options.cachePolicy ?? this.#options.cache?.policy ?? 'http'
     const send = (extra: Record<string, string>) => this.#send(prepared, extra) as Promise<HttpResponse<T>>
-    let delivered = false
+    let delivered = held !== undefined
     try {
-      for await (const response of cache.run(policy, prepared.method, send)) {
+      for await (const response of cache.run(policy, prepared.method, send, held)) {
+        // The held response was delivered before the policy ran.
+        if (response === held) continue
         feed.push(response)
         prepared.options.onUpdate?.(response)
         if (!delivered) resolve(response)
@@ -304,18 +368,4 @@ function notify<T>(
 ): void {
   options.onUpdate?.(response)
   resolve(response)
-}
-
-/** Lower-cases names, drops undefined, joins arrays: one canonical header object. */
-function normalizeHeaders(headers: HeadersInit | undefined): Record<string, string> {
-  const out: Record<string, string> = {}
-  if (headers === undefined) return out
-  for (const name of Object.keys(headers)) {
-    const value = headers[name]
-    if (value === undefined) continue
-    if (/[\r\n]/.test(name))
-      throw new InvalidArgumentError(`header name ${JSON.stringify(name)} has a line break`)
-    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
-  }
-  return out
 }

@@ -9,6 +9,8 @@ import type { MultipartInput } from './multipart.ts'
 import type { QueryInput, QueryOptions } from './query.ts'
 import type { HttpResponse } from './response.ts'
 
+export type { HttpTimings } from './response.ts'
+
 /** How the response body becomes `res.data`. `'auto'` decides by Content-Type (JSON → parsed, text → string, else bytes). */
 export type ResponseType = 'auto' | 'json' | 'text' | 'bytes' | 'stream'
 
@@ -24,8 +26,15 @@ export type HttpMethod =
   | 'TRACE'
   | (string & {})
 
-/** Headers as a plain object; `undefined` values are dropped. Names are case-insensitive. */
-export type HeadersInit = Record<string, string | string[] | number | undefined>
+/**
+ * Headers as fetch takes them: a plain object (`undefined` values dropped, an array value repeats the name), a
+ * `Headers` instance, or a list of `[name, value]` pairs (a repeated name is kept). Names are case-insensitive.
+ * @example [['accept', 'application/json'], ['x-tag', 'a'], ['x-tag', 'b']]
+ */
+export type HeadersInit =
+  | Record<string, string | string[] | number | undefined>
+  | Headers
+  | Iterable<readonly [string, string]>
 
 /** Progress of an upload or a download. Reported at most every `progressInterval` ms, and always once at the end. */
 export type HttpProgress = {
@@ -33,24 +42,6 @@ export type HttpProgress = {
   done: number
   /** Bytes expected in all, when known (Content-Length, a known body size). */
   total: number | undefined
-}
-
-/**
- * Phase durations of one request, in ms (fractional). `dns`, `connect` and `tls` are 0 when the request reused a
- * pooled connection (`reused: true`) or when the phase did not happen (an IP literal needs no DNS, http has no TLS).
- */
-export type HttpTimings = {
-  /** Wall-clock time the request started (epoch ms). */
-  start: number
-  dns: number
-  connect: number
-  tls: number
-  /** From the start of the request to the response headers. */
-  firstByte: number
-  /** From the start of the request to the last body byte (to the headers for streamed bodies). */
-  total: number
-  /** True when the request ran on a keep-alive connection opened earlier. */
-  reused: boolean
 }
 
 /** Security policy of a session: certificate validation, pinning and the plain-HTTP (ATS-like) rule. */
@@ -117,6 +108,13 @@ export type HttpSessionOptions = {
    * @default 5
    */
   maxRedirects?: number
+  /**
+   * Your own credential headers (API keys, session tokens): dropped, like Authorization, Cookie and
+   * Proxy-Authorization always are, when a redirect leads to another origin (scheme, host or port).
+   * @default [] (only the three standard ones)
+   * @example ['x-api-key', 'x-session-token']
+   */
+  credentialHeaders?: string[]
   /** Extra trusted CA certificates (PEM), added to the system roots. */
   ca?: string | Buffer | Array<string | Buffer>
   /** A client certificate and key (PEM) for mutual TLS. */
@@ -170,6 +168,8 @@ export type HttpRequestOptions = {
   acceptableStatusCodes?: HttpSessionOptions['acceptableStatusCodes']
   acceptableContentTypes?: string[]
   maxRedirects?: number
+  /** Replaces the session's `credentialHeaders` for this request. */
+  credentialHeaders?: string[]
   onUploadProgress?: (progress: HttpProgress) => void
   onDownloadProgress?: (progress: HttpProgress) => void
   /** Cache policy for this request (needs a session cache). @default the cache's policy, else 'http' */
@@ -188,6 +188,21 @@ export type DownloadOptions = Omit<
   /** Keep an interrupted partial file and continue it with Range + If-Range next time. @default false */
   resume?: boolean
   onProgress?: (progress: HttpProgress) => void
+  /**
+   * Called once the response headers are in, before the first body byte is written: where the transfer starts and,
+   * when a partial file could not be continued (the server ignored Range or the resource changed), what was dropped.
+   */
+  onStart?: (start: DownloadStart) => void
+}
+
+/** What `onStart` of a download is told. */
+export type DownloadStart = {
+  /** Bytes already on disk that are kept (the Range request was honoured); 0 for a transfer from the beginning. */
+  resumedFrom: number
+  /** Size of the complete file, when the server said. */
+  total: number | undefined
+  /** Bytes of a partial file that had to be dropped because the server sent the whole resource again. */
+  discarded: number
 }
 
 /** What `download()` resolves to. */

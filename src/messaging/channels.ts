@@ -7,6 +7,10 @@ import { debuglog } from 'node:util'
 export const resendChannel = diagnostics.channel('wirekit:messaging:resend')
 export const sessionChannel = diagnostics.channel('wirekit:messaging:session')
 export const slowConsumerChannel = diagnostics.channel('wirekit:messaging:slowConsumer')
+/** A peer went over its inbound rate limit: { peer, action: 'throttle' | 'disconnect' }. */
+export const rateLimitChannel = diagnostics.channel('wirekit:messaging:rateLimited')
+/** A request handler finished: { session, method, ms, ok }. Timed only while someone subscribes. */
+export const handlerChannel = diagnostics.channel('wirekit:messaging:handler')
 
 export const debug = debuglog('wirekit')
 
@@ -24,4 +28,9 @@ export function publishSession(
 ): void {
   if (sessionChannel.hasSubscribers) sessionChannel.publish({ event, id, detail })
   debug('messaging: session %s %s', id, event)
+}
+
+/** A peer hit its rate limit (once per throttle pause or cut, not per message). */
+export function publishRateLimited(peer: object, action: 'throttle' | 'disconnect'): void {
+  if (rateLimitChannel.hasSubscribers) rateLimitChannel.publish({ peer, action })
 }

@@ -18,6 +18,7 @@ import type {
   MessagingAdapter,
   SessionSnapshot,
 } from './adapter.ts'
+import { publishRateLimited } from './channels.ts'
 import type { Connection } from './connection.ts'
 import { Kind } from './envelope.ts'
 import { type Goaway, goawayFrame } from './handshake.ts'
@@ -351,6 +352,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
       return true
     }
     if (limit.action === 'disconnect') {
+      publishRateLimited(this, 'disconnect')
       throw new BackpressureError(
         ErrorCodes.RATE_LIMITED,
         `Peer ${this.id} sent more than ${limit.messages} messages in ${interval} ms`,
@@ -362,6 +364,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   /** Stops reading (after this chunk) until a token is back; TCP flow control slows the sender meanwhile. */
   #pause(conn: Connection): void {
     const limit = this.#core.rateLimit!
+    publishRateLimited(this, 'throttle')
     const wait = Math.max(1, Math.ceil(((1 - this.#tokens) * (limit.interval ?? 1000)) / limit.messages))
     conn.gate = new Promise<void>((resolve) => setTimeout(resolve, wait).unref()).then(() => {
       conn.gate = undefined

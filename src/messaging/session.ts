@@ -4,7 +4,7 @@
 
 import { ErrorCodes, InvalidArgumentError, ProtocolError, TimeoutError } from '../errors.ts'
 import type { FrameCodec } from '../framing/codec.ts'
-import { publishResend } from './channels.ts'
+import { handlerChannel, publishResend } from './channels.ts'
 import type { Connection, ConnectionOwner } from './connection.ts'
 import { delayAck, noteRead } from './delayed-acks.ts'
 import { checkName, decodeEnvelope, Flag, Format, Kind, newEnvelope, requireName } from './envelope.ts'
@@ -445,10 +445,13 @@ export abstract class Session implements ConnectionOwner, Sweepable {
       this.respondError(id, ErrorCodes.NO_HANDLER, `no handler for "${method}"`, false)
       return
     }
+    // Timed only while a metrics registry (or anyone) subscribes: one property read otherwise.
+    const started = handlerChannel.hasSubscribers ? performance.now() : -1
     let result: unknown
     try {
       result = handler(data, this.handlerContext)
     } catch (error) {
+      if (started >= 0) this.#handled(method, started, false)
       this.#respondThrown(id, error)
       return
     }
@@ -457,16 +460,23 @@ export abstract class Session implements ConnectionOwner, Sweepable {
       result.then(
         (value) => {
           this.handling--
+          if (started >= 0) this.#handled(method, started, true)
           this.respond(id, value)
         },
         (error) => {
           this.handling--
+          if (started >= 0) this.#handled(method, started, false)
           this.#respondThrown(id, error)
         },
       )
     } else {
+      if (started >= 0) this.#handled(method, started, true)
       this.respond(id, result)
     }
+  }
+
+  #handled(method: string, started: number, ok: boolean): void {
+    handlerChannel.publish({ session: this, method, ms: performance.now() - started, ok })
   }
 
   protected respond(id: number, value: unknown): void {

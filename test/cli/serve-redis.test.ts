@@ -36,8 +36,8 @@ test('two `serve --redis` nodes relay a chat line between clients on different n
     () => alice.close(),
     () => bob.close(),
   )
-  await alice.emit('join', 'lobby')
-  await bob.emit('join', 'lobby')
+  await alice.request('join', 'lobby')
+  await bob.request('join', 'lobby')
   const heard = new Promise<ChatLine>((resolve) => bob.on('message', resolve))
   await alice.emit('say', { room: 'lobby', text: 'across nodes' })
   const line = await heard

@@ -32,8 +32,8 @@ describe('wirekit serve (chat server)', () => {
     const alice = await MessageClient.connect(url, { credentials: { name: 'alice' } })
     const bob = await MessageClient.connect(url, { credentials: { name: 'bob' } })
     clients.push(alice, bob)
-    await alice.emit('join', 'lobby')
-    await bob.emit('join', 'lobby')
+    await alice.request('join', 'lobby')
+    await bob.request('join', 'lobby')
     assert.deepEqual(await bob.request('who', 'lobby'), ['alice', 'bob'])
     const heard = new Promise<ChatLine>((resolve) => bob.on('message', resolve))
     await alice.emit('say', { room: 'lobby', text: 'hello bob' })
@@ -51,7 +51,7 @@ describe('wirekit serve (chat server)', () => {
     assert.equal((await heardCarol).text, 'queued while the server was down')
     assert.deepEqual(await bob.request('who', 'lobby'), ['alice', 'bob', 'carol'])
     await assert.rejects(
-      MessageClient.connect(url, { credentials: { name: 'no spaces allowed' }, reconnect: false }),
+      MessageClient.connect(url, { credentials: { name: 'no\nnewlines' }, reconnect: false }),
       (e) => isWirekitError(e, ErrorCodes.AUTH_FAILED),
     )
   })

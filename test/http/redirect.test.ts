@@ -133,6 +133,24 @@ describe('HttpSession redirects', () => {
     })
   })
 
+  test('credentialHeaders are dropped on a cross-origin redirect, kept on a same-origin one, per session and per request', async () => {
+    const headers = { 'X-Api-Key': 'k3y', 'x-keep': 'yes' }
+    await using(new HttpSession({ baseURL: origin.url }), async (api) => {
+      // Without the option a custom header is not known to be a credential: it follows the redirect.
+      assert.equal((await api.get<Echo>('cross', { headers })).data.headers['x-api-key'], 'k3y')
+      const cross = await api.get<Echo>('cross', { headers, credentialHeaders: ['x-api-key'] })
+      assert.equal(cross.url, `${other.url}echo`)
+      assert.equal(cross.data.headers['x-api-key'], undefined)
+      assert.equal(cross.data.headers['x-keep'], 'yes')
+    })
+    await using(new HttpSession({ baseURL: origin.url, credentialHeaders: ['X-API-KEY'] }), async (api) => {
+      const cross = await api.get<Echo>('cross', { headers, query: { n: 1 } })
+      assert.equal(cross.data.headers['x-api-key'], undefined)
+      const same = await api.get<Echo>('found', { headers })
+      assert.equal(same.data.headers['x-api-key'], 'k3y')
+    })
+  })
+
   test('maxRedirects redirects are followed; one more rejects with WK_HTTP_TOO_MANY_REDIRECTS and the 3xx', async () => {
     await using(new HttpSession({ baseURL: origin.url, maxRedirects: 2 }), async (api) => {
       const ok = await api.get<Echo>('chain?n=2')

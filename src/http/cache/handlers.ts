@@ -95,6 +95,15 @@ export class DeliveryHandler extends ForwardingHandler {
     statusMessage?: string,
   ): void {
     const trace = this.#trace
+    if (
+      trace.onlyIfCached === true &&
+      trace.networkStatus === undefined &&
+      statusCode === 504 &&
+      Object.keys(headers).length === 0
+    ) {
+      this.#notCached(controller)
+      return
+    }
     const outcome = outcomeOf(trace.networkStatus, statusCode)
     trace.outcome = outcome
     const collapse = trace.mode.collapse
@@ -109,6 +118,8 @@ export class DeliveryHandler extends ForwardingHandler {
       // Cache-Control): replay it through undici's own CacheHandler with the 304's headers merged in (RFC 9111 §4.3.4).
       const { store, key } = this.#access
       this.target = new UndiciCacheHandler({ store, type: 'private' }, key(), this.target)
+      // undici 8's CacheHandler takes its downstream controller from onRequestStart.
+      this.target.onRequestStart?.(controller, {})
       this.target.onResponseStart?.(
         controller,
         statusCode,
@@ -121,18 +132,19 @@ export class DeliveryHandler extends ForwardingHandler {
   }
 
   /**
-   * undici answers an only-if-cached miss with a synthetic 504 through the legacy handler API, the one place it still
-   * calls `onHeaders`. Turn it into a typed error (a 504 would be retried by status and is not the origin's answer).
+   * undici answers an only-if-cached miss with a synthetic, header-less 504 that no origin sent. Turn it into a typed
+   * error (a 504 would be retried by status and is not the origin's answer).
    */
-  onHeaders(): boolean {
+  override onResponseEnd(controller: Controller, trailers: Headers): void {
+    if (this.#trace.outcome !== 'not-cached') this.target.onResponseEnd?.(controller, trailers)
+  }
+
+  #notCached(controller: Controller): void {
     this.#trace.outcome = 'not-cached'
-    const controller = detachedController()
-    this.target.onRequestStart?.(controller, {})
     this.target.onResponseError?.(
       controller,
       new HttpError(ErrorCodes.HTTP_NOT_CACHED, 'No cached response (only-if-cached)'),
     )
-    return false
   }
 }
 
@@ -193,15 +205,4 @@ export function mergeNotModified(served: Headers, notModified: Headers | undefin
 
 function sameEtag(held: string | undefined, fresh: string | string[] | undefined): boolean {
   return typeof held === 'string' && held.length > 2 && held === fresh
-}
-
-function detachedController(): Controller {
-  return {
-    abort() {},
-    pause() {},
-    resume() {},
-    paused: false,
-    aborted: false,
-    reason: null,
-  }
 }

@@ -5,11 +5,13 @@ import { debuglog } from 'node:util'
 import type { Dispatcher } from 'undici'
 import { ClosedError, ErrorCodes, InvalidArgumentError } from '../../errors.ts'
 import { CACHED_METHODS, createCacheInterceptor } from './interceptor.ts'
+import { lookupStored, type StoredHit } from './lookup.ts'
 import { CACHE_POLICIES, type CachedResponseLike, type CachePolicy, runPolicy, type Send } from './policy.ts'
 import { type OpenedStore, openStore } from './store.ts'
 import { TraceRegistry } from './trace.ts'
 import type { CacheStore } from './undici-internals.ts'
 
+export type { StoredHit } from './lookup.ts'
 export type { CachedResponseLike, CachePolicy } from './policy.ts'
 export { CACHE_POLICIES, isNetworkFailure } from './policy.ts'
 export type { CacheStore } from './undici-internals.ts'
@@ -78,15 +80,35 @@ export class HttpCache {
     policy: CachePolicy | undefined,
     method: string,
     send: Send<R>,
+    held?: R,
   ): AsyncGenerator<R> {
     if (this.#closed) throw new ClosedError(ErrorCodes.CLOSED, 'HttpCache is closed')
     if (typeof send !== 'function') throw new InvalidArgumentError('run() needs a send function')
     const chosen = checkPolicy(policy ?? this.policy)
     const cacheable = (CACHED_METHODS as readonly string[]).includes(String(method).toUpperCase())
-    return runPolicy(chosen, cacheable, send, {
-      traces: this.#traces,
-      background: (task) => this.#keep(task),
-    })
+    return runPolicy(
+      chosen,
+      cacheable,
+      send,
+      { traces: this.#traces, background: (task) => this.#keep(task) },
+      held,
+    )
+  }
+
+  /**
+   * The stored response for a request, read synchronously before any dispatch, when it can be used without the
+   * origin: fresh, or with `anyAge` stale but allowed to be served stale. Undefined whenever only the full path
+   * through the interceptor can decide (see lookup.ts).
+   */
+  peek(
+    origin: string,
+    path: string,
+    method: string,
+    headers: Record<string, string>,
+    anyAge: boolean,
+  ): StoredHit | undefined {
+    if (this.#closed) return undefined
+    return lookupStored(this.#opened.store, origin, path, method, headers, anyAge)
   }
 
   /** Resolves once the background refreshes started so far (stale-while-revalidate, cache-then-network) settle. */

@@ -36,6 +36,8 @@ export function createCacheInterceptor(
       trace.networkHeaders = undefined
       trace.outcome = undefined
       trace.collapsed = false
+      const cacheControl = headers['cache-control']
+      trace.onlyIfCached = typeof cacheControl === 'string' && cacheControl.includes('only-if-cached')
       trace.userConditional =
         headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined
 

@@ -58,12 +58,16 @@ const REVALIDATE = 'no-cache'
 
 type Attempt<R> = { response: R; trace: Trace } | { response: undefined; trace: Trace; error: unknown }
 
-/** Runs one request under `policy`. Methods other than GET and HEAD always go to the network once. */
+/**
+ * Runs one request under `policy`. Methods other than GET and HEAD always go to the network once. `held` is the
+ * stored response when the caller already read it from the store (the fast path), so no probe is sent for it.
+ */
 export async function* runPolicy<R extends CachedResponseLike>(
   policy: CachePolicy,
   cacheable: boolean,
   send: Send<R>,
   runtime: PolicyRuntime,
+  held?: R,
 ): AsyncGenerator<R> {
   if (!cacheable) {
     yield deliver(await attempt(send, runtime, undefined))
@@ -83,7 +87,7 @@ export async function* runPolicy<R extends CachedResponseLike>(
       yield await networkFirst(send, runtime)
       return
     case 'stale-while-revalidate': {
-      const cached = await probe(send, runtime)
+      const cached = held ?? (await probe(send, runtime))
       if (cached === undefined) {
         yield deliver(await attempt(send, runtime, undefined))
         return
@@ -94,7 +98,7 @@ export async function* runPolicy<R extends CachedResponseLike>(
       return
     }
     case 'cache-then-network': {
-      const cached = await probe(send, runtime)
+      const cached = held ?? (await probe(send, runtime))
       const mode: TraceMode = cached ? { collapse: { etag: headerOf(cached.headers, 'etag') } } : {}
       // Start the origin request before delivering the cached response: the caller may never ask for the update.
       const fresh = attempt(send, runtime, REVALIDATE, mode)

@@ -23,6 +23,8 @@ export type Trace = {
   outcome?: TraceOutcome
   /** The response was the same as the one the caller holds: delivered as a bodiless 304. */
   collapsed?: boolean
+  /** The request carried only-if-cached: a header-less 504 without a network answer is undici's miss. */
+  onlyIfCached?: boolean
   /** The caller sent its own validators: never strip them. */
   userConditional?: boolean
 }

@@ -1,0 +1,214 @@
+// The chat behind `wirekit serve`, built on a MessageServer: nicknames unique per server, rooms, lines,
+// /me actions, who-is-here, and honest presence. A client whose connection drops (killed, cable pulled)
+// is announced as gone and leaves `who` as soon as the server notices (the peer's 'detached' event),
+// not when its session's retention runs out; if it resumes, it is announced back.
+//
+// Client → server: credentials { name, token }; emit 'say' { room, text, me? }; requests 'join' room,
+// 'leave' room, 'who' room, 'rooms', 'nick' name. Server → client: 'message' ChatLine, 'system' Notice.
+
+import type { MessageServer, Peer } from '../messaging/index.ts'
+import { checkLine, checkName, checkRoom, nameKey, UNIQUE_RULE } from './chat-rules.ts'
+import { inert } from './inert.ts'
+
+/** A chat line as it travels to clients. `me`: an action (`/me waves`). */
+export type ChatLine = { room: string; from: string; text: string; at: number; me?: boolean }
+/** A server notice: to a room (joins, leaves) or, without `room`, to one client (a refusal). */
+export type ChatNotice = { room?: string; text: string; at: number }
+/** A room and how many connected people are in it. */
+export type RoomInfo = { room: string; members: number }
+
+/** What `authenticate` returns: the display name, and the client's own secret that owns that name. */
+type Identity = { name: string; token: string }
+/** Per-peer chat state, in `peer.data`. */
+type Member = { identity: Identity; rooms: Set<string>; away: boolean }
+
+const ROOM_PREFIX = 'room:'
+
+export type ChatServerOptions = { log?: (line: string) => void }
+
+/**
+ * Adds the chat to `server`. Returns the `authenticate` function to give the MessageServer (it checks
+ * the nickname rule and that the name is free).
+ */
+export class ChatService {
+  readonly #server: MessageServer
+  readonly #log: (line: string) => void
+  /** nameKey → the peer holding that name. */
+  readonly #names = new Map<string, Peer>()
+
+  constructor(server: MessageServer, options: ChatServerOptions = {}) {
+    this.#server = server
+    this.#log = options.log ?? (() => {})
+    server.on('connection', (peer: Peer) => this.#connected(peer))
+    server.handle('join', (room: unknown, peer: Peer) => this.#join(peer, room))
+    server.handle('leave', (room: unknown, peer: Peer) => this.#leave(peer, room))
+    server.handle('who', (room: unknown) => this.#who(room))
+    server.handle('rooms', () => this.#rooms())
+    server.handle('nick', (name: unknown, peer: Peer) => this.#nick(peer, name))
+  }
+
+  /** For MessageServerOptions.authenticate: the identity, or a throw whose message states the rule. */
+  authenticate = (credentials: unknown): Identity => {
+    const given = credentials as { name?: unknown; token?: unknown } | undefined
+    const checked = checkName(given?.name)
+    if (!checked.ok) throw new Error(`invalid nickname: ${checked.reason}`)
+    const token = typeof given?.token === 'string' && given.token.length <= 128 ? given.token : ''
+    const holder = this.#names.get(nameKey(checked.value))
+    if (holder?.connected && member(holder).identity.token !== token) throw taken(checked.value)
+    return { name: checked.value, token }
+  }
+
+  #connected(peer: Peer): void {
+    const identity = peer.identity as Identity
+    const state: Member = {
+      identity,
+      rooms: new Set([...peer.rooms].filter((r) => r.startsWith(ROOM_PREFIX))),
+      away: false,
+    }
+    peer.data = state
+    if (!this.#claim(peer, identity.name)) {
+      peer.disconnect(`the name "${identity.name}" was taken a moment ago; ${UNIQUE_RULE}`)
+      return
+    }
+    this.#log(`+ ${inert(identity.name)} (${peer.id})`)
+    peer.on('say', (line: unknown) => this.#say(peer, line))
+    peer.on('detached', () => {
+      // A client's BYE detaches its connection just before the session ends: wait a turn, and a /quit
+      // is announced as "quit", a lost connection as such.
+      setImmediate(() => {
+        if (peer.closed || peer.connected) return
+        state.away = true
+        this.#log(`~ ${inert(identity.name)} connection lost`)
+        this.#announce(state.rooms, `${identity.name} left (connection lost)`)
+      })
+    })
+    peer.on('resume', () => {
+      if (!state.away) return
+      state.away = false
+      this.#log(`~ ${inert(identity.name)} back`)
+      this.#announce(state.rooms, `${identity.name} is back`)
+    })
+    peer.on('close', () => {
+      if (this.#names.get(nameKey(identity.name)) === peer) this.#names.delete(nameKey(identity.name))
+      this.#log(`- ${inert(identity.name)} (${peer.id})`)
+      if (!state.away) this.#announce(state.rooms, `${identity.name} quit`)
+    })
+  }
+
+  /** Gives `name` to `peer`. A holder that is connected keeps it; one whose connection is gone loses it. */
+  #claim(peer: Peer, name: string): boolean {
+    const key = nameKey(name)
+    const holder = this.#names.get(key)
+    if (holder !== undefined && holder !== peer) {
+      const same = member(holder).identity.token === member(peer).identity.token
+      if (holder.connected && !same) return false
+      // The same client on a new session, or someone taking a name whose owner has vanished.
+      this.#names.delete(key)
+      holder.disconnect(same ? 'replaced by a new session' : `the name "${name}" was taken by a new client`)
+    }
+    this.#names.set(key, peer)
+    return true
+  }
+
+  async #join(peer: Peer, input: unknown): Promise<{ room: string; members: string[] }> {
+    const room = checkRoom(input)
+    if (!room.ok) throw new Error(`cannot join: ${room.reason}`)
+    const state = member(peer)
+    if (!state.rooms.has(room.value)) {
+      state.rooms.add(room.value)
+      peer.join(ROOM_PREFIX + room.value)
+      this.#announce([room.value], `${state.identity.name} joined #${room.value}`)
+    }
+    return { room: room.value, members: await this.#who(room.value) }
+  }
+
+  #leave(peer: Peer, input: unknown): { room: string } {
+    const room = checkRoom(input)
+    if (!room.ok) throw new Error(`cannot leave: ${room.reason}`)
+    const state = member(peer)
+    if (state.rooms.delete(room.value)) {
+      peer.leave(ROOM_PREFIX + room.value)
+      this.#announce([room.value], `${state.identity.name} left #${room.value}`)
+    }
+    return { room: room.value }
+  }
+
+  /** Everyone connected in the room, on every node (with --redis). Retained, disconnected sessions are not "here". */
+  async #who(input: unknown): Promise<string[]> {
+    const room = checkRoom(input)
+    if (!room.ok) throw new Error(room.reason)
+    const peers = await this.#server.fetchPeers(ROOM_PREFIX + room.value)
+    return peers
+      .filter((p) => p.connected)
+      .map((p) => String((p.identity as Partial<Identity> | undefined)?.name ?? '?'))
+      .sort()
+  }
+
+  /** Rooms with people connected in them, on this node. */
+  #rooms(): RoomInfo[] {
+    const counts = new Map<string, number>()
+    for (const peer of this.#server.peers.values()) {
+      if (!peer.connected || peer.data === undefined) continue
+      for (const room of member(peer).rooms) counts.set(room, (counts.get(room) ?? 0) + 1)
+    }
+    return [...counts]
+      .map(([room, members]) => ({ room, members }))
+      .sort((a, b) => (a.room < b.room ? -1 : 1))
+  }
+
+  #nick(peer: Peer, input: unknown): { name: string } {
+    const checked = checkName(input)
+    if (!checked.ok) throw new Error(`invalid nickname: ${checked.reason}`)
+    const state = member(peer)
+    const old = state.identity.name
+    if (nameKey(old) !== nameKey(checked.value) && !this.#claim(peer, checked.value))
+      throw taken(checked.value)
+    if (this.#names.get(nameKey(old)) === peer && nameKey(old) !== nameKey(checked.value))
+      this.#names.delete(nameKey(old))
+    // The identity object is the one the session compares on resume; the client resumes with the new name.
+    state.identity.name = checked.value
+    this.#names.set(nameKey(checked.value), peer)
+    if (old !== checked.value) this.#announce(state.rooms, `${old} is now known as ${checked.value}`)
+    return { name: checked.value }
+  }
+
+  #say(peer: Peer, input: unknown): void {
+    const line = input as { room?: unknown; text?: unknown; me?: unknown } | undefined
+    const room = checkRoom(line?.room)
+    const text = checkLine(line?.text)
+    if (!room.ok || !text.ok) {
+      this.#tell(peer, `line refused: ${room.ok ? (text as { reason: string }).reason : room.reason}`)
+      return
+    }
+    const state = member(peer)
+    // Saying into a room joins it: after a server restart a client's queued lines can arrive before its
+    // new `join`, and they must not be dropped.
+    if (!state.rooms.has(room.value)) {
+      state.rooms.add(room.value)
+      peer.join(ROOM_PREFIX + room.value)
+    }
+    const out: ChatLine = { room: room.value, from: state.identity.name, text: text.value, at: Date.now() }
+    if (line?.me === true) out.me = true
+    this.#server.to(ROOM_PREFIX + room.value).emit('message', out)
+  }
+
+  #announce(rooms: Iterable<string>, text: string): void {
+    for (const room of rooms) {
+      const notice: ChatNotice = { room, text, at: Date.now() }
+      this.#server.to(ROOM_PREFIX + room).emit('system', notice)
+    }
+  }
+
+  #tell(peer: Peer, text: string): void {
+    const notice: ChatNotice = { text, at: Date.now() }
+    peer.emit('system', notice).catch(() => {})
+  }
+}
+
+function member(peer: Peer): Member {
+  return peer.data as Member
+}
+
+function taken(name: string): Error {
+  return new Error(`the nickname "${name}" is taken (or looks the same as one in use); ${UNIQUE_RULE}`)
+}

@@ -1,0 +1,154 @@
+// One stream key on the server: its publisher, its players, and what a player joining late needs
+// (metadata, sequence headers, and the GOP cache: every frame since the last keyframe, so a player
+// starts at once on a picture). The cache is bounded in bytes; a GOP longer than that is dropped
+// and late joiners wait for the next keyframe instead.
+
+import { audioCodec, isMetadata, videoCodec } from './media.ts'
+import type { MediaItem } from './media-item.ts'
+
+/** What the stream hands media to: an RTMP or HTTP-FLV player. */
+export interface Subscriber {
+  /** A new frame (or metadata, or sequence header) from the publisher. */
+  deliver(item: MediaItem): void
+  /** A publisher started: send what a decoder needs first (`join` items). */
+  published(stream: LiveStream): void
+  /** The publisher went away. */
+  unpublished(stream: LiveStream): void
+}
+
+/** The publishing side, as the stream sees it. */
+export interface Publisher {
+  readonly id: string
+  /** Milliseconds since the publisher last sent anything (for takeover of a stale session). */
+  idleFor(now: number): number
+  end(reason?: Error): void
+}
+
+export type LiveStreamOptions = { gopCache: boolean; maxGopBytes: number }
+
+export class LiveStream {
+  readonly app: string
+  readonly name: string
+  readonly key: string
+  publisher: Publisher | undefined
+  readonly players = new Set<Subscriber>()
+  metadata: MediaItem | undefined
+  videoConfig: MediaItem | undefined
+  audioConfig: MediaItem | undefined
+  hasVideo = false
+  videoCodec: string | undefined
+  audioCodec: string | undefined
+  readonly #options: LiveStreamOptions
+  #gop: MediaItem[] = []
+  #gopBytes = 0
+  // Counters for stats(): totals, and the rates measured by the server's once-a-second tick.
+  bytesIn = 0
+  videoFrames = 0
+  audioFrames = 0
+  publishedAt = 0
+  bitrate = 0
+  fps = 0
+  #lastBytes = 0
+  #lastFrames = 0
+  #lastTick = 0
+
+  constructor(app: string, name: string, options: LiveStreamOptions) {
+    this.app = app
+    this.name = name
+    this.key = `${app}/${name}`
+    this.#options = options
+  }
+
+  get gopBytes(): number {
+    return this.#gopBytes
+  }
+
+  /** A publisher takes the stream: the cache of the previous one is gone. */
+  start(publisher: Publisher, now: number): void {
+    this.publisher = publisher
+    this.#reset()
+    this.publishedAt = now
+    this.#lastTick = now
+    for (const player of this.players) player.published(this)
+  }
+
+  /** Lets a publisher go without telling the players: another takes over at once. */
+  detach(publisher: Publisher): void {
+    if (this.publisher === publisher) this.publisher = undefined
+  }
+
+  stop(publisher: Publisher): void {
+    if (this.publisher !== publisher) return
+    this.publisher = undefined
+    this.#reset()
+    for (const player of this.players) player.unpublished(this)
+  }
+
+  #reset(): void {
+    this.metadata = this.videoConfig = this.audioConfig = undefined
+    this.#gop = []
+    this.#gopBytes = 0
+    this.hasVideo = false
+    this.bytesIn = this.videoFrames = this.audioFrames = this.bitrate = this.fps = 0
+    this.#lastBytes = this.#lastFrames = 0
+  }
+
+  /** A message from the publisher: remembered as needed, then handed to every player. */
+  receive(item: MediaItem): void {
+    this.bytesIn += item.data.length
+    if (item.type === 18) {
+      if (isMetadata(item.data)) this.metadata = item
+    } else if (item.type === 9) {
+      this.hasVideo = true
+      this.videoCodec ??= videoCodec(item.data)
+      if (item.config) this.videoConfig = item
+      else {
+        this.videoFrames++
+        this.#cache(item)
+      }
+    } else {
+      this.audioCodec ??= audioCodec(item.data)
+      if (item.config) this.audioConfig = item
+      else {
+        this.audioFrames++
+        if (this.#gop.length > 0) this.#cache(item)
+      }
+    }
+    for (const player of this.players) player.deliver(item)
+  }
+
+  #cache(item: MediaItem): void {
+    if (!this.#options.gopCache) return
+    if (item.keyframe) {
+      this.#gop = []
+      this.#gopBytes = 0
+    } else if (this.#gop.length === 0) return // no keyframe yet: nothing a player could start from
+    this.#gop.push(item)
+    this.#gopBytes += item.data.length
+    if (this.#gopBytes > this.#options.maxGopBytes) {
+      this.#gop = []
+      this.#gopBytes = 0
+    }
+  }
+
+  /** What a player joining now is sent first: metadata, sequence headers, then the cached GOP. */
+  joinItems(): MediaItem[] {
+    const items: MediaItem[] = []
+    if (this.metadata) items.push(this.metadata)
+    if (this.videoConfig) items.push(this.videoConfig)
+    if (this.audioConfig) items.push(this.audioConfig)
+    for (const item of this.#gop) items.push(item)
+    return items
+  }
+
+  /** Measures bitrate (bits/s) and frame rate since the last tick. */
+  tick(now: number): void {
+    const elapsed = (now - this.#lastTick) / 1000
+    if (elapsed <= 0) return
+    this.bitrate = Math.round(((this.bytesIn - this.#lastBytes) * 8) / elapsed)
+    this.fps = Math.round(((this.videoFrames - this.#lastFrames) / elapsed) * 10) / 10
+    this.#lastBytes = this.bytesIn
+    this.#lastFrames = this.videoFrames
+    this.#lastTick = now
+  }
+}

@@ -1,0 +1,54 @@
+// A media message as the server relays it: the tag, what kind it is (keyframe, decoder
+// configuration), and its encodings, made once and shared by every player that gets it.
+import { encodeChunks } from './chunk-writer.ts'
+import { encodeFlvTag, type FlvTag } from './flv.ts'
+import { isKeyframe, isSequenceHeader } from './media.ts'
+import { ChunkStreamId, MessageType } from './message.ts'
+
+export type MediaItem = FlvTag & {
+  /** A video frame a decoder can start from. */
+  keyframe: boolean
+  /** Metadata or a sequence header: every player needs it, skipping never drops it. */
+  config: boolean
+  /** The RTMP chunks of this message, for `rtmpKey` (stream id and chunk size). */
+  rtmp: Buffer | undefined
+  rtmpKey: number
+  flv: Buffer | undefined
+}
+
+export function mediaItem(type: 8 | 9 | 18, timestamp: number, data: Buffer): MediaItem {
+  const config = type === 18 || isSequenceHeader(type, data)
+  return {
+    type,
+    timestamp,
+    data,
+    keyframe: type === 9 && !config && isKeyframe(data),
+    config,
+    rtmp: undefined,
+    rtmpKey: -1,
+    flv: undefined,
+  }
+}
+
+const CSID: Record<number, number> = {
+  [MessageType.AUDIO]: ChunkStreamId.AUDIO,
+  [MessageType.VIDEO]: ChunkStreamId.VIDEO,
+  [MessageType.DATA_AMF0]: ChunkStreamId.DATA,
+}
+
+/** The item's RTMP chunks for a player's stream id and our chunk size: encoded once for the common case. */
+export function rtmpBytes(item: MediaItem, streamId: number, chunkSize: number): Buffer {
+  const key = streamId * 0x1000000 + chunkSize
+  if (item.rtmpKey === key) return item.rtmp!
+  const bytes = encodeChunks(item.type, streamId, item.timestamp, item.data, CSID[item.type]!, chunkSize)
+  if (item.rtmp === undefined) {
+    item.rtmp = bytes
+    item.rtmpKey = key
+  }
+  return bytes
+}
+
+export function flvBytes(item: MediaItem): Buffer {
+  item.flv ??= encodeFlvTag(item.type, item.timestamp, item.data)
+  return item.flv
+}

@@ -1,0 +1,10 @@
+// Public exports of the web layer: what `wirekit serve` shows over HTTP, and the metrics registry for
+// applications that run their own HTTP server.
+export {
+  type HttpListener,
+  type HttpListenerOptions,
+  listenHttp,
+  type Route,
+  serveRoutes,
+} from './http-server.ts'
+export { type MetricsOptions, metricsFor, type ServerMetrics, type ServerStats } from './metrics.ts'
