@@ -1,6 +1,6 @@
 // The replay/live seam of a recovering subscriber (RecoveryCursor fed by a real memory log): random
-// interleavings of publish, live delivery, reads that complete late or fail, and re-subscribes that
-// lose what was in flight. The delivered sequence must equal the published one, exactly once, in order;
+// interleavings of publish, live delivery, publications of another node announced late (hints), reads
+// that complete late or fail, and re-subscribes that lose what was in flight. The delivered sequence must equal the published one, exactly once, in order;
 // with a log smaller than the outage, gaps must name exactly the offsets that were not delivered.
 
 import assert from 'node:assert/strict'
@@ -21,6 +21,8 @@ type Op =
   | { kind: 'page' }
   | { kind: 'fail' }
   | { kind: 'resubscribe' }
+  | { kind: 'remote'; count: number }
+  | { kind: 'notify' }
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -35,6 +37,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ kind: 'page' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'fail' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'resubscribe' as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('remote' as const), count: fc.integer({ min: 1, max: 4 }) }),
+  },
+  { weight: 2, arbitrary: fc.constant({ kind: 'notify' as const }) },
 )
 const settingsArb = fc.record({
   maxBuffer: fc.integer({ min: 1, max: 5 }),
@@ -58,6 +65,7 @@ async function run(
   let cursor = new RecoveryCursor(room, last, settings)
   let wire: LiveEntry[] = [] // live publications on their way to this subscription
   let pending: HistoryPage | undefined // a read made, its answer not yet handed over
+  const notices: HistoryPosition[] = [] // another node's appends, announced to this node (late, in order)
 
   const take = (events: ReturnType<RecoveryCursor['page']>): void => {
     for (const event of events) {
@@ -82,6 +90,12 @@ async function run(
         const position = store.appendNow(room, 'm', data)
         wire.push({ offset: position.offset, epoch: position.epoch, name: 'm', data, time: 0 })
       }
+    } else if (op.kind === 'remote') {
+      for (let i = 0; i < op.count; i++)
+        notices.push(store.appendNow(room, 'm', Buffer.from(String(++published))))
+    } else if (op.kind === 'notify') {
+      const notice = notices.shift()
+      if (notice !== undefined) cursor.hint(notice)
     } else if (op.kind === 'live') {
       for (const entry of wire.splice(0, op.count)) take(cursor.live(entry))
     } else if (op.kind === 'read') {
@@ -101,6 +115,7 @@ async function run(
   }
   // Quiet network: everything in flight arrives, reads complete until the cursor has caught up.
   for (const entry of wire.splice(0)) take(cursor.live(entry))
+  for (const notice of notices.splice(0)) cursor.hint(notice)
   if (pending !== undefined) take(cursor.page(pending))
   for (let guard = 0; guard < 10_000; guard++) {
     pending = undefined

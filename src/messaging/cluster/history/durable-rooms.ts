@@ -83,11 +83,23 @@ export class DurableRooms {
   readonly #limits: RoomLimits
   readonly #feeds = new Map<string, Set<Feed>>()
   readonly #onError: (error: unknown, room: string) => void
+  #unwatch: (() => void) | undefined
 
   constructor(options: HistoryOptions, onError: (error: unknown, room: string) => void = () => {}) {
     this.#limits = new RoomLimits(options, options.rooms)
     this.store = createHistoryStore(options)
     this.#onError = onError
+  }
+
+  /** Feeds of `room` look at the log (an append elsewhere, or everything after a notifier outage). */
+  #hint(room: string | undefined, position?: HistoryPosition): void {
+    const lists = room === undefined ? [...this.#feeds.values()] : [this.#feeds.get(room) ?? []]
+    for (const feeds of lists) {
+      for (const feed of feeds) {
+        feed.cursor.hint(position)
+        this.#pump(feed)
+      }
+    }
   }
 
   /** True when the room keeps a log (no pattern maps it to false). */
@@ -127,6 +139,11 @@ export class DurableRooms {
       retryMs: RETRY_MIN_MS,
       timer: undefined,
     }
+    // A shared store (Redis) announces other nodes' appends; watched from the first subscriber on.
+    this.#unwatch ??= this.store.watch?.({
+      appended: (r, position) => this.#hint(r, position),
+      resync: () => this.#hint(undefined),
+    })
     let feeds = this.#feeds.get(room)
     if (feeds === undefined) this.#feeds.set(room, (feeds = new Set()))
     feeds.add(feed)
@@ -141,6 +158,7 @@ export class DurableRooms {
   }
 
   async close(): Promise<void> {
+    this.#unwatch?.()
     for (const feeds of this.#feeds.values()) for (const feed of feeds) this.#close(feed)
     await this.store.close()
   }

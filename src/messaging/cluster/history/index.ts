@@ -20,4 +20,5 @@ export type {
   HistoryPosition,
   HistoryReadOptions,
   HistoryStore,
+  HistoryWatcher,
 } from './types.ts'

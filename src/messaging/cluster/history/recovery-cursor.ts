@@ -39,6 +39,8 @@ export class RecoveryCursor {
   /** Arrival count when the read under way started: entries that came before it are covered by it. */
   #readFrom = 0
   #highest: Buffered | undefined
+  /** A hint came while a read was under way: read once more after it. */
+  #again = false
   readonly #maxBuffer: number
   readonly #pageSize: number
 
@@ -76,6 +78,19 @@ export class RecoveryCursor {
     return events
   }
 
+  /**
+   * Something was appended where this node did not see it (another node): read the log if `position` is
+   * ahead of what was delivered, or always when no position is given (after an outage of the notifier).
+   * A cursor without a position yet (live from now) has nothing to compare with and ignores hints.
+   */
+  hint(position?: HistoryPosition): void {
+    const at = this.#position
+    if (at === undefined) return
+    if (position !== undefined && position.epoch === at.epoch && position.offset <= at.offset) return
+    if (this.#reading) this.#again = true
+    else this.#needRead = true
+  }
+
   /** The read to make now, if one is needed and none is under way; the page goes to `page()`. */
   nextRead(): HistoryReadOptions | undefined {
     if (!this.#needRead || this.#reading) return undefined
@@ -90,12 +105,17 @@ export class RecoveryCursor {
   /** The read failed: it will be asked for again by the next `nextRead()`. */
   readFailed(): void {
     this.#reading = false
+    this.#again = false
     this.#needRead = true
   }
 
   /** The page answering the last `nextRead()`: returns the gap (if any) and the entries to deliver. */
   page(page: HistoryPage): CursorEvent[] {
     this.#reading = false
+    if (this.#again) {
+      this.#again = false
+      this.#needRead = true
+    }
     const events: CursorEvent[] = []
     const epoch = page.head.epoch
     if (page.gap !== undefined) {

@@ -43,7 +43,10 @@ local function trim(stream, meta, now, maxMessages, maxAge, maxBytes)
 end
 `
 
-/** ARGV: new epoch, now, maxMessages, maxAge, maxBytes, then (name, data, size) per entry. → {epoch, first offset} */
+/**
+ * ARGV: new epoch, now, maxMessages, maxAge, maxBytes, notice channel ('' for none), room, then (name, data, size)
+ * per entry. → {epoch, first offset}. The notice `<epoch> <last offset> <room>` tells every node to read.
+ */
 const APPEND = `${TRIM}
 local epoch = redis.call('HGET', KEYS[2], 'epoch')
 if not epoch then
@@ -51,15 +54,16 @@ if not epoch then
   redis.call('HSET', KEYS[2], 'epoch', ARGV[1], 'last', 0, 'bytes', 0)
   epoch = ARGV[1]
 end
-local n = (#ARGV - 5) / 3
+local n = (#ARGV - 7) / 3
 local last = redis.call('HINCRBY', KEYS[2], 'last', n)
 local first = last - n + 1
 local added = 0
 for i = 0, n - 1 do
-  local size = tonumber(ARGV[8 + i * 3])
-  redis.call('XADD', KEYS[1], string.format('%d-0', first + i), 't', ARGV[2], 'n', ARGV[6 + i * 3], 'd', ARGV[7 + i * 3], 's', size)
+  local size = tonumber(ARGV[10 + i * 3])
+  redis.call('XADD', KEYS[1], string.format('%d-0', first + i), 't', ARGV[2], 'n', ARGV[8 + i * 3], 'd', ARGV[9 + i * 3], 's', size)
   added = added + size
 end
+if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], epoch .. ' ' .. string.format('%d', last) .. ' ' .. ARGV[7]) end
 redis.call('HINCRBY', KEYS[2], 'bytes', added)
 trim(KEYS[1], KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 if tonumber(ARGV[4]) >= 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end

@@ -17,6 +17,7 @@ import type {
   HistoryReadOptions,
   HistoryRoomLimits,
   HistoryStore,
+  HistoryWatcher,
 } from './types.ts'
 
 export type RedisHistoryOptions = HistoryLimits & {
@@ -29,6 +30,8 @@ export type RedisHistoryOptions = HistoryLimits & {
   rooms?: HistoryRoomLimits
   /** Prefix of every key. @default 'wirekit' */
   prefix?: string
+  /** Publish a notice per append so every node's subscribers read it (see `watch`). @default true */
+  notify?: boolean
   /** The clock entries are stamped with and aged by (ms); nodes should agree on it. @default Date.now */
   clock?: () => number
 }
@@ -62,6 +65,9 @@ export class RedisHistoryStore implements HistoryStore {
   #scheduled = false
   #inflight = new Set<Promise<void>>()
   #closed = false
+  readonly #channel: string
+  #subscriber: Redis | undefined
+  readonly #watchers = new Set<HistoryWatcher>()
 
   constructor(options: RedisHistoryOptions) {
     this.#limits = new RoomLimits(options, options.rooms)
@@ -83,6 +89,41 @@ export class RedisHistoryStore implements HistoryStore {
     }
     // ioredis reconnects by itself; failures reach the callers of append/read as WK_HISTORY_FAILED.
     if (this.#owned) this.#redis.on('error', () => {})
+    this.#channel = options.notify === false ? '' : `${this.#prefix}:h:notice`
+  }
+
+  /**
+   * Watches appends from every process on this Redis (one subscriber connection, opened on first use).
+   * Notices are hints, not the data: a reader reads the log, so a lost notice costs latency, never a
+   * message; after the subscriber reconnects every watcher is told to resync.
+   */
+  watch(watcher: HistoryWatcher): () => void {
+    if (this.#channel === '') return () => {}
+    this.#watchers.add(watcher)
+    if (this.#subscriber === undefined) {
+      const subscriber = this.#redis.duplicate()
+      this.#subscriber = subscriber
+      subscriber.on('error', () => {})
+      let readyBefore = false
+      subscriber.on('ready', () => {
+        if (readyBefore) for (const w of this.#watchers) w.resync()
+        readyBefore = true
+      })
+      subscriber.on('message', (_channel: string, text: string) => this.#notice(text))
+      subscriber.subscribe(this.#channel).catch(() => {})
+    }
+    return () => this.#watchers.delete(watcher)
+  }
+
+  #notice(text: string): void {
+    const a = text.indexOf(' ')
+    const b = text.indexOf(' ', a + 1)
+    if (a < 1 || b < 0) return
+    const offset = Number(text.slice(a + 1, b))
+    if (!Number.isSafeInteger(offset)) return
+    const position = { offset, epoch: text.slice(0, a) }
+    const room = text.slice(b + 1)
+    for (const watcher of this.#watchers) watcher.appended(room, position)
   }
 
   append(room: string, name: string, data: Uint8Array): Promise<HistoryPosition> {
@@ -131,6 +172,8 @@ export class RedisHistoryStore implements HistoryStore {
     this.#flush()
     this.#closed = true
     await Promise.allSettled(this.#inflight)
+    this.#watchers.clear()
+    this.#subscriber?.disconnect()
     if (this.#owned) await this.#redis.quit().catch(() => this.#redis.disconnect())
   }
 
@@ -178,6 +221,8 @@ export class RedisHistoryStore implements HistoryStore {
           limitArg(maxMessages),
           limitArg(maxAge),
           limitArg(maxBytes),
+          this.#channel,
+          room,
         ]
         for (const p of batch) {
           const data = Buffer.isBuffer(p.data)

@@ -70,6 +70,13 @@ export type HistoryLimits = {
 /** Limits for rooms whose names match a pattern (`*` any run of characters; the first match wins). */
 export type HistoryRoomLimits = Record<string, HistoryLimits>
 
+/** Told about appends made through any process sharing the store (Redis: every node). */
+export type HistoryWatcher = {
+  appended(room: string, position: HistoryPosition): void
+  /** Notices may have been missed (the notifier reconnected): every reader should look at its rooms again. */
+  resync(): void
+}
+
 /** A room log store. Appends to one room are numbered in call order. */
 export interface HistoryStore {
   readonly kind: 'memory' | 'sqlite' | 'redis'
@@ -79,6 +86,8 @@ export interface HistoryStore {
   read(room: string, options?: HistoryReadOptions): Promise<HistoryPage>
   /** The room's head: its last offset and epoch (`{ offset: 0, epoch: '' }` or the store's epoch when empty). */
   head(room: string): Promise<HistoryPosition>
+  /** Shared stores only: watches appends made by other processes; returns the function that stops it. */
+  watch?(watcher: HistoryWatcher): () => void
   /** Stores what is pending, then releases the storage. Appends after close reject with WK_CLOSED. */
   close(): Promise<void>
 }
