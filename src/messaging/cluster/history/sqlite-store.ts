@@ -35,6 +35,8 @@ export type SqliteHistoryOptions = HistoryLimits & {
 const SCHEMA_VERSION = '1'
 /** A batch is written at the end of the event-loop turn, or at once when it reaches this size. */
 const MAX_BATCH = 8192
+/** Rows per multi-row INSERT: one call into SQLite for many rows (the single-row statement does the rest). */
+const ROWS_PER_INSERT = 32
 
 type RoomRow = { id: number; first: number; last: number; bytes: number }
 /** `last` counts offsets handed out (some may be waiting in the batch); `row` is what is committed. */
@@ -67,6 +69,7 @@ export class SqliteHistoryStore implements HistoryStore {
     | 'insertRoom'
     | 'updateRoom'
     | 'insertMessage'
+    | 'insertMessages'
     | 'deleteBefore'
     | 'oldest'
     | 'range'
@@ -129,6 +132,9 @@ export class SqliteHistoryStore implements HistoryStore {
       updateRoom: db.prepare('UPDATE rooms SET first_seq = ?, last_seq = ?, bytes = ? WHERE id = ?'),
       insertMessage: db.prepare(
         'INSERT INTO messages (room, seq, time, size, name, data) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      insertMessages: db.prepare(
+        `INSERT INTO messages (room, seq, time, size, name, data) VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`,
       ),
       deleteBefore: db.prepare('DELETE FROM messages WHERE room = ? AND seq < ?'),
       oldest: db.prepare('SELECT time FROM messages WHERE room = ? AND seq = ?'),
@@ -243,7 +249,9 @@ export class SqliteHistoryStore implements HistoryStore {
     const saved = new Map<RoomState, RoomRow | undefined>()
     try {
       this.#db.exec('BEGIN')
-      for (const p of batch) {
+      const args: (number | string | Uint8Array)[] = []
+      for (let i = 0; i < batch.length; i++) {
+        const p = batch[i]!
         const state = p.room
         if (!saved.has(state)) saved.set(state, state.row === undefined ? undefined : { ...state.row })
         if (state.row === undefined) {
@@ -251,10 +259,13 @@ export class SqliteHistoryStore implements HistoryStore {
           state.row = { id, first: 1, last: 0, bytes: 0 }
         }
         const size = entrySize(p.name, p.data)
-        this.#sql.insertMessage.run(state.row.id, p.offset, p.time, size, p.name, p.data)
         state.row.last = p.offset
         state.row.bytes += size
         touched.add(state)
+        if (batch.length - (i - (i % ROWS_PER_INSERT)) >= ROWS_PER_INSERT) {
+          args.push(state.row.id, p.offset, p.time, size, p.name, p.data)
+          if (args.length === ROWS_PER_INSERT * 6) this.#sql.insertMessages.run(...args.splice(0))
+        } else this.#sql.insertMessage.run(state.row.id, p.offset, p.time, size, p.name, p.data)
       }
       for (const state of touched) {
         const row = state.row
