@@ -4,6 +4,7 @@
 // wait in the session's outbox like any other; a client that comes back re-subscribes from its position.
 
 import { ErrorCodes, InvalidArgumentError, MessagingError } from '../../errors.ts'
+import type { BroadcastMessage } from '../adapter.ts'
 import {
   type CursorEvent,
   DurableRooms,
@@ -13,7 +14,7 @@ import {
   isPosition,
   type RoomFeed,
 } from '../cluster/history/index.ts'
-import { checkName } from '../envelope.ts'
+import { checkName, Format } from '../envelope.ts'
 import { encodeBody, formatOf, type PayloadCodecName } from '../payload-codec.ts'
 import type { Peer } from '../peer.ts'
 import { checkEventName } from '../peer.ts'
@@ -41,17 +42,32 @@ function parseRequest(data: unknown): SubscribeRequest {
     : { room, since: { offset: since.offset, epoch: since.epoch } }
 }
 
+const roomMessage = (body: Uint8Array): BroadcastMessage => ({
+  event: ROOM_EVENT,
+  format: Format.RAW,
+  body,
+  volatile: false,
+})
+
 export class RoomSubscriptions {
   readonly durable: DurableRooms
   readonly #codec: PayloadCodecName
   #authorize: AuthorizeSubscribe = () => true
   readonly #feeds = new Map<Peer, Map<string, RoomFeed>>()
   /** A publication is encoded once for every feed that delivers it. */
-  readonly #encoded = new WeakMap<HistoryEntry, Uint8Array>()
+  readonly #encoded = new WeakMap<HistoryEntry, BroadcastMessage>()
+
+  readonly #onError: (error: unknown) => void
 
   constructor(options: HistoryOptions, codec: PayloadCodecName, onError: (error: unknown) => void) {
     this.durable = new DurableRooms(options, onError)
     this.#codec = codec
+    this.#onError = onError
+  }
+
+  /** Reports a failure nobody awaits (a broadcast's append). */
+  report(error: unknown): void {
+    this.#onError(error)
   }
 
   authorize(fn: AuthorizeSubscribe): void {
@@ -97,9 +113,10 @@ export class RoomSubscriptions {
     const start = since ?? (await this.durable.store.head(room))
     if (peer.closed) return { room }
     feeds.get(room)?.close()
-    const holder: { feed?: RoomFeed } = {}
-    holder.feed = this.durable.subscribe(room, start, (event) => this.#send(peer, room, event, holder))
-    feeds.set(room, holder.feed)
+    feeds.set(
+      room,
+      this.durable.subscribe(room, start, (event) => this.#send(peer, room, event)),
+    )
     return { room, position: start }
   }
 
@@ -117,22 +134,20 @@ export class RoomSubscriptions {
     await this.durable.close()
   }
 
-  #send(peer: Peer, room: string, event: CursorEvent, holder: { feed?: RoomFeed }): void {
-    let bytes: Uint8Array
-    if (event.type === 'gap') bytes = encodeGap(event.gap)
+  #send(peer: Peer, room: string, event: CursorEvent): void {
+    let message: BroadcastMessage | undefined
+    if (event.type === 'gap') message = roomMessage(encodeGap(event.gap))
     else {
       const entry = event.entry
-      bytes =
-        this.#encoded.get(entry) ?? encodePublication(room, entry.name, event.epoch, entry.offset, entry.data)
-      this.#encoded.set(entry, bytes)
+      message = this.#encoded.get(entry)
+      if (message === undefined) {
+        message = roomMessage(encodePublication(room, entry.name, event.epoch, entry.offset, entry.data))
+        this.#encoded.set(entry, message)
+      }
     }
-    // A send that fails (outbox full: the peer is cut; closed) ends the feed: the client re-subscribes
-    // from its position when it comes back, and the log has the rest.
-    peer.emit(ROOM_EVENT, bytes).catch(() => {
-      holder.feed?.close()
-      const feeds = this.#feeds.get(peer)
-      if (feeds?.get(room) === holder.feed) feeds?.delete(room)
-    })
+    // The broadcast path (no promise per message): a peer cut for a full outbox ends its session, and
+    // its feeds with it; the client re-subscribes from its position when it comes back.
+    peer.deliver(message)
   }
 
   #peerClosed(peer: Peer): void {

@@ -184,7 +184,7 @@ export class DurableRooms {
 
   /** Reads from the log while the cursor asks for it; one loop per feed at a time. */
   #pump(feed: Feed): void {
-    if (feed.pumping || feed.closed) return
+    if (feed.pumping || feed.closed || !feed.cursor.wantsRead) return
     feed.pumping = true
     void (async () => {
       try {

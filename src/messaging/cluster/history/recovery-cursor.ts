@@ -58,6 +58,11 @@ export class RecoveryCursor {
     return this.#position === undefined ? undefined : { ...this.#position }
   }
 
+  /** True when `nextRead()` would return a read now. */
+  get wantsRead(): boolean {
+    return this.#needRead && !this.#reading
+  }
+
   /** True while the cursor is catching up from the log. */
   get recovering(): boolean {
     return this.#needRead || this.#reading
