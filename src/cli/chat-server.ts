@@ -54,7 +54,7 @@ export class ChatService {
     if (!checked.ok) throw new Error(`invalid nickname: ${checked.reason}`)
     const token = typeof given?.token === 'string' && given.token.length <= 128 ? given.token : ''
     const holder = this.#names.get(nameKey(checked.value))
-    if (holder?.connected && member(holder).identity.token !== token) throw taken(checked.value)
+    if (holder?.connected && !sameOwner(member(holder).identity.token, token)) throw taken(checked.value)
     return { name: checked.value, token }
   }
 
@@ -100,7 +100,7 @@ export class ChatService {
     const key = nameKey(name)
     const holder = this.#names.get(key)
     if (holder !== undefined && holder !== peer) {
-      const same = member(holder).identity.token === member(peer).identity.token
+      const same = sameOwner(member(holder).identity.token, member(peer).identity.token)
       if (holder.connected && !same) return false
       // The same client on a new session, or someone taking a name whose owner has vanished.
       this.#names.delete(key)
@@ -203,6 +203,11 @@ export class ChatService {
     const notice: ChatNotice = { text, at: Date.now() }
     peer.emit('system', notice).catch(() => {})
   }
+}
+
+/** Two sessions belong to one client when they carry the same token; clients without one never match. */
+function sameOwner(a: string, b: string): boolean {
+  return a !== '' && a === b
 }
 
 function member(peer: Peer): Member {

@@ -82,16 +82,19 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
   })
   let interrupts = 0
   const onSigint = () => {
+    closing = true // the user is leaving: not an error exit
     if (++interrupts > 1 || pending === 0) finish()
     else {
-      closing = true
       print(`* ${pending} line(s) not yet delivered; waiting (Ctrl-C again to quit now)`)
       maybeFinish()
     }
   }
-  const onSigterm = () => finish()
+  const onSigterm = () => {
+    closing = true
+    finish()
+  }
   process.on('SIGINT', onSigint)
-  // In a terminal, readline takes Ctrl-C itself (and would only pause without a listener).
+  // In a terminal, readline takes Ctrl-C itself (without a listener it would just close the input).
   input.on('SIGINT', onSigint)
   process.on('SIGTERM', onSigterm)
 

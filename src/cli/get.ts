@@ -67,6 +67,9 @@ export async function get(input: string, options: GetOptions): Promise<void> {
       error.message +=
         ' (if you trust this server, pass its CA with --ca <file>, or skip the check with --insecure)'
     }
+    // A transfer cut mid-way leaves its partial file for --resume, as an interrupt does: say so.
+    if (options.output !== undefined && error instanceof Error)
+      error.message += await partialNote(options.output)
     throw error
   } finally {
     process.off('SIGINT', onSigint)

@@ -11,6 +11,12 @@
  */
 export interface FrameDecoder {
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void
+  /**
+   * Decoders with a length field: the largest frame accepted from the next length field on, at most the
+   * codec's maxFrameLength. Lowering it (a server before login) refuses big frames as soon as their
+   * header is read.
+   */
+  maxFrameLength?: number
   /** Bytes held back waiting for the rest of a frame. */
   readonly buffered: number
   /** Call at end of stream: throws `ProtocolError` (WK_FRAME_TRUNCATED) when a partial frame is pending. */

@@ -59,6 +59,11 @@ type Layout = {
 const TWO_32 = 2 ** 32
 const WIDTHS: readonly number[] = [1, 2, 3, 4, 8]
 const CODEC = 'lengthField'
+/**
+ * What a partial frame reserves before more of it arrives. Frames up to this size are allocated once at
+ * their exact size (the common case); bigger ones grow as their bytes come in.
+ */
+const INITIAL_CAPACITY = 16 * 1024
 
 /**
  * A length-field codec.
@@ -224,7 +229,11 @@ class LengthFieldDecoder implements FrameDecoder {
   /** Header bytes of a frame whose length field has not fully arrived yet. */
   #header: Buffer | null = null
   #headerFilled = 0
-  /** The frame being assembled across chunks, allocated at its exact size once its length is known. */
+  /**
+   * The frame being assembled across chunks. Its buffer grows with the bytes that arrived (doubling, up to
+   * the frame's size), not with the size the peer announced: a header alone reserves at most
+   * INITIAL_CAPACITY, so memory follows bytes received.
+   */
   #frame: Buffer | null = null
   #frameFilled = 0
   #frameLength = 0
@@ -232,9 +241,24 @@ class LengthFieldDecoder implements FrameDecoder {
   #remaining = 0
   #skip = 0
   #error: ProtocolError | null = null
+  /** The largest body accepted from now on (see `maxFrameLength`). */
+  #maxBody: number
 
   constructor(layout: Layout) {
     this.#layout = layout
+    this.#maxBody = layout.maxBody
+  }
+
+  /**
+   * The largest body this decoder accepts from the next length field on, at most the codec's
+   * maxFrameLength (a server lowers it until a client has logged in).
+   */
+  get maxFrameLength(): number {
+    return this.#maxBody
+  }
+
+  set maxFrameLength(value: number) {
+    this.#maxBody = Math.min(Math.max(0, value), this.#layout.maxBody)
   }
 
   get buffered(): number {
@@ -298,10 +322,10 @@ class LengthFieldDecoder implements FrameDecoder {
         `${CODEC}: length field ${value} with lengthAdjustment ${layout.adjustment} gives a negative frame length`,
       )
     }
-    if (body > layout.maxBody) {
+    if (body > this.#maxBody) {
       throw this.#fail(
         ErrorCodes.FRAME_TOO_LARGE,
-        `${CODEC}: frame of ${body} bytes after the length field exceeds maxFrameLength ${layout.maxBody}`,
+        `${CODEC}: frame of ${body} bytes after the length field exceeds maxFrameLength ${this.#maxBody}`,
       )
     }
     const frameLength = layout.headerLength + body
@@ -317,8 +341,9 @@ class LengthFieldDecoder implements FrameDecoder {
   /** Starts assembling a frame of `frameLength` wire bytes whose first bytes are `src[from..end)`. */
   #begin(src: Buffer, from: number, end: number, frameLength: number): void {
     const strip = this.#layout.strip
-    const frame = Buffer.allocUnsafe(frameLength - strip)
     const present = end - from
+    const size = frameLength - strip
+    const frame = Buffer.allocUnsafe(Math.min(size, Math.max(INITIAL_CAPACITY, 2 * (present - strip))))
     if (present > strip) {
       this.#frameFilled = src.copy(frame, 0, from + strip, end)
       this.#skip = 0
@@ -346,10 +371,23 @@ class LengthFieldDecoder implements FrameDecoder {
       this.#skip -= skipped
       from += skipped
     }
-    if (from < to) this.#frameFilled += chunk.copy(this.#frame!, this.#frameFilled, from, to)
+    if (from < to) {
+      const needed = this.#frameFilled + (to - from)
+      if (needed > this.#frame!.length) this.#grow(needed)
+      this.#frameFilled += chunk.copy(this.#frame!, this.#frameFilled, from, to)
+    }
     this.#remaining -= to - pos
     if (this.#remaining === 0) this.#emitAssembled(onFrame)
     return to
+  }
+
+  /** Doubles the partial frame's buffer (at least to `needed`, at most to the frame's size). */
+  #grow(needed: number): void {
+    const old = this.#frame!
+    const size = this.#frameLength - this.#layout.strip
+    const grown = Buffer.allocUnsafe(Math.min(size, Math.max(needed, 2 * old.length)))
+    old.copy(grown, 0, 0, this.#frameFilled)
+    this.#frame = grown
   }
 
   // State is cleared before the callback runs, so a frame handler may throw without corrupting the decoder's state.

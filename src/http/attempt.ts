@@ -40,19 +40,21 @@ export type AttemptContext = {
   progressInterval: number
 }
 
-/** One attempt: dispatch each hop (following redirects), wait for the response, decode it. */
+/** One attempt: dispatch each hop (following redirects), wait for the response, decode it. `extra` is spread into
+ * every hop's dispatch options. */
 export async function attempt(
   context: AttemptContext,
   prepared: Prepared,
   url: URL,
   headers: Record<string, string>,
+  extra?: object,
 ): Promise<HttpResponse> {
   const { method } = prepared
   const start = performance.now()
   if (prepared.deadline <= start) throw timeoutError(method, url.href, prepared.timeout)
   let hop: Hop = { method, url, headers, body: prepared.body }
   for (let redirects = 0; ; redirects++) {
-    const exchange = dispatchHop(context, prepared, hop, start, redirects)
+    const exchange = dispatchHop(context, prepared, hop, start, redirects, extra)
     const response = (await exchange.promise) as HttpResponse
     const location = exchange.location
     if (location === undefined) return decodeResponse(prepared, response)
@@ -78,6 +80,7 @@ function dispatchHop(
   hop: Hop,
   start: number,
   redirects: number,
+  extra: object | undefined,
 ): Exchange {
   const { options } = prepared
   const { body, url } = hop
@@ -122,6 +125,8 @@ function dispatchHop(
       method: hop.method,
       headers,
       body: payload as Dispatcher.DispatchOptions['body'],
+      // Symbol-keyed options of the layers (the cache's trace): never on the wire.
+      ...extra,
     },
     exchange,
   )

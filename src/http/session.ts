@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici'
 import { ErrorCodes, HttpError, InvalidArgumentError, type WirekitError } from '../errors.ts'
 import { delay } from '../util/timeout.ts'
 import { type AttemptContext, type Prepared, attempt as sendAttempt } from './attempt.ts'
-import { type CachePolicy, HttpCache } from './cache/index.ts'
+import { type CachePolicy, HttpCache, type TraceOption } from './cache/index.ts'
 import { DeadlineSweep } from './deadlines.ts'
 import { createDispatcher } from './dispatcher.ts'
 import { download } from './download.ts'
@@ -154,9 +154,16 @@ export class HttpSession {
           held = storedResponse(prepared, hit, start) as HttpResponse<T>
           validateResponse(held, options, this.#options)
         } catch (error) {
-          reject(error)
-          return promise
+          // Under http and cache-first the stored response is the answer, failing or not; the policies that
+          // go on to the origin treat an unusable stored response as none, as their probe does.
+          if (policy === 'http' || policy === 'cache-first') {
+            reject(error)
+            return promise
+          }
+          held = undefined
         }
+      }
+      if (held !== undefined && hit !== undefined) {
         // The stored response is delivered at once. Fresh enough for the policy, it is the whole answer;
         // cache-then-network and a stale stale-while-revalidate entry go on to the origin below.
         feed.push(held)
@@ -239,7 +246,8 @@ export class HttpSession {
     held: HttpResponse<T> | undefined,
   ): Promise<void> {
     const cache = this.#cache as HttpCache
-    const send = (extra: Record<string, string>) => this.#send(prepared, extra) as Promise<HttpResponse<T>>
+    const send = (extra: Record<string, string>, dispatch: TraceOption) =>
+      this.#send(prepared, extra, dispatch) as Promise<HttpResponse<T>>
     let delivered = held !== undefined
     try {
       for await (const response of cache.run(policy, prepared.method, send, held)) {
@@ -268,7 +276,11 @@ export class HttpSession {
   // --- attempts -------------------------------------------------------------------------------------------------
 
   /** Sends `prepared` (plus any cache headers), retrying as the policy and interceptors decide. */
-  async #send(prepared: Prepared, extraHeaders: Record<string, string> | undefined): Promise<HttpResponse> {
+  async #send(
+    prepared: Prepared,
+    extraHeaders: Record<string, string> | undefined,
+    dispatch?: TraceOption,
+  ): Promise<HttpResponse> {
     const { method, options, retry } = prepared
     const replayable = prepared.body === undefined || prepared.body.replayable
     const observed = this.#interceptors.length > 0 || requestChannel.hasSubscribers
@@ -289,7 +301,7 @@ export class HttpSession {
       let response: HttpResponse | undefined
       let failure: WirekitError | undefined
       try {
-        response = await sendAttempt(this.#context, prepared, url, headers)
+        response = await sendAttempt(this.#context, prepared, url, headers, dispatch)
       } catch (error) {
         failure = error as WirekitError
       }

@@ -68,15 +68,33 @@ export class Connection implements ChunkConsumer {
   closed = false
   /** Bytes handed to the socket whose writes have not completed. */
   writingBytes = 0
-  /** The server's set of open connections (for maxConnections and close); left on close. */
-  registry: Set<Connection> | undefined
+  /** The server's record of open connections (for its caps and close); left on close. */
+  registry: { delete(conn: Connection): unknown } | undefined
   /** Set while reading is paused (rate limit): resolves when reading may go on. */
   gate: Promise<void> | undefined
+  /** The largest frame accepted for now (before login), or undefined for the codec's own limit. */
+  #frameLimit: number | undefined
 
   constructor(socket: Transport, codec: FrameCodec, owner: ConnectionOwner) {
     this.socket = socket
     this.owner = owner
     this.#slot = slotFor(codec)
+  }
+
+  /**
+   * Lowers the largest frame accepted (a server until the client has logged in: strangers cannot make it
+   * hold big frames), or lifts the limit back to the codec's with undefined. A lowered limit needs a
+   * decoder of the connection's own, since the shared spare carries the codec's limit.
+   */
+  limitFrames(max: number | undefined): void {
+    this.#frameLimit = max
+    const own = this.#decoder
+    if (max === undefined) {
+      if (own === undefined) return
+      own.maxFrameLength = Number.POSITIVE_INFINITY
+      // Between frames it holds nothing: back to the shared spare, so an idle connection keeps none.
+      if (own.buffered === 0) this.#decoder = undefined
+    } else if (own !== undefined) own.maxFrameLength = max
   }
 
   /** Starts taking the socket's bytes (those that arrived already first). */
@@ -95,8 +113,13 @@ export class Connection implements ChunkConsumer {
       const slot = this.#slot
       let decoder = own
       if (decoder === undefined) {
-        decoder = slot.spare ?? slot.codec.decoder()
-        slot.spare = undefined
+        if (this.#frameLimit === undefined) {
+          decoder = slot.spare ?? slot.codec.decoder()
+          slot.spare = undefined
+        } else {
+          decoder = this.#decoder = slot.codec.decoder()
+          decoder.maxFrameLength = this.#frameLimit
+        }
       }
       try {
         decoder.push(chunk, onFrame)
@@ -107,7 +130,7 @@ export class Connection implements ChunkConsumer {
       } finally {
         reading = previous
       }
-      if (own === undefined) {
+      if (own === undefined && this.#decoder !== decoder) {
         if (decoder.buffered > 0) this.#decoder = decoder
         else slot.spare = decoder
       }

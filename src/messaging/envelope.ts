@@ -164,22 +164,40 @@ export function writeHeader(
   return at
 }
 
-// Decoded names by their bytes: a stream repeats a handful of names, so each is decoded once, not per frame.
-const decodedNames: { bytes: Buffer; name: string }[] = []
-const MAX_DECODED_NAMES = 64
+// Decoded names by their bytes: a stream repeats a handful of names, so each is decoded once, not per
+// frame. The table is direct-mapped by a hash seeded per process: a name that misses replaces only the
+// one name in its slot, which takes it back on its next use. So junk names from one client cannot fill
+// the table for everyone (a first-come table could be filled once and stay full), nor aim at a slot.
+const NAME_SLOTS = 256
+const slotBytes: (Buffer | undefined)[] = new Array(NAME_SLOTS).fill(undefined)
+const slotNames: string[] = new Array(NAME_SLOTS).fill('')
+const NAME_SEED = (Math.random() * 0x1_0000_0000) >>> 0
+
+function slotOf(bytes: Uint8Array, at: number, n: number): number {
+  let h = NAME_SEED ^ n
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ bytes[at + i]!, 0x01000193)
+  return (h ^ (h >>> 16)) & (NAME_SLOTS - 1)
+}
 
 function decodeName(frame: Buffer, at: number, n: number): string {
-  for (const cached of decodedNames) {
-    const bytes = cached.bytes
-    if (bytes.length !== n) continue
+  const slot = slotOf(frame, at, n)
+  const bytes = slotBytes[slot]
+  if (bytes !== undefined && bytes.length === n) {
     let i = 0
     while (i < n && bytes[i] === frame[at + i]) i++
-    if (i === n) return cached.name
+    if (i === n) return slotNames[slot]!
   }
   const name = frame.toString('utf8', at, at + n)
-  if (decodedNames.length < MAX_DECODED_NAMES)
-    decodedNames.push({ bytes: Buffer.from(frame.subarray(at, at + n)), name })
+  slotBytes[slot] = Buffer.from(frame.subarray(at, at + n))
+  slotNames[slot] = name
   return name
+}
+
+/** Whether `name` is in the decoded-name cache right now (for tests and diagnostics). */
+export function isNameCached(name: string): boolean {
+  const bytes = Buffer.from(name, 'utf8')
+  const slot = slotOf(bytes, 0, bytes.length)
+  return slotNames[slot] === name && slotBytes[slot]?.equals(bytes) === true
 }
 
 // Encoded event and method names: an application uses a handful, so each is encoded once.

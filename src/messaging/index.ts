@@ -36,6 +36,7 @@ export {
   type CloseOptions,
   MessageServer,
   type MessageServerOptions,
+  type ServerLimits,
 } from './server.ts'
 export type { RequestHandler, RequestOptions } from './session.ts'
 export type { ClientTlsOptions, ListenAddress, ListenOptions } from './transport.ts'

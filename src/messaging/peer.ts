@@ -43,6 +43,8 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
 
 // The last name that passed: a stream repeats one event name, so most checks end here.
 let lastAllowed = ''
+// The same for names arriving from clients.
+let lastIncoming = ''
 
 export function checkEventName(event: string): void {
   if (event === lastAllowed) return
@@ -72,6 +74,10 @@ export type PeerCore = {
   adapter: MessagingAdapter
   retention: number
   rateLimit: RateLimit | undefined
+  /** Requests of one peer handled at once (see MessageServerOptions.maxRequestsPerPeer). */
+  maxHandling: number
+  /** Rooms one peer may be in (see MessageServerOptions.maxRoomsPerPeer). */
+  maxRooms: number
   handlerFor(method: string): RequestHandler<Peer> | undefined
   /** The session ended for good. */
   ended(peer: Peer, reason: Error): void
@@ -163,8 +169,19 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     return this
   }
 
+  /** Adds the peer to `room`; throws WK_BACKPRESSURE beyond maxRoomsPerPeer rooms. */
   join(room: string): void {
-    if (!this.#over) this.#core.adapter.join(this, room)
+    if (this.#over) return
+    const rooms = this.#core.adapter.roomsOf(this)
+    // Its own room does not count.
+    const joined = rooms.has(this.id) ? rooms.size - 1 : rooms.size
+    if (joined >= this.#core.maxRooms && !rooms.has(room)) {
+      throw new BackpressureError(
+        ErrorCodes.BACKPRESSURE,
+        `Peer ${this.id} is in ${joined} rooms already (maxRoomsPerPeer)`,
+      )
+    }
+    this.#core.adapter.join(this, room)
   }
 
   leave(room: string): void {
@@ -274,6 +291,13 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   // ——— Session hooks ———
 
   protected onEvent(name: string, data: unknown): void {
+    // A client naming an event 'close' or 'error' would fire the application's lifecycle listeners.
+    if (name !== lastIncoming) {
+      if (RESERVED_EVENTS.has(name)) {
+        throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad envelope: "${name}" is a reserved event name`)
+      }
+      lastIncoming = name
+    }
     this.#listeners?.dispatch(name, data)
   }
 
@@ -287,6 +311,10 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
 
   protected get pings(): boolean {
     return false
+  }
+
+  protected override get maxHandling(): number {
+    return this.#core.maxHandling
   }
 
   protected override get isOver(): boolean {

@@ -17,6 +17,7 @@ import type { FrameCodec } from '../framing/codec.ts'
 import type { AsyncSocket } from '../socket/index.ts'
 import { delay, startTimer } from '../util/timeout.ts'
 import type { MessagingAdapter, PeerInfo, SessionSnapshot } from './adapter.ts'
+import { Admission, defaultMaxConnections } from './admission.ts'
 import { publishSession, slowConsumerChannel } from './channels.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 import { decodeEnvelope, Format, Kind, newEnvelope } from './envelope.ts'
@@ -36,7 +37,7 @@ import type { OutboxLimits } from './outbox.ts'
 import { decodePayload, type PayloadCodecName } from './payload-codec.ts'
 import { Peer, type PeerCore, type RateLimit } from './peer.ts'
 import { type BroadcastContext, BroadcastOperator } from './rooms/broadcast-operator.ts'
-import type { RequestHandler } from './session.ts'
+import { MAX_EARLY_FRAME_BYTES, type RequestHandler } from './session.ts'
 import { type ListenAddress, type ListenOptions, listen, type Listener as NetListener } from './transport.ts'
 
 export type AuthenticateInfo = { remoteAddress: string | undefined }
@@ -51,20 +52,53 @@ export type MessageServerOptions = {
    * returning `false` refuses the client with WK_AUTH_FAILED.
    */
   authenticate?: (credentials: unknown, info: AuthenticateInfo) => unknown
-  /** Time allowed for the HELLO and for `authenticate`, in ms; then WK_AUTH_TIMEOUT. @default 10_000 */
+  /** Time allowed for the HELLO and for `authenticate`, in ms; then WK_AUTH_TIMEOUT. @default 5_000 */
   authTimeout?: number
   /** How long a disconnected session stays resumable, in ms. @default 60_000 */
   retention?: number
   /** Largest frame accepted or sent, in bytes; bigger ones close the connection with a protocol error. @default 1 MiB */
   maxFrameLength?: number
-  /** Most simultaneous connections (handshaking ones included); beyond it new clients are refused. @default Infinity */
+  /**
+   * Most simultaneous connections (handshaking ones included). A newcomer beyond it closes the oldest
+   * connection still in its handshake (WK_MAX_CONNECTIONS), so silent connections cannot lock out a
+   * client that logs in; when all have logged in, the newcomer is refused with WK_MAX_CONNECTIONS.
+   * @default 10_000, or the process's open-file limit minus 128 when lower (Linux)
+   */
   maxConnections?: number
+  /**
+   * Most simultaneous connections from one remote address, with the same rule. Behind a proxy every
+   * client has the proxy's address: raise it there. @default 1024
+   */
+  maxConnectionsPerAddress?: number
+  /**
+   * Largest frame accepted before the WELCOME (the HELLO and what a resuming client sends behind it), in
+   * bytes, at least 16 KiB: a stranger cannot make the server hold big frames. @default 64 KiB
+   */
+  maxHandshakeFrameLength?: number
   /** Per-peer cap of unacknowledged server→client messages; a peer over it is cut with WK_SLOW_CONSUMER. @default { maxMessages: 10_000, maxBytes: 4 MiB } */
   peerBuffer?: OutboxLimits
+  /**
+   * Requests of one peer handled at once; one more is answered with WK_BACKPRESSURE without running its
+   * handler. @default 256
+   */
+  maxRequestsPerPeer?: number
+  /** Rooms one peer may be in; `peer.join()` beyond it throws WK_BACKPRESSURE. @default 1000 */
+  maxRoomsPerPeer?: number
   /** Optional per-peer inbound message rate limit. */
   rateLimit?: RateLimit
   /** How the server encodes structured payloads. @default 'json' */
   codec?: PayloadCodecName
+}
+
+/** The limits a server enforces, defaults filled in (see MessageServerOptions and README "Limits"). */
+export type ServerLimits = {
+  maxConnections: number
+  maxConnectionsPerAddress: number
+  authTimeout: number
+  maxHandshakeFrameLength: number
+  maxFrameLength: number
+  maxRequestsPerPeer: number
+  maxRoomsPerPeer: number
 }
 
 export type CloseOptions = {
@@ -95,26 +129,55 @@ export class MessageServer {
   #listeners = new Listeners()
   #nets: NetListener[] = []
   #peers = new Map<string, Peer>()
-  #connections = new Set<Connection>()
+  #admission: Admission
+  #limits: ServerLimits
   #closing = false
   #closed = false
   #core: PeerCore
   #broadcast: BroadcastContext
   #options: Required<
-    Pick<MessageServerOptions, 'authTimeout' | 'retention' | 'maxFrameLength' | 'maxConnections'>
+    Pick<
+      MessageServerOptions,
+      'authTimeout' | 'retention' | 'maxFrameLength' | 'maxConnections' | 'maxHandshakeFrameLength'
+    >
   > &
     MessageServerOptions
 
   constructor(options: MessageServerOptions = {}) {
     const maxFrameLength = options.maxFrameLength ?? 1024 * 1024
     if (!(maxFrameLength >= 64)) throw new InvalidArgumentError('maxFrameLength must be at least 64 bytes')
+    const maxHandshakeFrameLength = options.maxHandshakeFrameLength ?? 64 * 1024
+    if (!(maxHandshakeFrameLength >= MAX_EARLY_FRAME_BYTES)) {
+      throw new InvalidArgumentError(
+        `maxHandshakeFrameLength must be at least ${MAX_EARLY_FRAME_BYTES} bytes`,
+      )
+    }
     this.#options = {
       ...options,
-      authTimeout: options.authTimeout ?? 10_000,
+      authTimeout: options.authTimeout ?? 5_000,
       retention: options.retention ?? 60_000,
       maxFrameLength,
-      maxConnections: options.maxConnections ?? Number.POSITIVE_INFINITY,
+      maxConnections: options.maxConnections ?? defaultMaxConnections(),
+      maxHandshakeFrameLength: Math.min(maxHandshakeFrameLength, maxFrameLength),
     }
+    this.#limits = {
+      maxConnections: this.#options.maxConnections,
+      maxConnectionsPerAddress: positive(
+        options.maxConnectionsPerAddress ?? 1024,
+        'maxConnectionsPerAddress',
+      ),
+      authTimeout: this.#options.authTimeout,
+      maxHandshakeFrameLength: this.#options.maxHandshakeFrameLength,
+      maxFrameLength,
+      maxRequestsPerPeer: positive(options.maxRequestsPerPeer ?? 256, 'maxRequestsPerPeer'),
+      maxRoomsPerPeer: positive(options.maxRoomsPerPeer ?? 1000, 'maxRoomsPerPeer'),
+    }
+    this.#admission = new Admission(this.#limits, (conn) =>
+      conn.close(
+        new MessagingError(ErrorCodes.MAX_CONNECTIONS, 'Closed in its handshake to make room'),
+        this.#goaway(ErrorCodes.MAX_CONNECTIONS, 'Server is full', true),
+      ),
+    )
     this.adapter = options.adapter ?? new MemoryAdapter()
     this.#codec = wireCodec(maxFrameLength)
     const peers = this.#peers
@@ -131,6 +194,8 @@ export class MessageServer {
       adapter,
       retention,
       rateLimit: options.rateLimit,
+      maxHandling: this.#limits.maxRequestsPerPeer,
+      maxRooms: this.#limits.maxRoomsPerPeer,
       handlerFor: (method) => handlers.get(method),
       ended(peer, reason) {
         peers.delete(peer.id)
@@ -212,9 +277,14 @@ export class MessageServer {
     return Promise.resolve(out)
   }
 
+  /** The limits in force (the options, with their defaults filled in). */
+  get limits(): Readonly<ServerLimits> {
+    return this.#limits
+  }
+
   /** Connections open right now (handshaking ones included). */
   get connectionCount(): number {
-    return this.#connections.size
+    return this.#admission.size
   }
 
   /** Messages to the peers in `room` (chain `.to()` for more rooms, `.except()` to exclude). */
@@ -250,7 +320,8 @@ export class MessageServer {
       await delay(Math.min(10, Math.max(1, deadline - Date.now())))
     const goaway = { code: ErrorCodes.SERVER_CLOSING, message: 'Server is closing', reconnect: true }
     for (const peer of [...this.#peers.values()]) peer.shutdown(goaway)
-    for (const conn of [...this.#connections]) conn.close(undefined, goawayFrame(this.#codec, goaway))
+    for (const conn of [...this.#admission.connections])
+      conn.close(undefined, goawayFrame(this.#codec, goaway))
     this.#peers.clear()
     await listenersClosed
     await this.adapter.close()
@@ -268,8 +339,11 @@ export class MessageServer {
   // ——— connections and handshake ———
 
   #accept(transport: AsyncSocket): void {
-    if (this.#closing || this.#connections.size >= this.#options.maxConnections) {
-      const code = this.#closing ? ErrorCodes.SERVER_CLOSING : ErrorCodes.MAX_CONNECTIONS
+    const greeting: Greeting = { timerCancel: noop, helloSeen: false, early: [], earlyBytes: 0 }
+    const conn = new Connection(transport, this.#codec, this.#greeter(greeting, transport))
+    const refused = this.#closing ? ErrorCodes.SERVER_CLOSING : this.#admission.admit(conn)
+    if (refused !== undefined) {
+      const code = refused
       const frame = goawayFrame(this.#codec, { code, message: 'Server is full or closing', reconnect: true })
       transport.write(frame).then(
         () => transport.end(),
@@ -278,10 +352,7 @@ export class MessageServer {
       setTimeout(() => transport.destroy(), 1000).unref()
       return
     }
-    const greeting: Greeting = { timerCancel: noop, helloSeen: false, early: [], earlyBytes: 0 }
-    const conn = new Connection(transport, this.#codec, this.#greeter(greeting, transport))
-    conn.registry = this.#connections
-    this.#connections.add(conn)
+    conn.limitFrames(this.#options.maxHandshakeFrameLength)
     greeting.timerCancel = startTimer(this.#options.authTimeout, () => {
       conn.close(
         new TimeoutError(ErrorCodes.AUTH_TIMEOUT, 'No HELLO in time'),
@@ -375,6 +446,8 @@ export class MessageServer {
       maxFrameLength: this.#options.maxFrameLength,
     }
     const frame = encodeFrame(this.#codec, Kind.WELCOME, Format.JSON, { body: JSON.stringify(welcome) })
+    conn.limitFrames(undefined)
+    this.#admission.loggedIn(conn)
     try {
       peer.takeover(conn, resumed ? hello.lastReceived : 0, frame)
     } catch (error) {
@@ -434,3 +507,8 @@ export class MessageServer {
 }
 
 function noop(): void {}
+
+function positive(value: number, name: string): number {
+  if (!(value >= 1)) throw new InvalidArgumentError(`${name} must be at least 1, got ${value}`)
+  return value
+}

@@ -37,6 +37,11 @@ type VolatileMessage = { name: string; flags: number; body: Body; bodyBytes: num
 
 const MAX_BATCH_BYTES = 256 * 1024
 /**
+ * Largest frame a resuming client sends behind its HELLO, before the WELCOME: servers accept frames up
+ * to their maxHandshakeFrameLength (at least this) until the client has logged in.
+ */
+export const MAX_EARLY_FRAME_BYTES = 16 * 1024
+/**
  * Bytes queued within one event-loop turn after which they are written at once instead of at the
  * end of the turn: a producer emitting thousands of messages in a loop hands the first ones to the
  * socket (and the peer starts reading) while it still builds the rest.
@@ -86,6 +91,8 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   maxFrameLength: number
   /** Requests being handled here whose response is not yet queued. */
   handling = 0
+  /** Their ids (only while some run): a request reusing one of them is a protocol error. */
+  #running: Set<number> | undefined
   #control: Buffer[] | undefined
   #volatile: VolatileMessage[] | undefined
   #volatileBytes = 0
@@ -124,6 +131,13 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   protected abstract onControl(kind: Kind, payload: unknown, conn: Connection): void
   /** The outbox cannot take `size` more bytes: throw, or cut the peer. */
   protected abstract onOutboxFull(size: number, kind: Kind): void
+  /**
+   * Requests of the peer's that may run at once; one more is answered with WK_BACKPRESSURE without
+   * running its handler (a server bounds what one client can make it do).
+   */
+  protected get maxHandling(): number {
+    return Number.POSITIVE_INFINITY
+  }
   /** Whether this side sends pings (the client does; the server answers them). */
   protected abstract get pings(): boolean
   abstract onClose(conn: Connection, error: Error | undefined): void
@@ -326,7 +340,7 @@ export abstract class Session implements ConnectionOwner, Sweepable {
     let through = 0
     const entries: OutboxEntry[] = []
     for (const entry of this.outbox) {
-      if (total >= MAX_BATCH_BYTES) break
+      if (total >= MAX_BATCH_BYTES || codec.encodedLength(entry.size) > MAX_EARLY_FRAME_BYTES) break
       entries.push(entry)
       total += codec.encodedLength(entry.size)
       through = entry.seq
@@ -440,6 +454,18 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   }
 
   #onRequest(id: number, method: string, data: unknown): void {
+    if (this.#running?.has(id)) {
+      throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad envelope: request id ${id} is still being handled`)
+    }
+    if (this.handling >= this.maxHandling) {
+      this.respondError(
+        id,
+        ErrorCodes.BACKPRESSURE,
+        `"${method}" refused: ${this.handling} requests of this client are being handled already`,
+        false,
+      )
+      return
+    }
     const handler = this.handlerFor(method)
     if (handler === undefined) {
       this.respondError(id, ErrorCodes.NO_HANDLER, `no handler for "${method}"`, false)
@@ -457,14 +483,16 @@ export abstract class Session implements ConnectionOwner, Sweepable {
     }
     if (result instanceof Promise) {
       this.handling++
+      const running = (this.#running ??= new Set())
+      running.add(id)
       result.then(
         (value) => {
-          this.handling--
+          this.#finished(id)
           if (started >= 0) this.#handled(method, started, true)
           this.respond(id, value)
         },
         (error) => {
-          this.handling--
+          this.#finished(id)
           if (started >= 0) this.#handled(method, started, false)
           this.#respondThrown(id, error)
         },
@@ -477,6 +505,15 @@ export abstract class Session implements ConnectionOwner, Sweepable {
 
   #handled(method: string, started: number, ok: boolean): void {
     handlerChannel.publish({ session: this, method, ms: performance.now() - started, ok })
+  }
+
+  #finished(id: number): void {
+    this.handling--
+    const running = this.#running
+    if (running === undefined) return
+    running.delete(id)
+    // An idle session keeps no set.
+    if (running.size === 0) this.#running = undefined
   }
 
   protected respond(id: number, value: unknown): void {

@@ -2,6 +2,7 @@
 // TCP / TLS / Unix paths with AsyncServer. A Connection drives the AsyncSocket directly (read chunks,
 // write coalesced buffers); this file only maps messaging options onto socket options.
 
+import { debuglog } from 'node:util'
 import { InvalidArgumentError } from '../errors.ts'
 import { AsyncServer, AsyncSocket, type TlsOptions } from '../socket/index.ts'
 import { delay } from '../util/timeout.ts'
@@ -49,6 +50,7 @@ export function dial(
   tls: ClientTlsOptions | undefined,
 ): Promise<AsyncSocket> {
   if (endpoint.kind === 'unix') return AsyncSocket.connect({ path: endpoint.path, timeout })
+  if (endpoint.kind === 'tls') warnIfUntrusted(tls)
   return AsyncSocket.connect({
     host: endpoint.host,
     port: endpoint.port,
@@ -91,3 +93,20 @@ export async function listen(
 }
 
 function noop(): void {}
+
+const debug = debuglog('wirekit')
+let warnedUntrusted = false
+
+/**
+ * `rejectUnauthorized: false` with neither pins nor `verify` trusts any certificate (anyone on the path
+ * can read and change the traffic): allowed, for tests, but said once per process.
+ */
+function warnIfUntrusted(tls: ClientTlsOptions | undefined): void {
+  if (warnedUntrusted || tls?.rejectUnauthorized !== false) return
+  if ((tls.pins?.length ?? 0) > 0 || tls.verify !== undefined) return
+  warnedUntrusted = true
+  const message =
+    'wirekit: tls:// with rejectUnauthorized: false and no pins or verify trusts any certificate'
+  debug(message)
+  process.emitWarning(message, { code: 'WK_TLS_UNVERIFIED' })
+}

@@ -42,7 +42,8 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
   readonly #core: ChunkStream
   readonly #startedAt = Date.now()
   #lastReceived = Date.now()
-  #pinged = false
+  /** When we pinged a silent peer (0: not waiting for an answer). */
+  #pingedAt = 0
   #live: LiveStream | undefined
   #mediaStreamId = 0
   #nextStreamId = 1
@@ -86,7 +87,7 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
         if (this.#closed) return
         this.bytesIn += bytes.length
         this.#lastReceived = Date.now()
-        this.#pinged = false
+        this.#pingedAt = 0
         for (const message of this.#core.receive(bytes)) {
           const pending = this.#handle(message)
           if (pending !== undefined) await pending
@@ -337,14 +338,14 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
   sweep(now: number): void {
     const { pingInterval, pingTimeout, idleTimeout } = this.#ctx.options
     const silent = now - this.#lastReceived
-    if (silent >= pingInterval + pingTimeout) {
+    if (this.#pingedAt > 0 && now - this.#pingedAt >= pingTimeout) {
       this.#fail(this.#ctx.timeoutError(`no data from the peer for ${silent} ms (ping unanswered)`))
     } else if (this.action === undefined && now - this.#startedAt >= idleTimeout) {
       this.#fail(this.#ctx.timeoutError(`neither published nor played within ${idleTimeout} ms`))
     } else if (this.action === 'publish' && silent >= idleTimeout) {
       this.#fail(this.#ctx.timeoutError(`the publisher sent nothing for ${silent} ms`))
-    } else if (silent >= pingInterval && !this.#pinged) {
-      this.#pinged = true
+    } else if (silent >= pingInterval && this.#pingedAt === 0) {
+      this.#pingedAt = now
       this.#send(userControl(UserControl.PING_REQUEST, now - this.#startedAt))
       this.#flush()
     }

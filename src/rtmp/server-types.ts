@@ -52,7 +52,7 @@ export type RtmpServerOptions = {
   staleAfter?: number
   /** Ping a peer silent for this long (ms). @default 10_000 */
   pingInterval?: number
-  /** Close a peer silent for pingInterval + pingTimeout. @default 10_000 */
+  /** Close a pinged peer that has sent nothing within this (ms). @default 10_000 */
   pingTimeout?: number
   /** Close a connection that has not published or played within this, or a publisher that sends nothing for this long (ms). @default 30_000 */
   idleTimeout?: number

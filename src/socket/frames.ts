@@ -37,11 +37,18 @@ export async function* readFrames(
       }
       throw error
     }
-    decoder.push(chunk, (frame) => {
-      frames.push(isInside(frame, chunk) ? frame : Buffer.from(frame))
-    })
+    let failure: unknown
+    try {
+      decoder.push(chunk, (frame) => {
+        frames.push(isInside(frame, chunk) ? frame : Buffer.from(frame))
+      })
+    } catch (error) {
+      // Fail fast but lose nothing (as Netty does): frames that arrived whole before the bad one go out first.
+      failure = error
+    }
     for (let i = 0; i < frames.length; i++) yield frames[i]!
     frames.length = 0
+    if (failure !== undefined) throw failure
   }
 }
 

@@ -152,6 +152,11 @@ describe('wirekit chat (spawned, over pipes)', () => {
       assert.equal(await chat.exited, 1, name)
       assert.match(chat.err, /the nickname ".*" is taken .*names are unique ignoring case/, name)
     }
+    // A client without a token (a plain MessageClient) cannot take a connected name either.
+    await assert.rejects(
+      MessageClient.connect(url, { credentials: { name: 'Alice' }, reconnect: false }),
+      /the nickname "Alice" is taken/,
+    )
     const bad = spawnChat(url, 'bad\x1bname')
     assert.equal(await bad.exited, 2)
     assert.match(bad.err, /a nickname is 1-24 letters/)

@@ -34,7 +34,7 @@ describe('wirekit CLI', () => {
 
   test('the program names every command of the contract', () => {
     const names = program().commands.map((c) => c.name())
-    assert.deepEqual(names.sort(), ['bench', 'chat', 'demo', 'get', 'proxy', 'serve'])
+    assert.deepEqual(names.sort(), ['bench', 'chat', 'demo', 'get', 'proxy', 'rtmp', 'serve'])
   })
 
   describe('wirekit get', () => {

@@ -227,6 +227,41 @@ describe('wirekit get', () => {
     assert.equal(existsSync(partial), false)
   })
 
+  test('a body cut mid-way exits 1, names the kept partial file, and --resume completes it', async () => {
+    const whole = randomBytes(2 * MiB)
+    const cutter = createServer((req, res) => {
+      const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '')
+      if (range !== null && req.headers['if-range'] === '"v1"') {
+        const from = Number(range[1])
+        res.writeHead(206, {
+          'content-range': `bytes ${from}-${whole.length - 1}/${whole.length}`,
+          'content-length': String(whole.length - from),
+          etag: '"v1"',
+        })
+        res.end(whole.subarray(from))
+        return
+      }
+      res.writeHead(200, { 'content-length': String(whole.length), etag: '"v1"' })
+      res.write(whole.subarray(0, MiB), () => setTimeout(() => res.destroy(), 50))
+    })
+    await new Promise<void>((resolve) => cutter.listen(0, '127.0.0.1', resolve))
+    try {
+      const url = `http://127.0.0.1:${(cutter.address() as { port: number }).port}/file`
+      const to = join(out, 'cut.bin')
+      const first = await wirekit(['--retries', '0', '-o', to, url])
+      assert.equal(first.code, 1, first.stderr)
+      // What arrived before the cut and reached the disk is kept (the write of the last chunks may be cut too).
+      assert.match(first.stderr, /kept .*cut\.bin\.download \([\d.]+ (KiB|MiB)\), continue with --resume/)
+      const second = await wirekit(['--resume', '-o', to, url])
+      assert.equal(second.code, 0, second.stderr)
+      assert.match(second.stderr, /resuming at [\d.]+ (KiB|MiB)/)
+      assert.deepEqual(readFileSync(to), whole)
+    } finally {
+      cutter.closeAllConnections()
+      await new Promise((resolve) => cutter.close(resolve))
+    }
+  })
+
   test('--resume against a server that ignores Range says it restarts from zero (python3 -m http.server)', async () => {
     const to = join(out, 'restart.bin')
     const url = `${python.url}30mib.bin`

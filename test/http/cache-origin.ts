@@ -4,7 +4,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, beforeEach } from 'node:test'
 import { Agent, type Dispatcher, request } from 'undici'
-import { type CachePolicy, HttpCache } from '../../src/http/cache/index.ts'
+import { type CachePolicy, HttpCache, type TraceOption } from '../../src/http/cache/index.ts'
 
 export type Resource = {
   body: string
@@ -106,8 +106,8 @@ export function sender(
   headers: Record<string, string> = {},
   log?: SendLog,
 ) {
-  return async (extra: Record<string, string>): Promise<Res> => {
-    const res = await request(url, { dispatcher, headers: { ...headers, ...extra } })
+  return async (extra: Record<string, string>, dispatch: TraceOption): Promise<Res> => {
+    const res = await request(url, { dispatcher, headers: { ...headers, ...extra }, ...dispatch })
     const body = await res.body.text()
     log?.push({ status: res.statusCode, bodyBytes: Buffer.byteLength(body) })
     const flat: Record<string, string> = {}

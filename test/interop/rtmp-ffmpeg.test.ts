@@ -34,14 +34,21 @@ before(async () => {
   const { port } = await server.listen({ port: 0 })
   const httpFlv = await server.listenHttpFlv({ port: 0 })
   server.on('publish', () => publishes++)
+  let plays = 0
+  server.on('play', () => plays++)
   const url = `rtmp://127.0.0.1:${port}/live/key`
   const out = (name: string) => join(dir, `${name}.flv`)
-  // A player waiting before the publisher starts.
+  // A player and ffprobe waiting before the publisher starts.
   const early = ffmpeg('-i', url, '-c', 'copy', '-f', 'flv', out('early'))
-  await until(() => server.stats().players === 1, 10_000, 'the early player')
-  const push = finished(ffmpeg('-re', '-i', file, '-c', 'copy', '-f', 'flv', url), 30_000)
-  // Mid-stream: well past the first keyframe, before the last.
-  await until(() => (server.stats().streams[0]?.uptime ?? 0) > 1600, 10_000, 'the stream to run 1.6 s')
+  const probing = probeCodecs(url)
+  await until(() => plays === 2, 20_000, 'the early player and ffprobe')
+  const pusher = ffmpeg('-re', '-i', file, '-c', 'copy', '-f', 'flv', url)
+  const push = finished(pusher, 60_000)
+  // Mid-stream: well past the first keyframe, before the last. The pusher is paused while the late
+  // players connect, so however slow the machine they join a live stream.
+  await until(() => (server.stats().streams[0]?.uptime ?? 0) > 1600, 20_000, 'the stream to run 1.6 s')
+  pusher.kill('SIGSTOP')
+  const playsBefore = plays
   const late = ffmpeg('-i', url, '-c', 'copy', '-f', 'flv', out('late'))
   const httpPlayer = ffmpeg(
     '-i',
@@ -52,7 +59,12 @@ before(async () => {
     'flv',
     out('http'),
   )
-  probed = await probeCodecs(url)
+  try {
+    await until(() => plays >= playsBefore + 2, 20_000, 'the late players')
+  } finally {
+    pusher.kill('SIGCONT')
+  }
+  probed = await probing
   const [pushed, e, l, h] = await Promise.all([push, finished(early), finished(late), finished(httpPlayer)])
   assert.equal(pushed.code, 0, pushed.stderr)
   for (const [name, r] of [

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { after, before, test } from 'node:test'
 import { isWirekitError } from '../../src/errors.ts'
 import { FlvReader, type FlvTag, RtmpClient, type RtmpPublisher } from '../../src/rtmp/index.ts'
-import { finished, makeSource, offsetIn, packets, type Run, start, tempDir } from './rtmp-tools.ts'
+import { finished, makeSource, offsetIn, packets, type Run, start, tempDir, until } from './rtmp-tools.ts'
 
 const dir = tempDir('rtmp-nginx')
 let file: string
@@ -83,7 +83,9 @@ before(async () => {
   const collected = (async () => {
     for await (const tag of (await playing).tags()) played.push(tag)
   })()
-  await new Promise((r) => setTimeout(r, 500)) // both players are connected and waiting
+  // Both players are connected and waiting (nginx logs each play at level info).
+  const plays = () => (readFileSync(join(dir, 'error.log'), 'utf8').match(/ play: name='key'/g) ?? []).length
+  await until(() => plays() >= 2, 20_000, 'both players at nginx')
   const publisher = await RtmpClient.publish(url)
   await publisher.push(createReadStream(file), { realtime: true })
   await publisher.close()

@@ -75,7 +75,7 @@ test('a publisher reset mid-stream: RTMP and HTTP-FLV players see the end, the s
 })
 
 test('a slow player skips to later keyframes within its cap while 20 others get every frame', async () => {
-  const cap = 256 * 1024
+  const cap = 1024 * 1024
   const { server, url } = await serve({ playerBufferBytes: cap })
   const publisher = await RtmpClient.publish(url)
   await publisher.writeTag(avcConfig())

@@ -8,12 +8,12 @@ import { CACHED_METHODS, createCacheInterceptor } from './interceptor.ts'
 import { lookupStored, type StoredHit } from './lookup.ts'
 import { CACHE_POLICIES, type CachedResponseLike, type CachePolicy, runPolicy, type Send } from './policy.ts'
 import { type OpenedStore, openStore } from './store.ts'
-import { TraceRegistry } from './trace.ts'
 import type { CacheStore } from './undici-internals.ts'
 
 export type { StoredHit } from './lookup.ts'
 export type { CachedResponseLike, CachePolicy } from './policy.ts'
 export { CACHE_POLICIES, isNetworkFailure } from './policy.ts'
+export { kCacheTrace, type TraceOption } from './trace.ts'
 export type { CacheStore } from './undici-internals.ts'
 
 const debug = debuglog('wirekit')
@@ -39,7 +39,7 @@ export type CacheOptions = {
  * @example
  * const cache = new HttpCache({ path: './http-cache.sqlite' })
  * const agent = new Agent().compose(cache.interceptor)
- * for await (const res of cache.run('cache-then-network', 'GET', (extra) => myRequest(agent, extra))) render(res)
+ * for await (const res of cache.run('cache-then-network', 'GET', (headers, dispatch) => myRequest(agent, headers, dispatch))) render(res)
  */
 export class HttpCache {
   /** RFC 9111 interceptor (undici's cache interceptor configured for a private cache): compose it onto an Agent. */
@@ -48,7 +48,6 @@ export class HttpCache {
   readonly policy: CachePolicy
 
   readonly #opened: OpenedStore
-  readonly #traces = new TraceRegistry()
   readonly #background = new Set<Promise<unknown>>()
   #closed = false
 
@@ -57,7 +56,7 @@ export class HttpCache {
       throw new InvalidArgumentError('cache options must be an object')
     this.policy = checkPolicy(options.policy ?? 'http')
     this.#opened = openStore(options)
-    this.interceptor = createCacheInterceptor(this.#opened.store, this.#traces)
+    this.interceptor = createCacheInterceptor(this.#opened.store)
   }
 
   /** The underlying undici store. */
@@ -71,10 +70,10 @@ export class HttpCache {
   }
 
   /**
-   * Runs one request under a policy and yields the responses to deliver, in order. `send(extraHeaders)` performs the
-   * request through a dispatcher composed with `interceptor`, with the extra request headers merged in (they carry
-   * Cache-Control directives and a private trace header the interceptor removes). `fromCache` and `notModified` are
-   * set on every response yielded.
+   * Runs one request under a policy and yields the responses to deliver, in order. `send(headers, dispatch)`
+   * performs the request through a dispatcher composed with `interceptor`, with `headers` (Cache-Control directives)
+   * merged into the request's and `dispatch` (the request's trace, under a symbol) spread into the dispatch options.
+   * `fromCache` and `notModified` are set on every response yielded.
    */
   run<R extends CachedResponseLike>(
     policy: CachePolicy | undefined,
@@ -86,13 +85,7 @@ export class HttpCache {
     if (typeof send !== 'function') throw new InvalidArgumentError('run() needs a send function')
     const chosen = checkPolicy(policy ?? this.policy)
     const cacheable = (CACHED_METHODS as readonly string[]).includes(String(method).toUpperCase())
-    return runPolicy(
-      chosen,
-      cacheable,
-      send,
-      { traces: this.#traces, background: (task) => this.#keep(task) },
-      held,
-    )
+    return runPolicy(chosen, cacheable, send, { background: (task) => this.#keep(task) }, held)
   }
 
   /**

@@ -3,7 +3,7 @@
 // cached one at once and then the fresh one, or a notModified copy of the cached one when the origin says "same".
 import { debuglog } from 'node:util'
 import { ErrorCodes } from '../../errors.ts'
-import { TRACE_HEADER, type Trace, type TraceMode, type TraceRegistry } from './trace.ts'
+import { kCacheTrace, type Trace, type TraceMode, type TraceOption } from './trace.ts'
 
 const debug = debuglog('wirekit')
 
@@ -42,11 +42,14 @@ export type CachedResponseLike = {
   notModified?: boolean
 }
 
-export type Send<R> = (extraHeaders: Record<string, string>) => Promise<R>
+/**
+ * Sends the request once through a dispatcher composed with the cache's interceptor: `headers` merged into the
+ * request's headers (Cache-Control directives of the policy), `dispatch` spread into the dispatch options.
+ */
+export type Send<R> = (headers: Record<string, string>, dispatch: TraceOption) => Promise<R>
 
 /** What a policy run needs from its HttpCache. */
 export type PolicyRuntime = {
-  traces: TraceRegistry
   /** Keeps a request that outlives the run (a background refresh) until it settles; close() waits for these. */
   background(task: Promise<unknown>): void
 }
@@ -70,38 +73,38 @@ export async function* runPolicy<R extends CachedResponseLike>(
   held?: R,
 ): AsyncGenerator<R> {
   if (!cacheable) {
-    yield deliver(await attempt(send, runtime, undefined))
+    yield deliver(await attempt(send, undefined))
     return
   }
   switch (policy) {
     case 'http':
-      yield deliver(await attempt(send, runtime, undefined))
+      yield deliver(await attempt(send, undefined))
       return
     case 'network-only':
-      yield deliver(await attempt(send, runtime, REVALIDATE, { unconditional: true }))
+      yield deliver(await attempt(send, REVALIDATE, { unconditional: true }))
       return
     case 'cache-first':
-      yield deliver(await attempt(send, runtime, ANY_STALENESS))
+      yield deliver(await attempt(send, ANY_STALENESS))
       return
     case 'network-first':
-      yield await networkFirst(send, runtime)
+      yield await networkFirst(send)
       return
     case 'stale-while-revalidate': {
-      const cached = held ?? (await probe(send, runtime))
+      const cached = held ?? (await probe(send))
       if (cached === undefined) {
-        yield deliver(await attempt(send, runtime, undefined))
+        yield deliver(await attempt(send, undefined))
         return
       }
       // Under plain HTTP rules the refresh is a no-op for a fresh entry and a revalidation for a stale one.
-      runtime.background(attempt(send, runtime, undefined))
+      runtime.background(attempt(send, undefined))
       yield cached
       return
     }
     case 'cache-then-network': {
-      const cached = held ?? (await probe(send, runtime))
+      const cached = held ?? (await probe(send))
       const mode: TraceMode = cached ? { collapse: { etag: headerOf(cached.headers, 'etag') } } : {}
       // Start the origin request before delivering the cached response: the caller may never ask for the update.
-      const fresh = attempt(send, runtime, REVALIDATE, mode)
+      const fresh = attempt(send, REVALIDATE, mode)
       if (cached !== undefined) {
         runtime.background(fresh)
         yield cached
@@ -116,12 +119,12 @@ export async function* runPolicy<R extends CachedResponseLike>(
   }
 }
 
-async function networkFirst<R extends CachedResponseLike>(send: Send<R>, runtime: PolicyRuntime): Promise<R> {
+async function networkFirst<R extends CachedResponseLike>(send: Send<R>): Promise<R> {
   try {
-    return deliver(await attempt(send, runtime, REVALIDATE))
+    return deliver(await attempt(send, REVALIDATE))
   } catch (error) {
     if (!isNetworkFailure(error)) throw error
-    const cached = await probe(send, runtime)
+    const cached = await probe(send)
     if (cached === undefined) throw error
     debug('cache: network-first fell back to the cache: %s', (error as Error)?.message)
     return cached
@@ -129,12 +132,9 @@ async function networkFirst<R extends CachedResponseLike>(send: Send<R>, runtime
 }
 
 /** The stored response (any age) without contacting the origin, or undefined on a miss or a failing store. */
-async function probe<R extends CachedResponseLike>(
-  send: Send<R>,
-  runtime: PolicyRuntime,
-): Promise<R | undefined> {
+async function probe<R extends CachedResponseLike>(send: Send<R>): Promise<R | undefined> {
   try {
-    const result = await attempt(send, runtime, CACHED_ONLY)
+    const result = await attempt(send, CACHED_ONLY)
     return result.response
   } catch (error) {
     if (isCancellation(error)) throw error
@@ -146,15 +146,14 @@ async function probe<R extends CachedResponseLike>(
 /** One `send` with a trace, labelled with where its response came from. */
 async function attempt<R extends CachedResponseLike>(
   send: Send<R>,
-  runtime: PolicyRuntime,
   cacheControl: string | undefined,
   mode: TraceMode = {},
 ): Promise<Attempt<R>> {
-  const [id, trace] = runtime.traces.open(mode)
-  const extra: Record<string, string> = { [TRACE_HEADER]: id }
+  const trace: Trace = { mode }
+  const extra: Record<string, string> = {}
   if (cacheControl !== undefined) extra['cache-control'] = cacheControl
   try {
-    const response = await send(extra)
+    const response = await send(extra, { [kCacheTrace]: trace })
     response.fromCache = trace.outcome === 'cache' || trace.outcome === 'revalidated'
     if (trace.outcome === 'revalidated') response.notModified = true
     return { response, trace }
@@ -162,8 +161,6 @@ async function attempt<R extends CachedResponseLike>(
     // A miss under only-if-cached and a withheld "same" body are answers, whatever the session made of them.
     if (trace.outcome === 'not-cached' || trace.collapsed) return { response: undefined, trace, error }
     throw error
-  } finally {
-    runtime.traces.close(id)
   }
 }
 

@@ -1,9 +1,13 @@
-// A trace follows one request of HttpCache.run() through the interceptor: run() opens it and names it in a private
-// request header; the layers above and below undici's cache interceptor record what really happened (served from the
-// store, revalidated with a 304, fetched, or missed under only-if-cached) so `fromCache` never has to be guessed.
+// A trace follows one request of HttpCache.run() through the interceptor: run() creates it and hands it to the
+// request as a symbol-keyed dispatch option (never a header: nothing private can leak to the origin or into a cache
+// key); the layers above and below undici's cache interceptor record what really happened (served from the store,
+// revalidated with a 304, fetched, or missed under only-if-cached) so `fromCache` never has to be guessed.
 
-/** Request header carrying the trace id from run() to the interceptor; removed before the cache or the network sees it. */
-export const TRACE_HEADER = 'x-wirekit-cache-trace'
+/** Dispatch option carrying a request's trace from run() to the interceptor (spread it into the request options). */
+export const kCacheTrace: unique symbol = Symbol('wirekit.cache.trace')
+
+/** What run() asks `send` to add to its dispatch options: spread it in (`{ ...options, ...dispatch }`). */
+export type TraceOption = { [kCacheTrace]: Trace }
 
 export type TraceMode = {
   /** Drop the validators undici adds when revalidating: the origin must send a full response (network-only). */
@@ -27,29 +31,4 @@ export type Trace = {
   onlyIfCached?: boolean
   /** The caller sent its own validators: never strip them. */
   userConditional?: boolean
-}
-
-/** Open traces by id. Bounded by the requests in flight: run() closes each trace in a `finally`. */
-export class TraceRegistry {
-  #next = 0
-  #open = new Map<string, Trace>()
-
-  open(mode: TraceMode): [id: string, trace: Trace] {
-    const id = String(++this.#next)
-    const trace: Trace = { mode }
-    this.#open.set(id, trace)
-    return [id, trace]
-  }
-
-  get(id: string | undefined): Trace | undefined {
-    return id === undefined ? undefined : this.#open.get(id)
-  }
-
-  close(id: string): void {
-    this.#open.delete(id)
-  }
-
-  get size(): number {
-    return this.#open.size
-  }
 }

@@ -58,9 +58,15 @@ export function dashboardScript(): Promise<string> {
       if (built.pathname.includes('/dist/browser/') && existsSync(built)) return readFileSync(built, 'utf8')
     }
     // A checkout: esbuild (a dev dependency) bundles the source once, in memory.
-    const esbuild = await import('esbuild')
+    const esbuild = await import('esbuild').catch(() => {
+      script = undefined // try again on the next request (a build may land meanwhile)
+      throw new Error('the dashboard script is not built (dist/browser/dashboard.js) and esbuild is absent')
+    })
     const result = await esbuild.build({
-      entryPoints: [new URL('./app.ts', import.meta.url).pathname],
+      // app.ts beside the source, app.js beside the compiled dist/web/dashboard/page.js.
+      entryPoints: [
+        ['./app.ts', './app.js'].map((f) => new URL(f, import.meta.url).pathname).find(existsSync)!,
+      ],
       bundle: true,
       minify: true,
       format: 'esm',
@@ -76,7 +82,14 @@ export function dashboardRoutes(): Route[] {
   const page =
     (type: string, body: () => string | Promise<string>): Route['handle'] =>
     async (_req, res) => {
-      const text = await body()
+      let text: string
+      try {
+        text = await body()
+      } catch (error) {
+        res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+        res.end(`${(error as Error).message}\n`)
+        return
+      }
       res.writeHead(200, {
         'content-type': type,
         'content-security-policy': DASHBOARD_CSP,

@@ -1,0 +1,329 @@
+// Benchmark: RTMP fan-out. One ~3 Mbps publish (25 fps, a keyframe every 2 s, AAC beside it), N RTMP
+// players and N HTTP-FLV players on loopback. Measured on the server process alone: CPU time per
+// megabit delivered to players, RSS per player; and the added latency publish → player (each video
+// frame carries its send time). wirekit's RtmpServer against node-media-server 4.x, in the same run,
+// with the same publisher and players (wirekit's RtmpClient, node:http for HTTP-FLV) in other processes.
+// Usage: node bench/rtmp-fanout.ts [--quick]
+import { type ChildProcess, fork, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { FlvReader, RtmpClient, type RtmpPublisher, RtmpServer } from '../src/rtmp/index.ts'
+import { formatRatio, markdownTable, quantile } from './peers/format.ts'
+
+const quick = process.argv.includes('--quick')
+const role = process.argv[process.argv.indexOf('--role') + 1]
+const PLAYERS = quick ? 50 : 200 // of each kind
+const WARMUP_MS = quick ? 1500 : 3000
+const MEASURE_MS = quick ? 4000 : 10_000
+const FPS = 25
+const FRAME_BYTES = 15_000 // 25 × 15 KB × 8 ≈ 3 Mbps
+const GOP = 50
+const DEADLINE_MS = quick ? 120_000 : 300_000
+// A real H.264 (x264) decoder configuration and AAC-LC one, so both servers parse them as they would live.
+const AVC_CONFIG = Buffer.from(
+  '17000000000142c00dffe100166742c00dda0507ec0440000003004000000c83c50aa801000468ce0fc8',
+  'hex',
+)
+const AAC_CONFIG = Buffer.from('af00120856e500', 'hex')
+
+const wallNow = () => performance.timeOrigin + performance.now()
+
+// ---- roles run in child processes ------------------------------------------------------------
+
+async function wirekitServer(): Promise<void> {
+  const server = new RtmpServer()
+  const rtmp = await server.listen({ port: 0 })
+  const flv = await server.listenHttpFlv({ port: 0 })
+  process.send!({ type: 'ready', rtmp: rtmp.port, http: flv.port })
+  process.on('message', () => process.exit(0))
+}
+
+type PlayerReport = { type: 'report'; bytes: number; connected: number; latencies?: number[] }
+
+async function players(rtmpUrl: string, flvUrl: string, count: number): Promise<void> {
+  let bytes = 0
+  let connected = 0
+  let sampling = false
+  const latencies: number[] = []
+  const frame = (type: number, data: Buffer) => {
+    bytes += data.length
+    // Video frames after the 5-byte AVC header carry the publisher's send time; sample one in four.
+    if (sampling && type === 9 && data[1] === 1 && data.length > 13 && Math.random() < 0.25)
+      latencies.push(wallNow() - data.readDoubleBE(5))
+  }
+  const rtmpOne = async () => {
+    const player = await RtmpClient.play(rtmpUrl, { timeout: 30_000 })
+    connected++
+    for await (const tag of player.tags()) frame(tag.type, tag.data)
+  }
+  const flvOne = () =>
+    new Promise<void>((resolve) => {
+      http
+        .get(flvUrl, { agent: false }, (res) => {
+          connected++
+          const reader = new FlvReader()
+          res.on('data', (chunk: Buffer) => {
+            for (const tag of reader.push(chunk)) frame(tag.type, tag.data)
+          })
+          res.on('end', resolve)
+          res.on('error', () => resolve())
+        })
+        .on('error', () => resolve())
+    })
+  for (let i = 0; i < count; i++) {
+    rtmpOne().catch((e) => process.stderr.write(`rtmp player: ${e.message}\n`))
+    void flvOne()
+    if (i % 20 === 19) await sleep(20) // no connect storm
+  }
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'sample') sampling = true
+    const report: PlayerReport = { type: 'report', bytes, connected }
+    if (m.type === 'finish') report.latencies = latencies
+    process.send!(report)
+  })
+}
+
+// ---- the orchestrator ------------------------------------------------------------------------
+
+type Measured = {
+  cpuMsPerMbit: number
+  rssPerPlayerKiB: number
+  p50: number
+  p99: number
+  mbps: number
+  connected: number
+}
+
+/** utime + stime of a process, in ms (from /proc: Linux only). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // USER_HZ is 100 on Linux
+}
+function rssBytes(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)
+  return Number(line?.[1] ?? 0) * 1024
+}
+
+function ask(child: ChildProcess, type: string): Promise<PlayerReport> {
+  child.send({ type })
+  return once(child, 'message').then(([m]) => m as PlayerReport)
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy()
+        resolve(true)
+      })
+      s.on('error', () => resolve(false))
+    })
+    if (ok) return
+    await sleep(50)
+  }
+  throw new Error(`nothing listens on ${port}`)
+}
+
+async function freePort(): Promise<number> {
+  const probe = net.createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as net.AddressInfo
+  await new Promise((resolve) => probe.close(resolve))
+  return port
+}
+
+const self = fileURLToPath(import.meta.url)
+
+async function startWirekit(): Promise<{ pid: number; rtmp: number; http: number; stop: () => void }> {
+  const profile = process.env.WIREKIT_BENCH_PROFILE // a directory: write a CPU profile of the server there
+  const child = fork(self, ['--role', 'wirekit-server'], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
+  })
+  const [ready] = (await once(child, 'message')) as [{ rtmp: number; http: number }]
+  const stop = () => (profile ? child.send({ type: 'exit' }) : child.kill('SIGKILL'))
+  return { pid: child.pid!, rtmp: ready.rtmp, http: ready.http, stop }
+}
+
+async function startNms(dir: string): Promise<{ pid: number; rtmp: number; http: number; stop: () => void }> {
+  const rtmp = await freePort()
+  const httpPort = await freePort()
+  const config = join(dir, 'nms.json')
+  writeFileSync(
+    config,
+    JSON.stringify({
+      bind: '127.0.0.1',
+      notify: { url: '' },
+      store: { path: join(dir, 'data') },
+      auth: { play: false, publish: false, secret: '' },
+      rtmp: { port: rtmp },
+      http: { port: httpPort },
+      webadmin: { enable: false },
+      record: { auto: false, path: join(dir, 'record') },
+    }),
+  )
+  const app = fileURLToPath(new URL('../node_modules/node-media-server/bin/app.js', import.meta.url))
+  const child = spawn(process.execPath, [app, '-c', config, '--no-admin'], { stdio: 'ignore', cwd: dir })
+  await waitForPort(rtmp)
+  await waitForPort(httpPort)
+  return { pid: child.pid!, rtmp, http: httpPort, stop: () => child.kill('SIGKILL') }
+}
+
+/** Publishes in real time until stopped: a video frame (with its send time) and an audio frame every 40 ms. */
+function publish(publisher: RtmpPublisher): { stop: () => Promise<void> } {
+  let running = true
+  const loop = (async () => {
+    await publisher.writeTag({ type: 9, timestamp: 0, data: AVC_CONFIG })
+    await publisher.writeTag({ type: 8, timestamp: 0, data: AAC_CONFIG })
+    const start = performance.now()
+    for (let n = 0; running; n++) {
+      const ts = Math.round((n * 1000) / FPS)
+      const wait = start + ts - performance.now()
+      if (wait > 0) await sleep(wait)
+      const video = Buffer.alloc(FRAME_BYTES, n & 0xff)
+      video[0] = n % GOP === 0 ? 0x17 : 0x27
+      video[1] = 1
+      video.writeDoubleBE(wallNow(), 5)
+      await publisher.writeTag({ type: 9, timestamp: ts, data: video })
+      await publisher.writeTag({ type: 8, timestamp: ts, data: Buffer.alloc(200, 0xaf) })
+    }
+  })()
+  return {
+    stop: async () => {
+      running = false
+      await loop
+      await publisher.close()
+    },
+  }
+}
+
+async function measure(name: string, server: { pid: number; rtmp: number; http: number }): Promise<Measured> {
+  const publisher = await RtmpClient.publish(`rtmp://127.0.0.1:${server.rtmp}/live/bench`)
+  const pub = publish(publisher)
+  await sleep(1000)
+  const rssAlone = rssBytes(server.pid)
+  const playerProc = fork(
+    self,
+    [
+      '--role',
+      'players',
+      '--n',
+      String(PLAYERS),
+      '--rtmp',
+      `rtmp://127.0.0.1:${server.rtmp}/live/bench`,
+      '--flv',
+      `http://127.0.0.1:${server.http}/live/bench.flv`,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+  )
+  try {
+    const connectBy = Date.now() + 60_000
+    while ((await ask(playerProc, 'poll')).connected < 2 * PLAYERS) {
+      if (Date.now() > connectBy) break
+      await sleep(250)
+    }
+    await sleep(WARMUP_MS)
+    const cpu0 = cpuMs(server.pid)
+    const start = await ask(playerProc, 'sample')
+    const t0 = performance.now()
+    await sleep(MEASURE_MS)
+    const cpu1 = cpuMs(server.pid)
+    const end = await ask(playerProc, 'finish')
+    const elapsed = performance.now() - t0
+    const rss = rssBytes(server.pid)
+    const megabits = ((end.bytes - start.bytes) * 8) / 1e6
+    const latencies = (end.latencies ?? []).sort((a, b) => a - b)
+    process.stderr.write(
+      `rtmp-fanout: ${name}: ${end.connected} players, ${(megabits / (elapsed / 1000)).toFixed(0)} Mbit/s delivered\n`,
+    )
+    return {
+      cpuMsPerMbit: (cpu1 - cpu0) / megabits,
+      rssPerPlayerKiB: (rss - rssAlone) / 1024 / end.connected,
+      p50: quantile(latencies, 0.5),
+      p99: quantile(latencies, 0.99),
+      mbps: megabits / (elapsed / 1000),
+      connected: end.connected,
+    }
+  } finally {
+    playerProc.kill('SIGKILL')
+    await pub.stop().catch(() => {})
+  }
+}
+
+async function main(): Promise<void> {
+  const deadline = setTimeout(() => {
+    process.stderr.write('rtmp-fanout: deadline passed\n')
+    process.exit(1)
+  }, DEADLINE_MS)
+  const dir = mkdtempSync(join(tmpdir(), 'wirekit-bench-rtmp-'))
+  const results = new Map<string, Measured>()
+  const failures: string[] = []
+  for (const [name, start] of [
+    ['wirekit', startWirekit],
+    ['node-media-server', () => startNms(dir)],
+  ] as const) {
+    const server = await start()
+    try {
+      results.set(name, await measure(name, server))
+    } catch (error) {
+      failures.push(`${name}: ${(error as Error).message}`)
+    } finally {
+      server.stop()
+      await sleep(500)
+    }
+  }
+  rmSync(dir, { recursive: true, force: true })
+  clearTimeout(deadline)
+  const w = results.get('wirekit')
+  const n = results.get('node-media-server')
+  const row = (name: string, m: Measured | undefined): string[] =>
+    m === undefined
+      ? [name, 'failed', '', '', '', '', '']
+      : [
+          name,
+          String(m.connected),
+          `${m.mbps.toFixed(0)}`,
+          m.cpuMsPerMbit.toFixed(3),
+          m.rssPerPlayerKiB.toFixed(1),
+          m.p50.toFixed(1),
+          m.p99.toFixed(1),
+        ]
+  const lines = [
+    '## RTMP fan-out',
+    '',
+    `One ~3 Mbps publish (25 fps, 15 KB frames, keyframe every 2 s, AAC), ${PLAYERS} RTMP + ${PLAYERS} HTTP-FLV players on`,
+    `loopback, ${MEASURE_MS / 1000} s measured after ${WARMUP_MS / 1000} s of warm-up. Server CPU (utime + stime of the server`,
+    'process alone) per megabit delivered to players; RSS added per player; publish → player latency of',
+    'video frames (send time carried in the frame; players and publisher in other processes).',
+    '',
+    markdownTable(
+      [
+        'server',
+        'players',
+        'Mbit/s delivered',
+        'CPU ms / Mbit',
+        'RSS KiB / player',
+        'latency p50 ms',
+        'latency p99 ms',
+      ],
+      [row('wirekit', w), row('node-media-server 4.x', n)],
+    ),
+    '',
+    `CPU per delivered megabit, node-media-server / wirekit: ${formatRatio(n?.cpuMsPerMbit, w?.cpuMsPerMbit)} (goal ≥ 2×).`,
+  ]
+  if (failures.length > 0) lines.push('', ...failures.map((f) => `- failed: ${f}`))
+  process.stdout.write(`${lines.join('\n')}\n`)
+  process.exit(0)
+}
+
+if (role === 'wirekit-server') await wirekitServer()
+else if (role === 'players') {
+  const at = (flag: string) => process.argv[process.argv.indexOf(flag) + 1]!
+  await players(at('--rtmp'), at('--flv'), Number(at('--n')))
+} else await main()
