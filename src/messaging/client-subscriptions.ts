@@ -82,12 +82,16 @@ export class ClientSubscriptions {
   }
 
   #receive(data: unknown): void {
-    if (!(data instanceof Uint8Array)) return this.#onError(new TypeError('room event without bytes'))
+    if (!(data instanceof Uint8Array)) {
+      this.#onError(new TypeError('room event without bytes'))
+      return
+    }
     let message: ReturnType<typeof decodeRoomMessage>
     try {
       message = decodeRoomMessage(data)
     } catch (error) {
-      return this.#onError(error)
+      this.#onError(error)
+      return
     }
     this.#subscriptions.get(message.room)?.receive(message)
   }

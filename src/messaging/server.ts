@@ -19,6 +19,7 @@ import { delay, startTimer } from '../util/timeout.ts'
 import type { MessagingAdapter, PeerInfo, SessionSnapshot } from './adapter.ts'
 import { Admission, defaultMaxConnections } from './admission.ts'
 import { publishSession, slowConsumerChannel } from './channels.ts'
+import type { HistoryOptions, HistoryPosition } from './cluster/history/index.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 import { decodeEnvelope, Format, Kind, newEnvelope } from './envelope.ts'
 import { encodeFrame, wireCodec } from './frame-writer.ts'
@@ -36,7 +37,9 @@ import { MemoryAdapter } from './memory-adapter.ts'
 import type { OutboxLimits } from './outbox.ts'
 import { decodePayload, type PayloadCodecName } from './payload-codec.ts'
 import { Peer, type PeerCore, type RateLimit } from './peer.ts'
+import { SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
 import { type BroadcastContext, BroadcastOperator } from './rooms/broadcast-operator.ts'
+import { type AuthorizeSubscribe, RoomSubscriptions } from './rooms/room-subscriptions.ts'
 import { MAX_EARLY_FRAME_BYTES, type RequestHandler } from './session.ts'
 import { type ListenAddress, type ListenOptions, listen, type Listener as NetListener } from './transport.ts'
 
@@ -88,6 +91,12 @@ export type MessageServerOptions = {
   rateLimit?: RateLimit
   /** How the server encodes structured payloads. @default 'json' */
   codec?: PayloadCodecName
+  /**
+   * Durable rooms: every room keeps a log (`publish`, `to(room).emit`) that `client.subscribe(room, { recover })`
+   * replays after any reconnect or restart. Without it rooms keep no history.
+   * @example { store: 'sqlite', path: './wirekit-history.sqlite', maxMessages: 10_000, rooms: { 'typing:*': false } }
+   */
+  history?: HistoryOptions
 }
 
 /** The limits a server enforces, defaults filled in (see MessageServerOptions and README "Limits"). */
@@ -135,6 +144,7 @@ export class MessageServer {
   #closed = false
   #core: PeerCore
   #broadcast: BroadcastContext
+  #history: RoomSubscriptions | undefined
   #options: Required<
     Pick<
       MessageServerOptions,
@@ -218,7 +228,15 @@ export class MessageServer {
         adapter.sessions.detach(peer, retention)
       },
     }
-    this.#broadcast = { adapter, codec: this.#core.payloadCodec, maxFrameLength }
+    if (options.history !== undefined) {
+      const history = new RoomSubscriptions(options.history, this.#core.payloadCodec, (error) =>
+        listeners.fail(error),
+      )
+      this.#history = history
+      handlers.set(SUBSCRIBE_METHOD, (data, peer) => history.subscribe(peer, data))
+      handlers.set(UNSUBSCRIBE_METHOD, (data, peer) => history.unsubscribe(peer, data))
+    }
+    this.#broadcast = { adapter, codec: this.#core.payloadCodec, maxFrameLength, history: this.#history }
   }
 
   /** Starts listening; call again to listen on more addresses (TCP, TLS, Unix path). */
@@ -296,6 +314,27 @@ export class MessageServer {
     return new BroadcastOperator(this.#broadcast).except(room)
   }
 
+  /**
+   * Appends a publication to a durable room's log, then delivers it to the room's subscribers; resolves
+   * with its place in the log once stored. Needs the `history` option.
+   * @example const { offset, epoch } = await server.publish('lobby', 'chat', { text: 'hi' })
+   */
+  publish(room: string, name: string, data?: unknown): Promise<HistoryPosition> {
+    if (this.#history === undefined) throw new InvalidArgumentError('publish() needs the history option')
+    return this.#history.publish(room, name, data)
+  }
+
+  /**
+   * Decides who may subscribe to which durable room. Without it every durable room is readable by
+   * every client that passed `authenticate`. A refusal rejects `subscribe()` with WK_SUBSCRIBE_DENIED.
+   */
+  authorizeSubscribe(fn: AuthorizeSubscribe): this {
+    if (this.#history === undefined)
+      throw new InvalidArgumentError('authorizeSubscribe() needs the history option')
+    this.#history.authorize(fn)
+    return this
+  }
+
   /** Sends an event to every peer (reliable: queued for disconnected sessions within retention). */
   emit(event: string, data?: unknown): void {
     new BroadcastOperator(this.#broadcast).emit(event, data)
@@ -325,6 +364,7 @@ export class MessageServer {
     this.#peers.clear()
     await listenersClosed
     await this.adapter.close()
+    await this.#history?.close()
     this.#closed = true
   }
 

@@ -1,14 +1,13 @@
-// Durable rooms end to end over real TCP in one process: a subscriber gets the log then live, a cut
+// Durable rooms end to end over real TCP in one process (server.publish, client.subscribe): a subscriber gets the log then live, a cut
 // connection (resumed session) and a lost session both recover from the last position exactly once,
 // gaps are named when the log is shorter than the outage, and authorizeSubscribe refuses a room.
 
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { isWirekitError } from '../../src/errors.ts'
-import { MessageClient } from '../../src/messaging/index.ts'
+import { type HistoryOptions, MessageClient, type MessageServer } from '../../src/messaging/index.ts'
 import type { GapInfo, MessageMeta } from '../../src/messaging/subscription.ts'
 import { freePort } from '../helpers/redis-server.ts'
-import { attachHistory, subscriptionsOf } from './fixtures/durable.ts'
 import { Relay, startServer, waitFor } from './helpers.ts'
 
 const cleanup: (() => Promise<unknown>)[] = []
@@ -16,16 +15,15 @@ after(async () => {
   for (const fn of cleanup.reverse()) await fn().catch(() => {})
 })
 
-async function setup(history: Parameters<typeof attachHistory>[1], retention = 10_000) {
-  const { server, port } = await startServer({ retention })
+async function setup(history: HistoryOptions, retention = 10_000) {
+  const { server, port } = await startServer({ retention, history })
   cleanup.push(() => server.close())
-  const rooms = attachHistory(server, history)
-  cleanup.push(() => rooms.close())
+  const rooms = server
   const relay = await Relay.start(port)
   cleanup.push(() => relay.close())
   const client = await MessageClient.connect(relay.url, { reconnect: { initialDelay: 20, maxDelay: 100 } })
   cleanup.push(() => client.close())
-  const subs = subscriptionsOf(client)
+  const subs = client
   return { server, rooms, relay, client, subs }
 }
 
@@ -45,12 +43,7 @@ function record(sub: {
 }
 const range = (from: number, to: number): number[] =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i)
-async function publish(
-  rooms: Awaited<ReturnType<typeof setup>>['rooms'],
-  room: string,
-  from: number,
-  to: number,
-) {
+async function publish(rooms: MessageServer, room: string, from: number, to: number) {
   const all = []
   for (let n = from; n <= to; n++) all.push(rooms.publish(room, 'chat', { n }))
   return Promise.all(all)
@@ -132,7 +125,7 @@ test('an outage longer than the log: a gap names exactly the missing offsets, th
 
 test('authorizeSubscribe refusing a room rejects subscribe with WK_SUBSCRIBE_DENIED', async () => {
   const { rooms, subs } = await setup({ store: 'memory' })
-  rooms.authorize((_peer, room) => !room.startsWith('secret:'))
+  rooms.authorizeSubscribe((_peer, room) => !room.startsWith('secret:'))
   await assert.rejects(
     subs.subscribe('secret:x'),
     (e) => isWirekitError(e) && e.code === 'WK_SUBSCRIBE_DENIED',
@@ -150,4 +143,51 @@ test('unsubscribe stops the feed on the server', async () => {
   await publish(rooms, 'lobby', 4, 6)
   await new Promise((resolve) => setTimeout(resolve, 100))
   assert.deepEqual(got, [1, 2, 3])
+})
+
+test('to(room).emit on a durable room reaches subscribers through the log, and joined peers as before', async () => {
+  const { server, subs, client } = await setup({ store: 'memory' })
+  for (const peer of server.peers.values()) peer.join('lobby') // the client is connected by setup()
+  const sub = await subs.subscribe('lobby', { recover: true })
+  const { got, meta } = record(sub)
+  const joined: number[] = []
+  client.on('chat', (data: { n: number }) => joined.push(data.n))
+  const late = await MessageClient.connect(
+    `tcp://127.0.0.1:${(server.addresses[0] as { port: number }).port}`,
+  )
+  cleanup.push(() => late.close())
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  for (let n = 1; n <= 3; n++) server.to('lobby').emit('chat', { n })
+  await waitFor(() => got.length >= 3 && joined.length >= 3, 10_000, '3 logged and 3 room messages')
+  assert.deepEqual(got, [1, 2, 3])
+  assert.deepEqual(joined, [1, 2, 3])
+  assert.deepEqual(
+    meta.map((m) => [m.name, m.offset]),
+    [
+      ['chat', 1],
+      ['chat', 2],
+      ['chat', 3],
+    ],
+  )
+})
+
+test('rooms the history option maps to false cannot be subscribed to or published in', async () => {
+  const { server, subs } = await setup({ store: 'memory', rooms: { 'typing:*': false } })
+  await assert.rejects(
+    subs.subscribe('typing:lobby'),
+    (e) => isWirekitError(e) && e.code === 'WK_SUBSCRIBE_DENIED',
+  )
+  assert.throws(
+    () => server.publish('typing:lobby', 'typing', true),
+    (e) => isWirekitError(e, 'WK_INVALID_ARGUMENT'),
+  )
+})
+
+test('a server without the history option refuses publish() at once', async () => {
+  const { server } = await startServer()
+  cleanup.push(() => server.close())
+  assert.throws(
+    () => server.publish('lobby', 'chat', {}),
+    (e) => isWirekitError(e, 'WK_INVALID_ARGUMENT'),
+  )
 })

@@ -14,7 +14,6 @@ import { fileURLToPath } from 'node:url'
 import { MessageClient } from '../../src/messaging/index.ts'
 import type { GapInfo } from '../../src/messaging/subscription.ts'
 import { freePort } from '../helpers/redis-server.ts'
-import { subscriptionsOf } from './fixtures/durable.ts'
 import { Relay, waitFor } from './helpers.ts'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/history-server.ts', import.meta.url))
@@ -64,7 +63,7 @@ const range = (from: number, to: number): number[] =>
 async function subscriber(url: string) {
   const client = await MessageClient.connect(url, { reconnect: { initialDelay: 20, maxDelay: 200 } })
   cleanup.push(() => client.close())
-  const sub = await subscriptionsOf(client).subscribe('lobby', { recover: true })
+  const sub = await client.subscribe('lobby', { recover: true })
   const got: number[] = []
   const gaps: GapInfo[] = []
   sub.on('message', (data) => got.push((data as { n: number }).n))
