@@ -108,10 +108,22 @@ export class DurableRooms {
   }
 
   /** Appends, then delivers to this node's subscribers of the room; resolves with the position. */
-  async publish(room: string, name: string, data: Uint8Array): Promise<HistoryPosition> {
-    const position = await this.store.append(room, name, data)
-    this.deliverLive(room, { offset: position.offset, epoch: position.epoch, name, data, time: Date.now() })
-    return position
+  publish(room: string, name: string, data: Uint8Array): Promise<HistoryPosition> {
+    const store = this.store
+    // The memory store appends synchronously: fan out in the same turn, no promise in between.
+    if (store instanceof MemoryHistoryStore) {
+      try {
+        const position = store.appendNow(room, name, data)
+        this.deliverLive(room, { ...position, name, data, time: Date.now() })
+        return Promise.resolve(position)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
+    return store.append(room, name, data).then((position) => {
+      this.deliverLive(room, { offset: position.offset, epoch: position.epoch, name, data, time: Date.now() })
+      return position
+    })
   }
 
   /** An entry appended elsewhere (another node, through the adapter) reaches this node's subscribers. */
