@@ -60,3 +60,40 @@ test('a feed on another node gets every publication once, in order; a Redis that
   assert.equal(got.at(-1), 1001)
   assert.equal(got.length, 201)
 })
+
+test('two MessageServers with Redis history: a client on node B recovers what node A published while it was away', async () => {
+  const { MessageClient, MessageServer } = await import('../../src/messaging/index.ts')
+  const history = { store: 'redis' as const, redis: redis.url, prefix: 'servers' }
+  const a = new MessageServer({ history })
+  const b = new MessageServer({ history, retention: 50 })
+  const portOf = async (server: InstanceType<typeof MessageServer>) =>
+    ((await server.listen({ port: 0, host: '127.0.0.1' })) as { port: number }).port
+  const portB = await portOf(b)
+  const client = await MessageClient.connect(`tcp://127.0.0.1:${portB}`, {
+    reconnect: { initialDelay: 20, maxDelay: 100 },
+  })
+  try {
+    const sub = await client.subscribe('lobby', { recover: true })
+    const got: number[] = []
+    sub.on('message', (data) => got.push((data as { n: number }).n))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    for (let n = 1; n <= 50; n++) await a.publish('lobby', 'chat', { n })
+    await waitFor(() => got.length >= 50, 10_000, '50 from node A')
+    // Node B goes away (its sessions with it); node A publishes on; a new node B on the same port: the
+    // client gets a new session there and re-subscribes from its position, read from the shared stream.
+    await b.close()
+    for (let n = 51; n <= 100; n++) await a.publish('lobby', 'chat', { n })
+    const b2 = new MessageServer({ history })
+    await b2.listen({ port: portB, host: '127.0.0.1' })
+    await waitFor(() => got.length >= 100, 20_000, `100 (have ${got.length})`)
+    assert.deepEqual(
+      got,
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    )
+    await b2.close()
+  } finally {
+    await client.close()
+    await a.close()
+    await b.close().catch(() => {})
+  }
+})
