@@ -48,6 +48,9 @@ export const ErrorCodes = {
   HEARTBEAT_TIMEOUT: 'WK_HEARTBEAT_TIMEOUT',
   SERVER_CLOSING: 'WK_SERVER_CLOSING',
   ADAPTER_UNAVAILABLE: 'WK_ADAPTER_UNAVAILABLE',
+  // messaging: hostile clients (issue 10)
+  SESSION_TAKEN_OVER: 'WK_SESSION_TAKEN_OVER', // another connection resumed this session with its token
+  SESSION_STORE_FAILED: 'WK_SESSION_STORE_FAILED', // the session store failed a claim: a new session was opened
   // durable rooms (history)
   HISTORY_FAILED: 'WK_HISTORY_FAILED', // the history store could not append or read (disk, database, Redis)
   SUBSCRIBE_DENIED: 'WK_SUBSCRIBE_DENIED', // authorizeSubscribe said no, the room is not durable, or too many rooms
@@ -157,4 +160,89 @@ export class RtmpError extends WirekitError {}
 /** True when `error` is a WirekitError, optionally with the given code. */
 export function isWirekitError(error: unknown, code?: ErrorCode): error is WirekitError {
   return error instanceof WirekitError && (code === undefined || error.code === code)
+}
+
+// ——— one code, one class ———
+
+type ErrorClass = new (code: ErrorCode, message: string, context?: ErrorContext) => WirekitError
+
+const C = ErrorCodes
+/** The class each code is raised with, everywhere: match on the code or on the class, never both ways. */
+export const ERROR_CLASSES: { readonly [K in ErrorCode]: ErrorClass | typeof InvalidArgumentError } = {
+  [C.INVALID_ARGUMENT]: InvalidArgumentError,
+  [C.CONNECT_REFUSED]: ConnectError,
+  [C.CONNECT_TIMEOUT]: ConnectError,
+  [C.CONNECT_FAILED]: ConnectError,
+  [C.HOST_NOT_FOUND]: ConnectError,
+  [C.MAX_CONNECTIONS]: ConnectError,
+  [C.SOCKET_FAILED]: ConnectError,
+  [C.READ_TIMEOUT]: TimeoutError,
+  [C.WRITE_TIMEOUT]: TimeoutError,
+  [C.ABORTED]: AbortError,
+  [C.READ_MAX_LENGTH]: ProtocolError,
+  [C.CLOSED]: ClosedError,
+  [C.CONNECTION_RESET]: ClosedError,
+  [C.TLS_UNTRUSTED]: TlsError,
+  [C.TLS_HOSTNAME]: TlsError,
+  [C.TLS_PIN_MISMATCH]: TlsError,
+  [C.TLS_REJECTED]: TlsError,
+  [C.TLS_HANDSHAKE_TIMEOUT]: TlsError,
+  [C.TLS_FAILED]: TlsError,
+  [C.DATAGRAM_TOO_LARGE]: WirekitError,
+  [C.FRAME_TOO_LARGE]: ProtocolError,
+  [C.FRAME_CORRUPT]: ProtocolError,
+  [C.FRAME_TRUNCATED]: ProtocolError,
+  [C.PROTOCOL]: ProtocolError,
+  [C.BACKPRESSURE]: BackpressureError,
+  [C.SLOW_CONSUMER]: MessagingError,
+  [C.RATE_LIMITED]: BackpressureError,
+  [C.REQUEST_TIMEOUT]: TimeoutError,
+  [C.REMOTE_ERROR]: MessagingError,
+  [C.NO_HANDLER]: MessagingError,
+  [C.SESSION_LOST]: MessagingError,
+  [C.AUTH_FAILED]: MessagingError,
+  [C.AUTH_TIMEOUT]: TimeoutError,
+  [C.HEARTBEAT_TIMEOUT]: TimeoutError,
+  [C.SERVER_CLOSING]: ClosedError,
+  [C.ADAPTER_UNAVAILABLE]: MessagingError,
+  [C.SESSION_TAKEN_OVER]: MessagingError,
+  [C.SESSION_STORE_FAILED]: MessagingError,
+  [C.HISTORY_FAILED]: MessagingError,
+  [C.SUBSCRIBE_DENIED]: MessagingError,
+  [C.HTTP_CANCELLED]: HttpError,
+  [C.HTTP_TIMEOUT]: HttpError,
+  [C.HTTP_BAD_URL]: HttpError,
+  [C.HTTP_INSECURE]: HttpError,
+  [C.HTTP_TLS_UNTRUSTED]: HttpError,
+  [C.HTTP_PIN_MISMATCH]: HttpError,
+  [C.HTTP_STATUS]: HttpError,
+  [C.HTTP_CONTENT_TYPE]: HttpError,
+  [C.HTTP_NETWORK]: HttpError,
+  [C.HTTP_BODY]: HttpError,
+  [C.HTTP_TOO_MANY_REDIRECTS]: HttpError,
+  [C.HTTP_HEADERS_TOO_LARGE]: HttpError,
+  [C.HTTP_NOT_CACHED]: HttpError,
+  [C.RTMP_BAD_URL]: WirekitError,
+  [C.RTMP_HANDSHAKE]: ProtocolError,
+  [C.RTMP_CHUNK]: ProtocolError,
+  [C.RTMP_MESSAGE_TOO_LARGE]: ProtocolError,
+  [C.RTMP_AMF]: ProtocolError,
+  [C.RTMP_COMMAND]: ProtocolError,
+  [C.RTMP_REJECTED]: RtmpError,
+  [C.RTMP_STREAM_BUSY]: RtmpError,
+  [C.RTMP_TIMEOUT]: RtmpError,
+  [C.RTMP_FLV]: ProtocolError,
+}
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCodes))
+
+/** True when `value` is one of wirekit's codes (a code read off the wire is checked with this). */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && KNOWN_CODES.has(value)
+}
+
+/** An error of the one class `code` is raised with. */
+export function errorFor(code: ErrorCode, message: string, context?: ErrorContext): WirekitError {
+  if (code === ErrorCodes.INVALID_ARGUMENT) return new InvalidArgumentError(message, context)
+  return new (ERROR_CLASSES[code] as ErrorClass)(code, message, context)
 }

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import { Agent, request } from 'undici'
-import { ErrorCodes, HttpError, InvalidArgumentError, TimeoutError } from '../errors.ts'
+import { ConnectError, ErrorCodes, HttpError, InvalidArgumentError } from '../errors.ts'
 import { type BackoffOptions, backoffDelay } from '../util/backoff.ts'
 import { startTimer } from '../util/timeout.ts'
 
@@ -167,7 +167,7 @@ export class Reachability extends EventEmitter<ReachabilityEvents> {
         port: Number(port || defaultPort),
       })
       const cancel = startTimer(this.#timeout, () =>
-        socket.destroy(new TimeoutError(ErrorCodes.CONNECT_TIMEOUT, `probe of ${this.url} timed out`)),
+        socket.destroy(new ConnectError(ErrorCodes.CONNECT_TIMEOUT, `probe of ${this.url} timed out`)),
       )
       socket.once('connect', () => {
         cancel()

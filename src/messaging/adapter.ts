@@ -31,6 +31,10 @@ export type ClaimContext = {
    * is stale (older than what the client saw): the store answers undefined and the session is lost.
    */
   lastReceived: number
+  /** The resume token the client presented (the session's own, if it is the owner). */
+  token: string
+  /** What `authenticate` returned for the resuming client (undefined without `authenticate`). */
+  identity: unknown
 }
 
 /** A message addressed to many peers, encoded once and shared by all of them. */
@@ -76,6 +80,8 @@ export type StoredMessage = {
 export type SessionSnapshot = {
   id: string
   identity: unknown
+  /** SHA-256 (hex) of the session's resume token: stores keep this, never the token. */
+  tokenDigest: string
   /** Next sequence number the server will use towards the client. */
   nextSeq: number
   /** Highest sequence number the server received from the client. */
@@ -118,7 +124,9 @@ export interface SessionStore {
   attach(session: LiveSession): void
   /**
    * A client asks to resume `id`. Returns the live session (this node has it), a snapshot (another node
-   * had it: this node now owns it) or undefined (unknown or expired: the session is lost).
+   * had it: this node now owns it) or undefined (unknown or expired: the session is lost). A store of
+   * copies moves ownership only when `context.token` matches the stored digest and `context.identity`
+   * the stored identity: a refused claim must leave the owner undisturbed. The server checks both again.
    */
   claim(
     id: string,

@@ -11,6 +11,8 @@ export const slowConsumerChannel = diagnostics.channel('wirekit:messaging:slowCo
 export const rateLimitChannel = diagnostics.channel('wirekit:messaging:rateLimited')
 /** A request handler finished: { session, method, ms, ok }. Timed only while someone subscribes. */
 export const handlerChannel = diagnostics.channel('wirekit:messaging:handler')
+/** An error no caller can be told of: { error, peer }. */
+export const errorChannel = diagnostics.channel('wirekit:messaging:error')
 
 export const debug = debuglog('wirekit')
 
@@ -33,4 +35,18 @@ export function publishSession(
 /** A peer hit its rate limit (once per throttle pause or cut, not per message). */
 export function publishRateLimited(peer: object, action: 'throttle' | 'disconnect'): void {
   if (rateLimitChannel.hasSubscribers) rateLimitChannel.publish({ peer, action })
+}
+
+/**
+ * An error no caller can be told of (a listener threw, the session store failed): published, and printed
+ * through debuglog when `unheard` (no 'error' listener took it).
+ */
+export function publishError(error: Error, peer: string | undefined, unheard: boolean): void {
+  if (errorChannel.hasSubscribers) errorChannel.publish({ error, peer })
+  if (unheard)
+    debug(
+      'messaging: unhandled error%s: %s',
+      peer === undefined ? '' : ` (peer ${peer})`,
+      error.stack ?? error.message,
+    )
 }

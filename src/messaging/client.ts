@@ -10,11 +10,13 @@
 import {
   BackpressureError,
   ClosedError,
+  ConnectError,
   ErrorCodes,
+  errorFor,
   InvalidArgumentError,
+  isErrorCode,
   MessagingError,
   ProtocolError,
-  TimeoutError,
   type WirekitError,
 } from '../errors.ts'
 import { type BackoffOptions, backoffDelay } from '../util/backoff.ts'
@@ -34,7 +36,7 @@ import {
   rejectEntry,
   type UnacknowledgedMessage,
 } from './outbox.ts'
-import type { PayloadCodecName } from './payload-codec.ts'
+import { acceptsMsgpack, type PayloadCodecName } from './payload-codec.ts'
 import { checkEventName } from './peer.ts'
 import { type RequestHandler, type RequestOptions, Session } from './session.ts'
 import type { SubscribeOptions, Subscription } from './subscription.ts'
@@ -68,6 +70,11 @@ export type MessageClientOptions = {
   codec?: PayloadCodecName
   /** Largest frame accepted, in bytes. @default 1 MiB */
   maxFrameLength?: number
+  /**
+   * Payload formats decoded from the server; JSON and raw bytes always are. MessagePack is decoded
+   * defensively (no structured clone, BigInt or exotic types: WK_PROTOCOL). @default ['json', 'msgpack']
+   */
+  accept?: PayloadCodecName[]
 }
 
 /** See `ackDelay`. */
@@ -90,6 +97,8 @@ export class MessageClient extends Session {
   #subscriptions: ClientSubscriptions | undefined
   #handlers = new Map<string, RequestHandler<MessageClient>>()
   #sessionId: string | undefined
+  /** The secret that resumes #sessionId (from the WELCOME); kept with it, never exposed. */
+  #resumeToken: string | undefined
   #attempt = 0
   #retryTimer: NodeJS.Timeout | undefined
   #welcome: Waiter | undefined
@@ -143,6 +152,7 @@ export class MessageClient extends Session {
     this.#endpoints = new Endpoints(urls)
     this.#options = options
     this.#ownMaxFrame = maxFrameLength
+    this.acceptsMsgpack = acceptsMsgpack(options.accept ?? ['json', 'msgpack'])
   }
 
   /** The URL in use (or being dialled). */
@@ -264,13 +274,16 @@ export class MessageClient extends Session {
     this.conn = conn
     this.established = false
     const hello: Hello = { v: PROTOCOL_VERSION, lastReceived: this.lastReceived }
-    if (this.#sessionId !== undefined) hello.session = this.#sessionId
+    if (this.#sessionId !== undefined) {
+      hello.session = this.#sessionId
+      hello.token = this.#resumeToken
+    }
     if (this.#options.credentials !== undefined) hello.credentials = this.#options.credentials
     const welcomed = new Promise<void>((resolve, reject) => {
       this.#welcome = { resolve, reject }
     })
     const timer = setTimeout(() => {
-      conn.close(new TimeoutError(ErrorCodes.CONNECT_TIMEOUT, `No WELCOME within ${timeout} ms`))
+      conn.close(new ConnectError(ErrorCodes.CONNECT_TIMEOUT, `No WELCOME within ${timeout} ms`))
     }, timeout)
     timer.unref()
     const helloFrame = encodeFrame(this.codec, Kind.HELLO, Format.JSON, { body: JSON.stringify(hello) })
@@ -346,15 +359,25 @@ export class MessageClient extends Session {
   // ——— Session hooks ———
 
   protected onControl(kind: Kind, payload: unknown, conn: Connection): void {
+    if (kind === Kind.GOAWAY && conn !== this.conn) {
+      // A transport this client already replaced: its farewell concerns nothing current.
+      conn.close(undefined)
+      return
+    }
     if (kind === Kind.GOAWAY) {
       const goaway = parseGoaway(payload)
-      const error = new MessagingError(
-        goaway.code as WirekitError['code'],
-        `Server said goodbye: ${goaway.message}`,
-        {
-          reconnect: goaway.reconnect,
-        },
-      )
+      // A code this client does not know (a newer server, or a hostile one) becomes WK_REMOTE_ERROR,
+      // the server's string kept as `remoteCode`; a known code comes with its one class.
+      const error = isErrorCode(goaway.code)
+        ? errorFor(goaway.code, `Server said goodbye: ${goaway.message}`, { reconnect: goaway.reconnect })
+        : errorFor(
+            ErrorCodes.REMOTE_ERROR,
+            `Server said goodbye (${goaway.code.slice(0, 64)}): ${goaway.message}`,
+            {
+              reconnect: goaway.reconnect,
+              remoteCode: goaway.code.slice(0, 64),
+            },
+          )
       conn.close(error)
       if (!goaway.reconnect) this.#finish(error)
       return
@@ -372,6 +395,7 @@ export class MessageClient extends Session {
       this.#sessionLost()
     }
     this.#sessionId = welcome.session
+    this.#resumeToken = welcome.token
     this.heartbeat = { interval: welcome.heartbeat.interval, timeout: welcome.heartbeat.timeout }
     this.maxFrameLength = Math.min(this.#ownMaxFrame, welcome.maxFrameLength)
     this.attach(conn, resumed ? welcome.lastReceived : 0)

@@ -1,11 +1,21 @@
 // A small event registry for clients, servers and peers. Their `emit` sends a message over the wire,
 // so they cannot be EventEmitters; this keeps `on/off/once` familiar and costs nothing until used.
+// Unlike an EventEmitter, an exception in a listener never reaches the event loop: one peer's bad
+// message must not take the process (and every other peer) down.
+
+import { publishError } from './channels.ts'
 
 // biome-ignore lint/suspicious/noExplicitAny: listeners take whatever the event carries
 export type Listener = (...args: any[]) => void
 
 export class Listeners {
   #map: Map<string, Listener[]> | undefined
+  /** Where an error goes when no 'error' listener is registered here (a peer's go to its server). */
+  #unheard: ((error: unknown) => void) | undefined
+
+  constructor(unheard?: (error: unknown) => void) {
+    this.#unheard = unheard
+  }
 
   on(event: string, listener: Listener): void {
     this.#map ??= new Map()
@@ -42,8 +52,8 @@ export class Listeners {
 
   /**
    * Calls the listeners of `event`. A throwing listener does not stop the others or the connection:
-   * the error goes to the 'error' listeners, or is rethrown on the next tick like an EventEmitter would.
-   * Returns whether any listener ran.
+   * the error goes to the 'error' listeners, else to the owner's fallback, else to debuglog and the
+   * `wirekit:messaging:error` channel. Returns whether any listener ran.
    */
   dispatch(event: string, a?: unknown, b?: unknown): boolean {
     const list = this.#map?.get(event)
@@ -62,13 +72,21 @@ export class Listeners {
   fail(error: unknown): void {
     const handlers = this.#map?.get('error')
     if (handlers !== undefined && handlers.length > 0) {
-      for (const handler of handlers) handler(error)
+      for (const handler of handlers) {
+        try {
+          handler(error)
+        } catch (again) {
+          // An 'error' listener that throws has nowhere left to report to.
+          publishError(asError(again), undefined, true)
+        }
+      }
       return
     }
-    process.nextTick(rethrow, error)
+    if (this.#unheard !== undefined) this.#unheard(error)
+    else publishError(asError(error), undefined, true)
   }
 }
 
-function rethrow(error: unknown): never {
-  throw error
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value))
 }

@@ -1,6 +1,10 @@
 // Payload codecs: how application data becomes envelope payload bytes and back.
 // JSON is the default, MessagePack (msgpackr) is opt-in, and a Buffer/Uint8Array is always sent raw.
 // Each message names its own format in the envelope flags, so the two ends may choose differently.
+// Decoding is defensive: a receiver decodes MessagePack only when it accepts it (a server: its own codec
+// by default), and then only into what JSON could carry plus binary: no structured clone (cycles),
+// records, dates, sets, errors or BigInt. 64-bit integers arrive as numbers when exactly representable
+// (|n| ≤ 2^53); larger ones, like any other exotic value, are a protocol error (WK_PROTOCOL).
 
 import { Packr } from 'msgpackr'
 import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../errors.ts'
@@ -12,7 +16,33 @@ export type PayloadCodecName = 'json' | 'msgpack'
 /** An encoded payload: JSON text is kept as a string and written straight into the output buffer. */
 export type Body = string | Uint8Array | undefined
 
-const packr = new Packr({ useRecords: false, moreTypes: false })
+const packr = new Packr({
+  useRecords: false,
+  moreTypes: false,
+  structuredClone: false,
+  mapsAsObjects: true,
+  // Numbers when |n| ≤ 2^53, BigInt (refused by checkPlain) beyond: not yet in msgpackr's types.
+  ...({ int64AsType: 'auto' } as object),
+})
+
+/** Deepest nesting of arrays and maps accepted in a MessagePack payload (a cycle trips it too). */
+const MAX_MSGPACK_DEPTH = 64
+
+/** The payload formats a receiver decodes besides JSON and raw bytes (always accepted). */
+export type AcceptOptions = PayloadCodecName[]
+
+/** Whether a receiver configured with `accept` decodes MessagePack. */
+export function acceptsMsgpack(accept: readonly PayloadCodecName[]): boolean {
+  return accept.includes('msgpack')
+}
+
+/** A payload in a format the receiver does not accept. */
+export function refusedFormat(format: Format): ProtocolError {
+  return new ProtocolError(
+    ErrorCodes.PROTOCOL,
+    `Bad envelope: payload format ${format === Format.MSGPACK ? 'MessagePack' : format} is not accepted here`,
+  )
+}
 
 /** The format `data` is sent in. */
 export function formatOf(data: unknown, codec: PayloadCodecName): Format {
@@ -77,14 +107,18 @@ export function decodePayload(frame: Buffer, start: number, format: Format): unk
           cause: error,
         })
       }
-    case Format.MSGPACK:
+    case Format.MSGPACK: {
+      let value: unknown
       try {
-        return packr.unpack(frame.subarray(start))
+        value = packr.unpack(frame.subarray(start))
       } catch (error) {
         throw new ProtocolError(ErrorCodes.PROTOCOL, 'Bad envelope: payload is not valid MessagePack', {
           cause: error,
         })
       }
+      checkPlain(value, 0)
+      return value
+    }
     case Format.RAW:
       return Buffer.from(frame.subarray(start))
     default:
@@ -100,4 +134,39 @@ export function decodeBody(body: Body, format: Format): unknown {
   if (typeof body === 'string') return JSON.parse(body)
   if (format === Format.MSGPACK) return packr.unpack(body)
   return body
+}
+
+/**
+ * Throws WK_PROTOCOL unless `value` is JSON-shaped data or bytes: what application code can forward,
+ * encode as JSON or store without meeting a BigInt, a cycle or a prototype it did not expect.
+ */
+function checkPlain(value: unknown, depth: number): void {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return
+    case 'bigint':
+      throw new ProtocolError(ErrorCodes.PROTOCOL, 'Bad envelope: MessagePack integer beyond 2^53')
+    case 'object': {
+      if (value === null || value instanceof Uint8Array) return
+      if (depth >= MAX_MSGPACK_DEPTH)
+        throw new ProtocolError(
+          ErrorCodes.PROTOCOL,
+          `Bad envelope: MessagePack nested over ${MAX_MSGPACK_DEPTH} deep`,
+        )
+      if (Array.isArray(value)) {
+        for (const item of value) checkPlain(item, depth + 1)
+        return
+      }
+      const proto = Object.getPrototypeOf(value)
+      if (proto === Object.prototype || proto === null) {
+        for (const key in value) checkPlain((value as Record<string, unknown>)[key], depth + 1)
+        return
+      }
+      break
+    }
+  }
+  throw new ProtocolError(ErrorCodes.PROTOCOL, 'Bad envelope: MessagePack value of a type JSON cannot carry')
 }

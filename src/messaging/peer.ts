@@ -26,6 +26,7 @@ import type { Heartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
 import { type OutboxLimits, rejectEntry } from './outbox.ts'
 import type { PayloadCodecName } from './payload-codec.ts'
+import { isOwnRoomName, secretsMatch, tokenDigest } from './resume-token.ts'
 import { type RequestHandler, type RequestOptions, Session } from './session.ts'
 
 /** Names that are lifecycle events on one side or the other: they cannot be sent as messages. */
@@ -68,6 +69,8 @@ export type RateLimit = {
 export type PeerCore = {
   codec: FrameCodec
   payloadCodec: PayloadCodecName
+  /** Whether peers' MessagePack payloads are decoded (the server's `accept`). */
+  acceptsMsgpack: boolean
   heartbeat: Heartbeat
   maxFrameLength: number
   limits: OutboxLimits | undefined
@@ -83,6 +86,8 @@ export type PeerCore = {
   ended(peer: Peer, reason: Error): void
   /** The transport went away; the session is retained. */
   detached(peer: Peer, error: Error | undefined): void
+  /** A listener of `peer` threw and the peer has no 'error' listener: the server's 'error' event. */
+  listenerFailed(peer: Peer, error: unknown): void
 }
 
 export class Peer extends Session implements AdapterPeer, LiveSession {
@@ -103,12 +108,16 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   #held: Buffer[] | undefined
   #heldOn: Connection | undefined
   #storedUpTo = 0
+  /** The secret that resumes this session: handed out in the WELCOME only, never listed or printed. */
+  readonly #token: string
 
-  constructor(core: PeerCore, id: string, identity: unknown) {
+  constructor(core: PeerCore, id: string, identity: unknown, token: string) {
     super(core.codec, core.payloadCodec, core.heartbeat, core.maxFrameLength, core.limits)
     this.#core = core
     this.id = id
     this.identity = identity
+    this.#token = token
+    this.acceptsMsgpack = core.acceptsMsgpack
     if (core.rateLimit !== undefined) {
       this.#tokens = core.rateLimit.messages
       this.#refilledAt = Date.now()
@@ -153,7 +162,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
    * is retained), 'resume' (a new transport took over), 'close' (reason: the session ended), 'error'.
    */
   on(event: string, listener: Listener): this {
-    this.#listeners ??= new Listeners()
+    this.#listeners ??= new Listeners((error) => this.#core.listenerFailed(this, error))
     this.#listeners.on(event, listener)
     return this
   }
@@ -164,13 +173,20 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   }
 
   once(event: string, listener: Listener): this {
-    this.#listeners ??= new Listeners()
+    this.#listeners ??= new Listeners((error) => this.#core.listenerFailed(this, error))
     this.#listeners.once(event, listener)
     return this
   }
 
-  /** Adds the peer to `room`; throws WK_BACKPRESSURE beyond maxRoomsPerPeer rooms. */
+  /**
+   * Adds the peer to `room`. Names starting with `~` are peers' own rooms (their ids): joining one throws
+   * WK_INVALID_ARGUMENT; beyond maxRoomsPerPeer rooms it throws WK_BACKPRESSURE.
+   */
   join(room: string): void {
+    if (isOwnRoomName(room))
+      throw new InvalidArgumentError(
+        `Cannot join "${room.slice(0, 64)}": room names starting with ~ are peers' own rooms`,
+      )
     if (this.#over) return
     const rooms = this.#core.adapter.roomsOf(this)
     // Its own room does not count.
@@ -185,6 +201,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   }
 
   leave(room: string): void {
+    if (isOwnRoomName(room)) return
     this.#core.adapter.leave(this, room)
   }
 
@@ -203,14 +220,33 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
 
   // ——— server side ———
 
+  /** Whether `presented` is this session's resume token (constant-time comparison). */
+  tokenMatches(presented: unknown): boolean {
+    return secretsMatch(presented, this.#token)
+  }
+
+  /** The resume token, for the WELCOME of this session's transports only. */
+  get resumeToken(): string {
+    return this.#token
+  }
+
   /** Puts `conn` under this session after a successful handshake (new session or resume). */
   takeover(conn: Connection, peerLastReceived: number, welcome: Buffer): void {
     const old = this.conn
     if (old !== undefined && old !== conn) {
-      // The client came back before we noticed it had gone: retire the old transport quietly.
+      // Usually the client came back before we noticed it had gone; if the old transport is in fact a
+      // live second device holding the same token, it is told why it ends (it must not lose messages
+      // silently): the new transport gets everything not yet acknowledged.
       this.detachConnection()
       old.owner = orphan
-      old.close(undefined)
+      old.close(
+        undefined,
+        goawayFrame(this.codec, {
+          code: ErrorCodes.SESSION_TAKEN_OVER,
+          message: `Session ${this.id} was resumed on another connection`,
+          reconnect: false,
+        }),
+      )
     }
     conn.owner = this
     this.queueControl(welcome)
@@ -262,6 +298,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     return {
       id: this.id,
       identity: this.identity,
+      tokenDigest: tokenDigest(this.#token),
       nextSeq: this.nextSeq,
       lastReceived: this.lastReceived,
       rooms: [...this.rooms].filter((room) => room !== this.id),

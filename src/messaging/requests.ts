@@ -1,7 +1,15 @@
 // Requests this side has sent and is waiting on: paired with their response by id, rejected on timeout
 // (checked by the shared deadline sweeper, no timer per request), abort, or the end of the session.
 
-import { AbortError, ErrorCodes, MessagingError, TimeoutError } from '../errors.ts'
+import {
+  AbortError,
+  ErrorCodes,
+  errorFor,
+  isErrorCode,
+  MessagingError,
+  TimeoutError,
+  type WirekitError,
+} from '../errors.ts'
 import { deadlineSweeper, type Sweepable } from './heartbeat.ts'
 
 type PendingRequest = {
@@ -109,14 +117,12 @@ export class PendingRequests implements Sweepable {
 }
 
 /** The error a caller sees for an ERROR response: the remote handler's failure, or a framework refusal. */
-export function remoteError(method: string, payload: unknown): MessagingError {
+export function remoteError(method: string, payload: unknown): WirekitError {
   const p = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>
   const message = typeof p.message === 'string' ? p.message : 'unknown error'
   const code = typeof p.code === 'string' ? p.code : undefined
-  if (p.remote === false && code !== undefined && (Object.values(ErrorCodes) as string[]).includes(code)) {
-    return new MessagingError(code as MessagingError['code'], `Request "${method}" failed: ${message}`, {
-      method,
-    })
+  if (p.remote === false && isErrorCode(code)) {
+    return errorFor(code, `Request "${method}" failed: ${message}`, { method })
   }
   return new MessagingError(ErrorCodes.REMOTE_ERROR, `Remote handler for "${method}" failed: ${message}`, {
     method,

@@ -2,10 +2,10 @@
 // timeout, resume or open a session), and routes messages: handlers for requests, rooms and broadcast
 // through the adapter. Protects itself: max frame size, max connections, per-peer buffer cap, rate limit.
 
-import { randomBytes } from 'node:crypto'
 import { isDeepStrictEqual } from 'node:util'
 import {
   ClosedError,
+  ConnectError,
   ErrorCodes,
   InvalidArgumentError,
   MessagingError,
@@ -18,12 +18,14 @@ import type { AsyncSocket } from '../socket/index.ts'
 import { delay, startTimer } from '../util/timeout.ts'
 import type { MessagingAdapter, PeerInfo, SessionSnapshot } from './adapter.ts'
 import { Admission, defaultMaxConnections } from './admission.ts'
-import { publishSession, slowConsumerChannel } from './channels.ts'
+import { publishError, publishSession, slowConsumerChannel } from './channels.ts'
 import type { HistoryOptions, HistoryPosition } from './cluster/history/index.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 import { decodeEnvelope, Format, Kind, newEnvelope } from './envelope.ts'
 import { encodeFrame, wireCodec } from './frame-writer.ts'
 import {
+  checkHelloFrame,
+  DEFAULT_MAX_HELLO_LENGTH,
   goawayFor,
   goawayFrame,
   type Hello,
@@ -35,8 +37,9 @@ import { type HeartbeatOptions, resolveHeartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
 import { MemoryAdapter } from './memory-adapter.ts'
 import type { OutboxLimits } from './outbox.ts'
-import { decodePayload, type PayloadCodecName } from './payload-codec.ts'
+import { acceptsMsgpack, decodePayload, type PayloadCodecName, refusedFormat } from './payload-codec.ts'
 import { Peer, type PeerCore, type RateLimit } from './peer.ts'
+import { newResumeToken, newSessionId, secretsMatch, tokenDigest } from './resume-token.ts'
 import { SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
 import { type BroadcastContext, BroadcastOperator } from './rooms/broadcast-operator.ts'
 import { type AuthorizeSubscribe, RoomSubscriptions } from './rooms/room-subscriptions.ts'
@@ -55,6 +58,8 @@ export type MessageServerOptions = {
    * returning `false` refuses the client with WK_AUTH_FAILED.
    */
   authenticate?: (credentials: unknown, info: AuthenticateInfo) => unknown
+  /** Largest HELLO (credentials included) parsed, in bytes; a bigger one is cut with WK_PROTOCOL. @default 16 KiB */
+  maxHelloLength?: number
   /** Time allowed for the HELLO and for `authenticate`, in ms; then WK_AUTH_TIMEOUT. @default 5_000 */
   authTimeout?: number
   /** How long a disconnected session stays resumable, in ms. @default 60_000 */
@@ -91,6 +96,12 @@ export type MessageServerOptions = {
   rateLimit?: RateLimit
   /** How the server encodes structured payloads. @default 'json' */
   codec?: PayloadCodecName
+  /**
+   * Payload formats the server decodes; JSON and raw bytes always are. A client sending another format
+   * is cut with WK_PROTOCOL. @default [codec]
+   * @example new MessageServer({ accept: ['json', 'msgpack'] })
+   */
+  accept?: PayloadCodecName[]
   /**
    * Durable rooms: every room keeps a log (`publish`, `to(room).emit`) that `client.subscribe(room, { recover })`
    * replays after any reconnect or restart. Without it rooms keep no history.
@@ -135,13 +146,16 @@ export class MessageServer {
   readonly adapter: MessagingAdapter
   #codec: FrameCodec
   #handlers = new Map<string, RequestHandler<Peer>>()
-  #listeners = new Listeners()
+  #listeners = new Listeners((error) =>
+    this.#report(error instanceof Error ? error : new Error(String(error))),
+  )
   #nets: NetListener[] = []
   #peers = new Map<string, Peer>()
   #admission: Admission
   #limits: ServerLimits
   #closing = false
   #closed = false
+  #maxHello: number
   #core: PeerCore
   #broadcast: BroadcastContext
   #history: RoomSubscriptions | undefined
@@ -184,10 +198,12 @@ export class MessageServer {
     }
     this.#admission = new Admission(this.#limits, (conn) =>
       conn.close(
-        new MessagingError(ErrorCodes.MAX_CONNECTIONS, 'Closed in its handshake to make room'),
+        new ConnectError(ErrorCodes.MAX_CONNECTIONS, 'Closed in its handshake to make room'),
         this.#goaway(ErrorCodes.MAX_CONNECTIONS, 'Server is full', true),
       ),
     )
+    this.#maxHello = options.maxHelloLength ?? DEFAULT_MAX_HELLO_LENGTH
+    if (!(this.#maxHello >= 64)) throw new InvalidArgumentError('maxHelloLength must be at least 64 bytes')
     this.adapter = options.adapter ?? new MemoryAdapter()
     this.#codec = wireCodec(maxFrameLength)
     const peers = this.#peers
@@ -198,6 +214,7 @@ export class MessageServer {
     this.#core = {
       codec: this.#codec,
       payloadCodec: options.codec ?? 'json',
+      acceptsMsgpack: acceptsMsgpack(options.accept ?? [options.codec ?? 'json']),
       heartbeat: resolveHeartbeat(options.heartbeat),
       maxFrameLength,
       limits: { maxMessages: 10_000, maxBytes: 4 * 1024 * 1024, ...options.peerBuffer },
@@ -220,6 +237,8 @@ export class MessageServer {
         publishSession('close', peer.id, reason)
         listeners.dispatch('disconnect', peer, reason)
       },
+      listenerFailed: (peer, error) =>
+        this.#report(error instanceof Error ? error : new Error(String(error)), peer),
       detached(peer, _error) {
         if (retention <= 0) {
           peer.expire()
@@ -260,7 +279,11 @@ export class MessageServer {
     return this
   }
 
-  /** 'connection' (peer), 'disconnect' (peer, reason: the session ended), 'error' (a listener threw). */
+  /**
+   * 'connection' (peer), 'disconnect' (peer, reason: the session ended), 'error' (error, peer?: a
+   * listener of the server or of a peer threw, or the session store failed; `error.peer` is set too).
+   * Without an 'error' listener these go to debuglog (`NODE_DEBUG=wirekit`): never a crash.
+   */
   on(event: string, listener: Listener): this {
     this.#listeners.on(event, listener)
     return this
@@ -428,6 +451,8 @@ export class MessageServer {
           throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad handshake: expected HELLO, got kind ${env.kind}`)
         }
         greeting.helloSeen = true
+        if (env.format === Format.MSGPACK && !this.#core.acceptsMsgpack) throw refusedFormat(env.format)
+        checkHelloFrame(frame, env.payloadStart, env.format === Format.JSON, this.#maxHello)
         const hello = parseHello(decodePayload(frame, env.payloadStart, env.format))
         void this.#welcome(conn, hello, greeting, transport.remoteAddress)
       },
@@ -468,11 +493,11 @@ export class MessageServer {
     }
     let peer: Peer | undefined
     const local = hello.session === undefined ? undefined : this.#peers.get(hello.session)
-    if (hello.session !== undefined) peer = await this.#resume(hello.session, identity, hello.lastReceived)
+    if (hello.session !== undefined) peer = await this.#resume(hello, identity)
     if (conn.closed) return
     const resumed = peer !== undefined
     if (peer === undefined) {
-      peer = new Peer(this.#core, randomBytes(16).toString('base64url'), identity)
+      peer = new Peer(this.#core, newSessionId(), identity, newResumeToken())
       this.#peers.set(peer.id, peer)
       this.adapter.addPeer(peer)
       this.adapter.sessions.open(peer, this.#options.retention)
@@ -480,6 +505,7 @@ export class MessageServer {
     const welcome: Welcome = {
       v: PROTOCOL_VERSION,
       session: peer.id,
+      token: peer.resumeToken,
       resumed,
       lastReceived: peer.lastReceived,
       heartbeat: this.#core.heartbeat,
@@ -516,29 +542,56 @@ export class MessageServer {
     else this.#listeners.dispatch('connection', peer)
   }
 
-  async #resume(id: string, identity: unknown, lastReceived: number): Promise<Peer | undefined> {
+  /**
+   * The session `hello` asks for, if the client proves it owns it: its resume token (constant-time
+   * comparison) and, the same identity as the one that opened it. Anything else gets a new session and
+   * leaves the owner undisturbed.
+   */
+  async #resume(hello: Hello, identity: unknown): Promise<Peer | undefined> {
+    const id = hello.session!
+    const token = hello.token
+    // Without a token there is nothing to check: no store is asked, no owner is disturbed.
+    if (typeof token !== 'string') return undefined
+    const lastReceived = hello.lastReceived
     let claimed: Peer | SessionSnapshot | undefined
     try {
-      claimed = (await this.adapter.sessions.claim(id, { lastReceived })) as
+      claimed = (await this.adapter.sessions.claim(id, { lastReceived, token, identity })) as
         | Peer
         | SessionSnapshot
         | undefined
-    } catch {
+    } catch (error) {
+      // The client gets a new session (and reports sessionLost); the operator hears why.
+      this.#report(
+        new MessagingError(
+          ErrorCodes.SESSION_STORE_FAILED,
+          `Session ${id} could not be resumed, a new session was opened: ${(error as Error)?.message ?? String(error)}`,
+          { cause: error },
+        ),
+      )
       return undefined
     }
     if (claimed === undefined) return undefined
     // A session belongs to the identity that opened it: someone else presenting its id gets a new one.
     if (!isDeepStrictEqual(claimed.identity, identity)) return undefined
-    if (claimed instanceof Peer) return claimed.closed ? undefined : claimed
+    if (claimed instanceof Peer) return claimed.closed || !claimed.tokenMatches(token) ? undefined : claimed
+    if (!secretsMatch(tokenDigest(token), claimed.tokenDigest)) return undefined
     // A copy that never sent as far as the client received is stale, whatever the store thought: the
     // session is lost (sessionLost on the client), not a protocol error on its first ack.
     if (lastReceived > claimed.nextSeq - 1) return undefined
-    const peer = new Peer(this.#core, claimed.id, identity)
+    const peer = new Peer(this.#core, claimed.id, identity, token)
     this.#peers.set(peer.id, peer)
     this.adapter.addPeer(peer)
     peer.restore(claimed)
     this.adapter.sessions.open(peer, this.#options.retention)
     return peer
+  }
+
+  /** A failure no caller can be told of: the 'error' listeners, else debuglog (never a crash). */
+  #report(error: Error, peer?: Peer): void {
+    if (peer !== undefined) (error as Error & { peer?: Peer }).peer ??= peer
+    const heard = this.#listeners.has('error')
+    publishError(error, peer?.id, !heard)
+    if (heard) this.#listeners.dispatch('error', error, peer)
   }
 
   get closed(): boolean {

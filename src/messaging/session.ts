@@ -19,6 +19,7 @@ import {
   encodeBody,
   formatOf,
   type PayloadCodecName,
+  refusedFormat,
 } from './payload-codec.ts'
 import { abortError, PendingRequests, remoteError } from './requests.ts'
 
@@ -93,6 +94,8 @@ export abstract class Session implements ConnectionOwner, Sweepable {
   handling = 0
   /** Their ids (only while some run): a request reusing one of them is a protocol error. */
   #running: Set<number> | undefined
+  /** Whether MessagePack payloads are decoded (JSON and raw always are); see `accept`. */
+  acceptsMsgpack = true
   #control: Buffer[] | undefined
   #volatile: VolatileMessage[] | undefined
   #volatileBytes = 0
@@ -391,6 +394,7 @@ export abstract class Session implements ConnectionOwner, Sweepable {
           `Bad envelope: sequence ${seq} after ${this.lastReceived}`,
         )
       }
+      if (env.format === Format.MSGPACK && !this.acceptsMsgpack) throw refusedFormat(env.format)
       this.lastReceived = seq
       this.#bytesSinceAck += frame.length
       const data = decodePayload(frame, env.payloadStart, env.format)
@@ -402,6 +406,7 @@ export abstract class Session implements ConnectionOwner, Sweepable {
     }
     switch (kind) {
       case Kind.VOLATILE:
+        if (env.format === Format.MSGPACK && !this.acceptsMsgpack) throw refusedFormat(env.format)
         this.onEvent(requireName(env.name), decodePayload(frame, env.payloadStart, env.format))
         return
       case Kind.ACK:

@@ -1,7 +1,7 @@
 // The client side of an RTMP connection: connect, handshake, the connect command, then a read loop
 // that answers the protocol (through the chunk stream core), settles command transactions, hands
 // status events to whoever waits for them and media to the player. RtmpClient builds on it.
-import { ErrorCodes, ProtocolError, RtmpError, TimeoutError, WirekitError } from '../errors.ts'
+import { ClosedError, ErrorCodes, ProtocolError, RtmpError, WirekitError } from '../errors.ts'
 import { AsyncSocket, type TlsOptions } from '../socket/index.ts'
 import { ChunkStream } from './chunk-stream.ts'
 import { type Command, command, decodeCommand, statusOf } from './command.ts'
@@ -131,7 +131,7 @@ export class ClientConnection {
       timer = setTimeout(() => {
         forget()
         reject(
-          new TimeoutError(
+          new RtmpError(
             ErrorCodes.RTMP_TIMEOUT,
             `no ${what} from ${this.url.tcUrl} within ${this.#timeout} ms`,
           ),
@@ -170,7 +170,7 @@ export class ClientConnection {
       // The server closing after we are done is the normal end of a session.
       failure = wk.code === ErrorCodes.CLOSED ? undefined : wk
     }
-    this.#fail(failure ?? new WirekitError(ErrorCodes.CLOSED, `connection to ${this.url.tcUrl} closed`))
+    this.#fail(failure ?? new ClosedError(ErrorCodes.CLOSED, `connection to ${this.url.tcUrl} closed`))
     this.onEnd?.(failure)
     this.socket.destroy()
     this.#endedResolve()

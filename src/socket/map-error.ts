@@ -47,7 +47,8 @@ export function connectError(error: unknown, where: string): WirekitError {
       return new ConnectError(ErrorCodes.CONNECT_TIMEOUT, `connect to ${where} timed out`, { cause: err })
     default:
       if (isResetError(err)) {
-        return new ConnectError(ErrorCodes.CONNECTION_RESET, `connection to ${where} was reset`, {
+        // One code, one class: a reset is a ClosedError whether it came while connecting or later.
+        return new ClosedError(ErrorCodes.CONNECTION_RESET, `connection to ${where} was reset`, {
           cause: err,
         })
       }

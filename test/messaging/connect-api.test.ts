@@ -141,7 +141,7 @@ describe('connect and store API', () => {
     const resumed = nextEvent(client, 'resumed')
     relay.cutAll()
     await resumed
-    assert.deepEqual(store.claims, [{ lastReceived: 7 }])
+    assert.deepEqual(store.claims, [{ lastReceived: 7, token: peer.resumeToken, identity: undefined }])
   })
 
   test('a stale stored copy ends in sessionLost on the client, not a protocol close', async () => {
@@ -169,7 +169,7 @@ describe('connect and store API', () => {
     await serverA.close()
     await lost
     await waitFor(() => client.state === 'connected', 5000, 'the new session')
-    assert.deepEqual(store.claims.at(-1), { lastReceived: 5 })
+    assert.deepEqual(store.claims.at(-1), { lastReceived: 5, token: peerA.resumeToken, identity: undefined })
     // The new session works: the server was not left with a protocol error.
     const echoed = nextEvent<number>(client, 'back')
     serverB.on('connection', () => {})

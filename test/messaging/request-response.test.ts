@@ -10,7 +10,8 @@ describe('request/response', () => {
   let msgpackClient: MessageClient
 
   before(async () => {
-    const started = await startServer()
+    // The MessagePack client needs a server that accepts MessagePack (JSON servers refuse it by default).
+    const started = await startServer({ accept: ['json', 'msgpack'] })
     server = started.server
     server.handle('echo', async (data) => data)
     server.handle('sum', (data: number[]) => data.reduce((a, b) => a + b, 0))

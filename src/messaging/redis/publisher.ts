@@ -10,7 +10,7 @@
 //     ▲                 │ failed          │ Redis restarted empty
 //     └─────────────────┴─────────────────┘
 
-import { BackpressureError, ErrorCodes } from '../../errors.ts'
+import { ErrorCodes, MessagingError } from '../../errors.ts'
 
 export type OutageLimits = {
   /** Broadcasts kept for the other nodes while Redis is unreachable. @default 10_000 */
@@ -72,7 +72,7 @@ export class Publisher {
       this.dropped++
       this.#host.dropped(
         1,
-        new BackpressureError(
+        new MessagingError(
           ErrorCodes.ADAPTER_UNAVAILABLE,
           `Redis is unavailable and ${this.#own.length} broadcasts are waiting: broadcast dropped for the other nodes`,
         ),

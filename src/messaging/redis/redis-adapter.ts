@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { Redis, type RedisOptions } from 'ioredis'
-import { ErrorCodes, InvalidArgumentError, MessagingError } from '../../errors.ts'
+import { ErrorCodes, InvalidArgumentError, MessagingError, ProtocolError } from '../../errors.ts'
 import type {
   AdapterPeer,
   BroadcastMessage,
@@ -313,7 +313,7 @@ export class RedisAdapter extends EventEmitter implements MessagingAdapter {
         return
       }
       const control = parseControl(message.toString())
-      if (control === undefined) throw new MessagingError(ErrorCodes.PROTOCOL, 'Bad control message')
+      if (control === undefined) throw new ProtocolError(ErrorCodes.PROTOCOL, 'Bad control message')
       if (control.t === 'who') {
         const { to, answer } = this.#presence.answer(control, this.#rooms.peersIn(control.room ?? undefined))
         this.#publish(this.#keys.node(to), answer).catch((error) => this.#failed('answer presence', error))

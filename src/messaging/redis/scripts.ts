@@ -2,7 +2,8 @@
 // broadcast order, the session ownership fence and the claim-with-catch-up race-free.
 // Key layout (prefix `wirekit` by default):
 //   <p>:epoch <p>:seq <p>:log       broadcast epoch (changes when Redis lost its data), counter, capped stream
-//   <p>:s:{id}  <p>:s:{id}:m        session hash (owner, identity, sequence numbers, rooms, position), outbox list
+//   <p>:s:{id}  <p>:s:{id}:m        session hash (owner, identity, token digest, sequence numbers, rooms,
+//                                   position), outbox list
 
 import type { Redis } from 'ioredis'
 
@@ -42,8 +43,8 @@ local owner = redis.call('HGET', KEYS[1], 'owner')
 if owner and owner ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'identity', ARGV[3], 'nextSeq', ARGV[4], 'lastReceived', ARGV[5],
-  'rooms', ARGV[6], 'epoch', ARGV[7], 'pos', ARGV[8], 'head', ARGV[9])
-for i = 10, #ARGV, 1000 do
+  'rooms', ARGV[6], 'epoch', ARGV[7], 'pos', ARGV[8], 'head', ARGV[9], 'token', ARGV[10])
+for i = 11, #ARGV, 1000 do
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -106,11 +107,16 @@ return 0
 
 /**
  * Takes ownership of a session and returns it with the broadcasts logged after its position:
- * {previous owner, hash fields, stored messages, epoch, last sequence, log entries} or nil.
+ * {previous owner, hash fields, stored messages, epoch, last sequence, log entries} or nil. Nil too,
+ * and the owner undisturbed, unless the claimant shows the session's token digest (ARGV[4]) and its
+ * identity as JSON (ARGV[5]). Digests, not tokens, are compared here: timing can reveal at most a
+ * prefix of a SHA-256 digest, which does not help to find the token.
  */
 const CLAIM = `
 local fields = redis.call('HGETALL', KEYS[1])
 if #fields == 0 then return nil end
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[4] then return nil end
+if (redis.call('HGET', KEYS[1], 'identity') or '') ~= ARGV[5] then return nil end
 local prev = redis.call('HGET', KEYS[1], 'owner') or ''
 redis.call('HSET', KEYS[1], 'owner', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])

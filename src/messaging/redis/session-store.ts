@@ -4,7 +4,7 @@
 // acknowledged is in Redis first. Only the owner may write (a fence in every script); a claim moves
 // ownership atomically and brings the session up to date with the broadcasts it missed.
 
-import { ErrorCodes, MessagingError } from '../../errors.ts'
+import { BackpressureError, ErrorCodes, MessagingError } from '../../errors.ts'
 import type {
   ClaimContext,
   LiveSession,
@@ -16,6 +16,7 @@ import type {
 import { Flag, Kind } from '../envelope.ts'
 import { envelopeLength } from '../frame-writer.ts'
 import { bodyLength } from '../payload-codec.ts'
+import { tokenDigest } from '../resume-token.ts'
 import { inAudience } from './local-rooms.ts'
 import type { Keys, ScriptedRedis } from './scripts.ts'
 import type { Sequencer } from './sequencer.ts'
@@ -174,6 +175,11 @@ export class RedisSessionStore implements SessionStore {
     if (!(await host.whenUsable(this.#limits.claimTimeout))) {
       throw new MessagingError(ErrorCodes.ADAPTER_UNAVAILABLE, `Cannot resume ${id}: Redis is unavailable`)
     }
+    if (context === undefined) return undefined
+    // The claim script moves ownership only for the right token and identity (stored as written by
+    // #writeWhole): a valid login presenting someone else's id must not take that session from its node.
+    const identity = identityJson(context.identity)
+    if (identity === undefined) return undefined
     const capture = host.sequencer.capture()
     try {
       const reply = (await host.redis.wkClaimBuffer(
@@ -185,6 +191,8 @@ export class RedisSessionStore implements SessionStore {
         host.node,
         this.#liveTtl(),
         this.#limits.maxCatchUp + 1,
+        tokenDigest(context.token),
+        identity,
       )) as ClaimReply | null
       if (reply === null) return undefined
       const [previous, fields, stored, epochBuf, lastBuf, log] = reply
@@ -201,7 +209,7 @@ export class RedisSessionStore implements SessionStore {
       const snapshot = snapshotOf(id, meta, stored)
       // The client saw messages this copy never sent: a stale copy (say Redis kept old data while the
       // owner died during an outage). Resuming from it would renumber what the client already has.
-      if (context !== undefined && context.lastReceived > snapshot.nextSeq - 1) return undefined
+      if (context.lastReceived > snapshot.nextSeq - 1) return undefined
       const missed = this.#missed(pos, log, capture)
       if (missed === undefined) return undefined
       const rooms = new Set(snapshot.rooms)
@@ -315,6 +323,7 @@ export class RedisSessionStore implements SessionStore {
       sequencer.epoch ?? '',
       sequencer.seen,
       head,
+      snapshot.tokenDigest,
     ]
     for (const m of snapshot.unacknowledged) args.push(encodeStored(m))
     t.resync = false
@@ -366,7 +375,7 @@ export class RedisSessionStore implements SessionStore {
         .catch(() => {})
       this.#host.failed(
         `store session ${t.session.id}`,
-        new MessagingError(
+        new BackpressureError(
           ErrorCodes.BACKPRESSURE,
           `More than ${this.#limits.maxStoredMessages} unacknowledged messages: no longer resumable elsewhere`,
         ),
@@ -413,6 +422,16 @@ export class RedisSessionStore implements SessionStore {
   }
 }
 
+/** An identity as the store writes it ('' for none), or undefined when JSON cannot carry it. */
+function identityJson(identity: unknown): string | undefined {
+  if (identity === undefined) return ''
+  try {
+    return JSON.stringify(identity)
+  } catch {
+    return undefined
+  }
+}
+
 type LogEntry = [Buffer, Buffer[]]
 type ClaimReply = [Buffer, Buffer[], Buffer[], Buffer, Buffer, LogEntry[]]
 
@@ -432,6 +451,7 @@ function snapshotOf(id: string, meta: Record<string, string>, stored: Buffer[]):
   return {
     id,
     identity: meta.identity === undefined || meta.identity === '' ? undefined : JSON.parse(meta.identity),
+    tokenDigest: meta.token ?? '',
     nextSeq: Number(meta.nextSeq),
     lastReceived: Number(meta.lastReceived),
     rooms: Array.isArray(rooms) ? rooms.filter((r): r is string => typeof r === 'string') : [],
