@@ -51,6 +51,9 @@ export const ErrorCodes = {
   // messaging: hostile clients (issue 10)
   SESSION_TAKEN_OVER: 'WK_SESSION_TAKEN_OVER', // another connection resumed this session with its token
   SESSION_STORE_FAILED: 'WK_SESSION_STORE_FAILED', // the session store failed a claim: a new session was opened
+  // durable rooms (history)
+  HISTORY_FAILED: 'WK_HISTORY_FAILED', // the history store could not append or read (disk, database, Redis)
+  SUBSCRIBE_DENIED: 'WK_SUBSCRIBE_DENIED', // authorizeSubscribe said no, the room is not durable, or too many rooms
   // HTTP
   HTTP_CANCELLED: 'WK_HTTP_CANCELLED',
   HTTP_TIMEOUT: 'WK_HTTP_TIMEOUT',
@@ -204,6 +207,8 @@ export const ERROR_CLASSES: { readonly [K in ErrorCode]: ErrorClass | typeof Inv
   [C.ADAPTER_UNAVAILABLE]: MessagingError,
   [C.SESSION_TAKEN_OVER]: MessagingError,
   [C.SESSION_STORE_FAILED]: MessagingError,
+  [C.HISTORY_FAILED]: MessagingError,
+  [C.SUBSCRIBE_DENIED]: MessagingError,
   [C.HTTP_CANCELLED]: HttpError,
   [C.HTTP_TIMEOUT]: HttpError,
   [C.HTTP_BAD_URL]: HttpError,

@@ -21,6 +21,7 @@ import {
 } from '../errors.ts'
 import { type BackoffOptions, backoffDelay } from '../util/backoff.ts'
 import { publishSession } from './channels.ts'
+import { ClientSubscriptions } from './client-subscriptions.ts'
 import { Connection } from './connection.ts'
 import { Endpoints } from './endpoints.ts'
 import { Format, Kind } from './envelope.ts'
@@ -38,6 +39,7 @@ import {
 import { acceptsMsgpack, type PayloadCodecName } from './payload-codec.ts'
 import { checkEventName } from './peer.ts'
 import { type RequestHandler, type RequestOptions, Session } from './session.ts'
+import type { SubscribeOptions, Subscription } from './subscription.ts'
 import { WebSocketClientConnection } from './transport/websocket-client-connection.ts'
 import { openNodeWebSocket } from './transport/websocket-node.ts'
 import { type ClientTlsOptions, dial } from './transport.ts'
@@ -94,6 +96,7 @@ export class MessageClient extends Session {
   #options: MessageClientOptions
   #state: ClientState = 'connecting'
   #listeners = new Listeners()
+  #subscriptions: ClientSubscriptions | undefined
   #handlers = new Map<string, RequestHandler<MessageClient>>()
   #sessionId: string | undefined
   /** The secret that resumes #sessionId (from the WELCOME); kept with it, never exposed. */
@@ -175,6 +178,19 @@ export class MessageClient extends Session {
 
   get connected(): boolean {
     return this.#state === 'connected'
+  }
+
+  /**
+   * Subscribes to a durable room (the server needs the `history` option). With `recover: true` the
+   * subscription re-subscribes by itself after any reconnect, lost session or failover, from its last
+   * position: what was published meanwhile arrives once, in order, or a `gap` says what is gone.
+   * @example const sub = await client.subscribe('lobby', { recover: true }); sub.on('message', (data, meta) => …)
+   */
+  subscribe(room: string, options?: SubscribeOptions): Promise<Subscription> {
+    if (this.#state === 'closed')
+      return Promise.reject(new ClosedError(ErrorCodes.CLOSED, 'Client is closed'))
+    this.#subscriptions ??= new ClientSubscriptions(this, (error) => this.#listeners.fail(error))
+    return this.#subscriptions.subscribe(room, options)
   }
 
   /** Sends an event; resolves when the server acknowledges it. While disconnected it waits in the outbox. */

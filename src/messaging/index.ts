@@ -18,6 +18,20 @@ export {
   type MessageClientOptions,
   type ReconnectOptions,
 } from './client.ts'
+// Durable rooms (issue 12): history stores, subscriptions.
+export {
+  type HistoryEntry,
+  type HistoryGap,
+  type HistoryLimits,
+  type HistoryOptions,
+  type HistoryPage,
+  type HistoryPosition,
+  type HistoryReadOptions,
+  type HistoryStore,
+  MemoryHistoryStore,
+  RedisHistoryStore,
+  SqliteHistoryStore,
+} from './cluster/history/index.ts'
 export type { HeartbeatOptions } from './heartbeat.ts'
 export { MemoryAdapter, MemorySessionStore } from './memory-adapter.ts'
 export type { OutboxLimits, UnacknowledgedMessage } from './outbox.ts'
@@ -31,6 +45,7 @@ export {
   RedisSessionStore,
 } from './redis/index.ts'
 export { BroadcastOperator } from './rooms/broadcast-operator.ts'
+export type { AuthorizeSubscribe } from './rooms/room-subscriptions.ts'
 export {
   type AuthenticateInfo,
   type CloseOptions,
@@ -39,4 +54,5 @@ export {
   type ServerLimits,
 } from './server.ts'
 export type { RequestHandler, RequestOptions } from './session.ts'
+export type { GapInfo, MessageMeta, SubscribeOptions, Subscription } from './subscription.ts'
 export type { ClientTlsOptions, ListenAddress, ListenOptions } from './transport.ts'

@@ -21,6 +21,7 @@ import { delay, startTimer } from '../util/timeout.ts'
 import type { MessagingAdapter, PeerInfo, SessionSnapshot } from './adapter.ts'
 import { Admission, defaultMaxConnections } from './admission.ts'
 import { publishError, publishSession, slowConsumerChannel } from './channels.ts'
+import type { HistoryOptions, HistoryPosition } from './cluster/history/index.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 import { decodeEnvelope, Format, Kind, newEnvelope } from './envelope.ts'
 import { encodeFrame, wireCodec } from './frame-writer.ts'
@@ -41,7 +42,9 @@ import type { OutboxLimits } from './outbox.ts'
 import { acceptsMsgpack, decodePayload, type PayloadCodecName, refusedFormat } from './payload-codec.ts'
 import { Peer, type PeerCore, type RateLimit } from './peer.ts'
 import { newResumeToken, newSessionId, secretsMatch, tokenDigest } from './resume-token.ts'
+import { SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
 import { type BroadcastContext, BroadcastOperator } from './rooms/broadcast-operator.ts'
+import { type AuthorizeSubscribe, RoomSubscriptions } from './rooms/room-subscriptions.ts'
 import { MAX_EARLY_FRAME_BYTES, type RequestHandler } from './session.ts'
 import {
   attachWebSocket,
@@ -107,6 +110,12 @@ export type MessageServerOptions = {
    * @example new MessageServer({ accept: ['json', 'msgpack'] })
    */
   accept?: PayloadCodecName[]
+  /**
+   * Durable rooms: every room keeps a log (`publish`, `to(room).emit`) that `client.subscribe(room, { recover })`
+   * replays after any reconnect or restart. Without it rooms keep no history.
+   * @example { store: 'sqlite', path: './wirekit-history.sqlite', maxMessages: 10_000, rooms: { 'typing:*': false } }
+   */
+  history?: HistoryOptions
 }
 
 /** The limits a server enforces, defaults filled in (see MessageServerOptions and README "Limits"). */
@@ -157,6 +166,7 @@ export class MessageServer {
   #maxHello: number
   #core: PeerCore
   #broadcast: BroadcastContext
+  #history: RoomSubscriptions | undefined
   #options: Required<
     Pick<
       MessageServerOptions,
@@ -245,7 +255,15 @@ export class MessageServer {
         adapter.sessions.detach(peer, retention)
       },
     }
-    this.#broadcast = { adapter, codec: this.#core.payloadCodec, maxFrameLength }
+    if (options.history !== undefined) {
+      const history = new RoomSubscriptions(options.history, this.#core.payloadCodec, (error) =>
+        listeners.fail(error),
+      )
+      this.#history = history
+      handlers.set(SUBSCRIBE_METHOD, (data, peer) => history.subscribe(peer, data))
+      handlers.set(UNSUBSCRIBE_METHOD, (data, peer) => history.unsubscribe(peer, data))
+    }
+    this.#broadcast = { adapter, codec: this.#core.payloadCodec, maxFrameLength, history: this.#history }
   }
 
   /**
@@ -357,6 +375,27 @@ export class MessageServer {
     return new BroadcastOperator(this.#broadcast).except(room)
   }
 
+  /**
+   * Appends a publication to a durable room's log, then delivers it to the room's subscribers; resolves
+   * with its place in the log once stored. Needs the `history` option.
+   * @example const { offset, epoch } = await server.publish('lobby', 'chat', { text: 'hi' })
+   */
+  publish(room: string, name: string, data?: unknown): Promise<HistoryPosition> {
+    if (this.#history === undefined) throw new InvalidArgumentError('publish() needs the history option')
+    return this.#history.publish(room, name, data)
+  }
+
+  /**
+   * Decides who may subscribe to which durable room. Without it every durable room is readable by
+   * every client that passed `authenticate`. A refusal rejects `subscribe()` with WK_SUBSCRIBE_DENIED.
+   */
+  authorizeSubscribe(fn: AuthorizeSubscribe): this {
+    if (this.#history === undefined)
+      throw new InvalidArgumentError('authorizeSubscribe() needs the history option')
+    this.#history.authorize(fn)
+    return this
+  }
+
   /** Sends an event to every peer (reliable: queued for disconnected sessions within retention). */
   emit(event: string, data?: unknown): void {
     new BroadcastOperator(this.#broadcast).emit(event, data)
@@ -386,6 +425,7 @@ export class MessageServer {
     this.#peers.clear()
     await listenersClosed
     await this.adapter.close()
+    await this.#history?.close()
     this.#closed = true
   }
 

@@ -7,9 +7,16 @@ import { checkName, Flag } from '../envelope.ts'
 import { envelopeLength } from '../frame-writer.ts'
 import { bodyLength, encodeBody, formatOf, type PayloadCodecName } from '../payload-codec.ts'
 import { checkEventName } from '../peer.ts'
+import type { RoomSubscriptions } from './room-subscriptions.ts'
 
 /** What every operator of one server shares. */
-export type BroadcastContext = { adapter: MessagingAdapter; codec: PayloadCodecName; maxFrameLength: number }
+export type BroadcastContext = {
+  adapter: MessagingAdapter
+  codec: PayloadCodecName
+  maxFrameLength: number
+  /** Durable rooms, when the server has the history option. */
+  history?: RoomSubscriptions | undefined
+}
 
 /** An immutable description of an audience; each call returns a new operator. */
 export class BroadcastOperator {
@@ -64,6 +71,17 @@ export class BroadcastOperator {
     }
     const message: BroadcastMessage = { event, format, body, volatile: this.#volatile }
     adapter.broadcast(message, { rooms: this.#rooms, except: this.#except })
+    // Durable rooms also log it for their subscribers (who recover it after any outage).
+    const history = this.#context.history
+    if (history !== undefined && !this.#volatile && this.#rooms !== undefined)
+      this.#publish(history, event, data)
+  }
+
+  #publish(history: RoomSubscriptions, event: string, data: unknown): void {
+    for (const room of this.#rooms!) {
+      if (!history.durable.isDurable(room)) continue
+      history.publish(room, event, data).catch((error: unknown) => history.report(error))
+    }
   }
 
   /** Local peers in the audience's rooms (presence on this node). */

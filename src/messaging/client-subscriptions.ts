@@ -1,0 +1,98 @@
+// The client side of durable rooms: `client.subscribe()` sends the subscribe request, routes the
+// room events the server pushes to their Subscription, and re-subscribes every subscription from its
+// last position whenever the client is connected again (resumed, new session, another server).
+
+import { ErrorCodes, MessagingError } from '../errors.ts'
+import { isPosition } from './cluster/history/read-window.ts'
+import { type Format, Format as Formats } from './envelope.ts'
+import type { Listener } from './listeners.ts'
+import { decodePayload } from './payload-codec.ts'
+import { decodeRoomMessage, ROOM_EVENT, SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
+import { type SubscribeOptions, Subscription } from './subscription.ts'
+
+/** What this needs of a client: requests, and its events. */
+export type SubscribingClient = {
+  request(method: string, data?: unknown): Promise<unknown>
+  on(event: string, listener: Listener): unknown
+  readonly connected: boolean
+}
+
+/** The server's refusal arrives as a remote error; give it back its own code. */
+function refusal(error: unknown): unknown {
+  const e = error as { code?: unknown; remoteCode?: unknown; remoteMessage?: unknown }
+  if (e?.code === ErrorCodes.REMOTE_ERROR && e.remoteCode === ErrorCodes.SUBSCRIBE_DENIED) {
+    return new MessagingError(ErrorCodes.SUBSCRIBE_DENIED, String(e.remoteMessage), { cause: error })
+  }
+  return error
+}
+
+function decode(format: number, body: Uint8Array): unknown {
+  if (format === Formats.EMPTY) return undefined
+  if (format === Formats.RAW) return body
+  return decodePayload(Buffer.from(body.buffer, body.byteOffset, body.byteLength), 0, format as Format)
+}
+
+export class ClientSubscriptions {
+  readonly #client: SubscribingClient
+  readonly #subscriptions = new Map<string, Subscription>()
+  readonly #onError: (error: unknown) => void
+
+  constructor(client: SubscribingClient, onError: (error: unknown) => void) {
+    this.#client = client
+    this.#onError = onError
+    client.on(ROOM_EVENT, (data: unknown) => this.#receive(data))
+    client.on('state', (state: string) => {
+      if (state === 'connected') this.#resubscribeAll()
+    })
+  }
+
+  async subscribe(room: string, options: SubscribeOptions = {}): Promise<Subscription> {
+    const subscription = new Subscription(room, options, decode, (s) => this.#end(s))
+    this.#subscriptions
+      .get(room)
+      ?.unsubscribe()
+      .catch(() => {})
+    this.#subscriptions.set(room, subscription)
+    try {
+      const reply = await this.#client.request(SUBSCRIBE_METHOD, { room, since: options.since })
+      const position = (reply as { position?: unknown } | undefined)?.position
+      if (isPosition(position)) subscription.begin(position)
+    } catch (error) {
+      if (this.#subscriptions.get(room) === subscription) this.#subscriptions.delete(room)
+      throw refusal(error)
+    }
+    // Messages that arrived with the reply are held until the caller, resumed by this await, has
+    // attached its listeners.
+    setTimeout(() => subscription.release(), 0)
+    return subscription
+  }
+
+  #resubscribeAll(): void {
+    for (const subscription of this.#subscriptions.values()) {
+      this.#client
+        .request(SUBSCRIBE_METHOD, { room: subscription.room, since: subscription.resumeFrom })
+        .catch((error: unknown) => this.#onError(refusal(error)))
+    }
+  }
+
+  async #end(subscription: Subscription): Promise<void> {
+    if (this.#subscriptions.get(subscription.room) !== subscription) return
+    this.#subscriptions.delete(subscription.room)
+    if (this.#client.connected) await this.#client.request(UNSUBSCRIBE_METHOD, { room: subscription.room })
+  }
+
+  #receive(data: unknown): void {
+    if (!(data instanceof Uint8Array)) {
+      this.#onError(new TypeError('room event without bytes'))
+      return
+    }
+    let message: ReturnType<typeof decodeRoomMessage>
+    try {
+      message = decodeRoomMessage(data)
+    } catch (error) {
+      this.#onError(error)
+      return
+    }
+    this.#subscriptions.get(message.room)?.receive(message)
+  }
+}

@@ -1,0 +1,174 @@
+// One subscriber's way from "missed some" to "live", without a gap or a duplicate at the seam. A sans-I/O
+// core: the owner feeds it live publications and log pages, asks it which read to make next, and sends
+// the events it returns. Every live publication is in the log before it is fanned out, so the log is
+// the truth and live delivery a shortcut: anything that does not follow the last delivered offset
+// exactly (a hole, an epoch change, a buffer that overflowed) is read from the log instead.
+//
+//   since given ──► reading ──page: more to read──► reading
+//                     ▲  └─page: at head, buffer drained──► live ──live offset = last + 1──► deliver
+//                     └──────────── hole / other epoch / overflow ◄───────────┘
+//   live entries that arrive while reading wait in a bounded buffer; past the bound they are dropped
+//   and read from the log after.
+
+import { DEFAULT_READ_LIMIT } from './limits.ts'
+import type { HistoryEntry, HistoryGap, HistoryPage, HistoryPosition, HistoryReadOptions } from './types.ts'
+
+/** A publication as the live fan-out carries it: the entry and its log's epoch. */
+export type LiveEntry = HistoryEntry & { epoch: string }
+
+export type CursorEvent =
+  | { type: 'message'; entry: HistoryEntry; epoch: string }
+  | { type: 'gap'; gap: HistoryGap }
+
+export type RecoveryCursorOptions = {
+  /** Live entries kept while a read is under way; more are dropped and read from the log. @default 1000 */
+  maxBuffer?: number
+  /** Entries per read. @default 1000 */
+  pageSize?: number
+}
+
+type Buffered = { entry: LiveEntry; arrival: number }
+
+export class RecoveryCursor {
+  readonly room: string
+  #position: HistoryPosition | undefined
+  #needRead: boolean
+  #reading = false
+  #buffer: Buffered[] = []
+  #arrivals = 0
+  /** Arrival count when the read under way started: entries that came before it are covered by it. */
+  #readFrom = 0
+  #highest: Buffered | undefined
+  /** A hint came while a read was under way: read once more after it. */
+  #again = false
+  readonly #maxBuffer: number
+  readonly #pageSize: number
+
+  /** `since`: the last position the subscriber has; without it, live from the first publication seen. */
+  constructor(room: string, since?: HistoryPosition, options: RecoveryCursorOptions = {}) {
+    this.room = room
+    this.#position = since === undefined ? undefined : { offset: since.offset, epoch: since.epoch }
+    this.#needRead = since !== undefined
+    this.#maxBuffer = options.maxBuffer ?? 1000
+    this.#pageSize = options.pageSize ?? DEFAULT_READ_LIMIT
+  }
+
+  /** The last position delivered (what the subscriber would resume from). */
+  get position(): HistoryPosition | undefined {
+    return this.#position === undefined ? undefined : { ...this.#position }
+  }
+
+  /** True when `nextRead()` would return a read now. */
+  get wantsRead(): boolean {
+    return this.#needRead && !this.#reading
+  }
+
+  /** True while the cursor is catching up from the log. */
+  get recovering(): boolean {
+    return this.#needRead || this.#reading
+  }
+
+  /** A live publication: returns what to deliver now (nothing while catching up). */
+  live(entry: LiveEntry): CursorEvent[] {
+    const item = { entry, arrival: ++this.#arrivals }
+    const top = this.#highest?.entry
+    if (top === undefined || top.epoch !== entry.epoch || entry.offset > top.offset) this.#highest = item
+    if (this.#needRead || this.#reading) {
+      // Past the bound the entry is dropped: #highest remembers that the log must be read up to it.
+      if (this.#buffer.length < this.#maxBuffer) this.#buffer.push(item)
+      return []
+    }
+    const events: CursorEvent[] = []
+    this.#accept(item, events)
+    return events
+  }
+
+  /**
+   * Something was appended where this node did not see it (another node): read the log if `position` is
+   * ahead of what was delivered, or always when no position is given (after an outage of the notifier).
+   * A cursor without a position yet (live from now) has nothing to compare with and ignores hints.
+   */
+  hint(position?: HistoryPosition): void {
+    const at = this.#position
+    if (at === undefined) return
+    if (position !== undefined && position.epoch === at.epoch && position.offset <= at.offset) return
+    if (this.#reading) this.#again = true
+    else this.#needRead = true
+  }
+
+  /** The read to make now, if one is needed and none is under way; the page goes to `page()`. */
+  nextRead(): HistoryReadOptions | undefined {
+    if (!this.#needRead || this.#reading) return undefined
+    this.#reading = true
+    this.#needRead = false
+    this.#readFrom = this.#arrivals
+    const read: HistoryReadOptions = { limit: this.#pageSize }
+    if (this.#position !== undefined) read.after = { ...this.#position }
+    return read
+  }
+
+  /** The read failed: it will be asked for again by the next `nextRead()`. */
+  readFailed(): void {
+    this.#reading = false
+    this.#again = false
+    this.#needRead = true
+  }
+
+  /** The page answering the last `nextRead()`: returns the gap (if any) and the entries to deliver. */
+  page(page: HistoryPage): CursorEvent[] {
+    this.#reading = false
+    if (this.#again) {
+      this.#again = false
+      this.#needRead = true
+    }
+    const events: CursorEvent[] = []
+    const epoch = page.head.epoch
+    if (page.gap !== undefined) {
+      events.push({ type: 'gap', gap: page.gap })
+      this.#position = { offset: page.first - 1, epoch }
+    } else if (this.#position === undefined || (this.#position.epoch === '' && epoch !== '')) {
+      this.#position = { offset: this.#position?.offset ?? page.first - 1, epoch }
+    }
+    for (const entry of page.entries) {
+      if (entry.offset <= this.#position!.offset) continue
+      events.push({ type: 'message', entry, epoch })
+      this.#position = { offset: entry.offset, epoch }
+    }
+    if (this.#position!.offset < page.head.offset) {
+      this.#needRead = true
+      return events
+    }
+    const buffered = this.#buffer
+    this.#buffer = []
+    for (const item of buffered) {
+      if (this.#needRead) this.#buffer.push(item)
+      else this.#accept(item, events)
+    }
+    // Entries dropped on overflow, or newer than what was read: the log has them.
+    const top = this.#highest
+    if (!this.#needRead && top !== undefined && this.#ahead(top)) this.#needRead = true
+    return events
+  }
+
+  /** True when `item` is a publication this cursor has not delivered and must still get. */
+  #ahead(item: Buffered): boolean {
+    const position = this.#position!
+    if (item.entry.epoch === position.epoch) return item.entry.offset > position.offset
+    // Another epoch: one that arrived before the last read started belongs to a log the read no longer
+    // found (reported as an epoch gap then); one that arrived after may be newer: read again.
+    return item.arrival > this.#readFrom
+  }
+
+  #accept(item: Buffered, events: CursorEvent[]): void {
+    const { entry } = item
+    const position = this.#position
+    if (position === undefined || (position.epoch === entry.epoch && entry.offset === position.offset + 1)) {
+      events.push({ type: 'message', entry, epoch: entry.epoch })
+      this.#position = { offset: entry.offset, epoch: entry.epoch }
+      return
+    }
+    if (!this.#ahead(item)) return // already delivered, or from a dead incarnation
+    this.#needRead = true
+    this.#buffer.push(item)
+  }
+}

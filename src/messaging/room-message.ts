@@ -1,0 +1,188 @@
+// The bytes of a durable room's publication and gap as they travel from server to subscriber, inside
+// the payload of an ordinary reliable event (raw format) with a reserved name. No I/O, browser-safe.
+// The publication's own payload is carried as stored in the log (its format byte, then its body), so
+// the server encodes it once for every subscriber and every replay.
+//
+//   publication: 0x01 | room (u8 length + UTF-8) | name (u8 + UTF-8) | epoch (u8 + ASCII) | offset u48 LE
+//                | format u8 | body…
+//   gap:         0x02 | room (u8 + UTF-8) | epoch (u8 + ASCII) | from u48 | to u48 | reason u8 (1 trimmed, 2 epoch)
+//                | previous epoch (u8 + ASCII, empty when none) | previous offset u48
+
+import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../errors.ts'
+
+/** The reserved event name room messages travel under; applications cannot emit it. */
+export const ROOM_EVENT = 'wirekit:room'
+/** Request methods of the subscribe protocol. */
+export const SUBSCRIBE_METHOD = 'wirekit:subscribe'
+export const UNSUBSCRIBE_METHOD = 'wirekit:unsubscribe'
+
+const PUBLICATION = 1
+const GAP = 2
+const MAX_EPOCH = 64
+const TWO_32 = 0x1_0000_0000
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+export type RoomPublication = {
+  type: 'publication'
+  room: string
+  name: string
+  epoch: string
+  offset: number
+  /** The payload format (envelope Format) and its bytes: decode with the payload codec. */
+  format: number
+  body: Uint8Array
+}
+
+export type RoomGap = {
+  type: 'gap'
+  room: string
+  epoch: string
+  from: number
+  to: number
+  reason: 'trimmed' | 'epoch'
+  previous?: { offset: number; epoch: string }
+}
+
+function bad(message: string): never {
+  throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad room message: ${message}`)
+}
+
+function text(value: string, what: string, max: number): Uint8Array {
+  const bytes = encoder.encode(value)
+  if (bytes.length > max)
+    throw new InvalidArgumentError(`${what} "${value.slice(0, 32)}" is longer than ${max} bytes`)
+  return bytes
+}
+
+function writeU48(target: Uint8Array, at: number, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value >= 2 ** 48)
+    throw new InvalidArgumentError(`offset ${value} out of range`)
+  const low = value % TWO_32
+  const high = Math.floor(value / TWO_32)
+  target[at] = low & 0xff
+  target[at + 1] = (low >>> 8) & 0xff
+  target[at + 2] = (low >>> 16) & 0xff
+  target[at + 3] = (low >>> 24) & 0xff
+  target[at + 4] = high & 0xff
+  target[at + 5] = (high >>> 8) & 0xff
+}
+
+function readU48(source: Uint8Array, at: number): number {
+  const low = (source[at]! | (source[at + 1]! << 8) | (source[at + 2]! << 16)) + source[at + 3]! * 0x100_0000
+  return low + (source[at + 4]! | (source[at + 5]! << 8)) * TWO_32
+}
+
+/** A log entry's stored bytes: the payload format, then the body. */
+export function storedPayload(format: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + body.length)
+  out[0] = format
+  out.set(body, 1)
+  return out
+}
+
+/** A publication for subscribers; `stored` is the entry's data as kept in the log (format byte + body). */
+export function encodePublication(
+  room: string,
+  name: string,
+  epoch: string,
+  offset: number,
+  stored: Uint8Array,
+): Uint8Array {
+  const r = text(room, 'Room', 255)
+  const n = text(name, 'Name', 255)
+  const e = text(epoch, 'Epoch', MAX_EPOCH)
+  if (stored.length < 1) throw new InvalidArgumentError('A stored payload has at least its format byte')
+  const out = new Uint8Array(1 + 1 + r.length + 1 + n.length + 1 + e.length + 6 + stored.length)
+  let at = 0
+  out[at++] = PUBLICATION
+  for (const part of [r, n, e]) {
+    out[at++] = part.length
+    out.set(part, at)
+    at += part.length
+  }
+  writeU48(out, at, offset)
+  out.set(stored, at + 6)
+  return out
+}
+
+export function encodeGap(gap: Omit<RoomGap, 'type'>): Uint8Array {
+  const r = text(gap.room, 'Room', 255)
+  const e = text(gap.epoch, 'Epoch', MAX_EPOCH)
+  const p = text(gap.previous?.epoch ?? '', 'Epoch', MAX_EPOCH)
+  const out = new Uint8Array(1 + 1 + r.length + 1 + e.length + 12 + 1 + 1 + p.length + 6)
+  let at = 0
+  out[at++] = GAP
+  out[at++] = r.length
+  out.set(r, at)
+  at += r.length
+  out[at++] = e.length
+  out.set(e, at)
+  at += e.length
+  writeU48(out, at, gap.from)
+  writeU48(out, at + 6, gap.to)
+  at += 12
+  out[at++] = gap.reason === 'trimmed' ? 1 : 2
+  out[at++] = p.length
+  out.set(p, at)
+  at += p.length
+  writeU48(out, at, gap.previous?.offset ?? 0)
+  return out
+}
+
+/** Decodes a room message; anything malformed throws ProtocolError (WK_PROTOCOL), never more. */
+export function decodeRoomMessage(bytes: Uint8Array): RoomPublication | RoomGap {
+  let at = 1
+  const need = (n: number, what: string): void => {
+    if (at + n > bytes.length) bad(`truncated ${what}`)
+  }
+  const string = (what: string, max: number): string => {
+    need(1, `${what} length`)
+    const n = bytes[at++]!
+    if (n > max) bad(`${what} of ${n} bytes`)
+    need(n, what)
+    let value: string
+    try {
+      value = decoder.decode(bytes.subarray(at, at + n))
+    } catch {
+      bad(`${what} is not UTF-8`)
+    }
+    at += n
+    return value
+  }
+  const u48 = (what: string): number => {
+    need(6, what)
+    const value = readU48(bytes, at)
+    at += 6
+    return value
+  }
+  if (bytes.length < 1) bad('empty')
+  const type = bytes[0]
+  if (type === PUBLICATION) {
+    const room = string('room', 255)
+    const name = string('name', 255)
+    const epoch = string('epoch', MAX_EPOCH)
+    const offset = u48('offset')
+    if (offset === 0) bad('offset 0')
+    need(1, 'format')
+    const format = bytes[at]!
+    if (format > 3) bad(`format ${format}`)
+    return { type: 'publication', room, name, epoch, offset, format, body: bytes.subarray(at + 1) }
+  }
+  if (type === GAP) {
+    const room = string('room', 255)
+    const epoch = string('epoch', MAX_EPOCH)
+    const from = u48('from')
+    const to = u48('to')
+    need(1, 'reason')
+    const code = bytes[at++]
+    if (code !== 1 && code !== 2) bad(`gap reason ${code}`)
+    const previousEpoch = string('previous epoch', MAX_EPOCH)
+    const previousOffset = u48('previous offset')
+    if (at !== bytes.length) bad('trailing bytes')
+    const gap: RoomGap = { type: 'gap', room, epoch, from, to, reason: code === 1 ? 'trimmed' : 'epoch' }
+    if (code === 2) gap.previous = { offset: previousOffset, epoch: previousEpoch }
+    return gap
+  }
+  return bad(`unknown type ${type}`)
+}

@@ -1,0 +1,159 @@
+// The server side of durable rooms: `server.publish()`, the subscribe/unsubscribe requests of
+// `client.subscribe()`, and the feeds that carry each room's log and live publications to a peer as
+// reliable events. A feed lives as long as the peer's session: while the client is away its messages
+// wait in the session's outbox like any other; a client that comes back re-subscribes from its position.
+
+import { ErrorCodes, InvalidArgumentError, MessagingError } from '../../errors.ts'
+import type { BroadcastMessage } from '../adapter.ts'
+import {
+  type CursorEvent,
+  DurableRooms,
+  type HistoryEntry,
+  type HistoryOptions,
+  type HistoryPosition,
+  isPosition,
+  type RoomFeed,
+} from '../cluster/history/index.ts'
+import { checkName, Format } from '../envelope.ts'
+import { encodeBody, formatOf, type PayloadCodecName } from '../payload-codec.ts'
+import type { Peer } from '../peer.ts'
+import { checkEventName } from '../peer.ts'
+import { encodeGap, encodePublication, ROOM_EVENT, storedPayload } from '../room-message.ts'
+
+/** Decides whether `peer` may read `room`; true by default (every room is readable). */
+export type AuthorizeSubscribe = (peer: Peer, room: string) => boolean | Promise<boolean>
+
+/** Subscriptions one peer may hold at once. */
+const MAX_FEEDS_PER_PEER = 1024
+const encoder = new TextEncoder()
+
+type SubscribeRequest = { room: string; since?: HistoryPosition }
+
+function parseRequest(data: unknown): SubscribeRequest {
+  const { room, since } = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>
+  if (typeof room !== 'string' || room === '' || encoder.encode(room).length > 255) {
+    throw new InvalidArgumentError('subscribe: room must be a name of 1 to 255 bytes')
+  }
+  if (since !== undefined && since !== null && !isPosition(since)) {
+    throw new InvalidArgumentError('subscribe: since must be { offset, epoch }')
+  }
+  return since === undefined || since === null
+    ? { room }
+    : { room, since: { offset: since.offset, epoch: since.epoch } }
+}
+
+const roomMessage = (body: Uint8Array): BroadcastMessage => ({
+  event: ROOM_EVENT,
+  format: Format.RAW,
+  body,
+  volatile: false,
+})
+
+export class RoomSubscriptions {
+  readonly durable: DurableRooms
+  readonly #codec: PayloadCodecName
+  #authorize: AuthorizeSubscribe = () => true
+  readonly #feeds = new Map<Peer, Map<string, RoomFeed>>()
+  /** A publication is encoded once for every feed that delivers it. */
+  readonly #encoded = new WeakMap<HistoryEntry, BroadcastMessage>()
+
+  readonly #onError: (error: unknown) => void
+
+  constructor(options: HistoryOptions, codec: PayloadCodecName, onError: (error: unknown) => void) {
+    this.durable = new DurableRooms(options, onError)
+    this.#codec = codec
+    this.#onError = onError
+  }
+
+  /** Reports a failure nobody awaits (a broadcast's append). */
+  report(error: unknown): void {
+    this.#onError(error)
+  }
+
+  authorize(fn: AuthorizeSubscribe): void {
+    if (typeof fn !== 'function') throw new InvalidArgumentError('authorizeSubscribe(fn) needs a function')
+    this.#authorize = fn
+  }
+
+  /** Appends to the room's log, then delivers to its subscribers; resolves with the position. */
+  publish(room: string, name: string, data: unknown): Promise<HistoryPosition> {
+    checkEventName(name)
+    checkName(name)
+    if (!this.durable.isDurable(room)) {
+      throw new InvalidArgumentError(
+        `publish: room "${room}" is not durable (the history option maps it to false)`,
+      )
+    }
+    const format = formatOf(data, this.#codec)
+    const body = encodeBody(data, format)
+    const bytes =
+      body === undefined ? new Uint8Array() : typeof body === 'string' ? encoder.encode(body) : body
+    return this.durable.publish(room, name, storedPayload(format, bytes))
+  }
+
+  /** The 'wirekit:subscribe' request: checks, authorizes, replaces any feed of the same room. */
+  async subscribe(peer: Peer, data: unknown): Promise<{ room: string; position?: HistoryPosition }> {
+    const { room, since } = parseRequest(data)
+    if (!this.durable.isDurable(room)) {
+      throw new MessagingError(ErrorCodes.SUBSCRIBE_DENIED, `subscribe: room "${room}" is not durable`)
+    }
+    if (!(await this.#authorize(peer, room))) {
+      throw new MessagingError(ErrorCodes.SUBSCRIBE_DENIED, `subscribe: not allowed to read "${room}"`)
+    }
+    if (peer.closed) return { room }
+    let feeds = this.#feeds.get(peer)
+    if (feeds === undefined) {
+      this.#feeds.set(peer, (feeds = new Map()))
+      peer.on('close', () => this.#peerClosed(peer))
+    }
+    if (!feeds.has(room) && feeds.size >= MAX_FEEDS_PER_PEER) {
+      throw new MessagingError(ErrorCodes.SUBSCRIBE_DENIED, `subscribe: over ${MAX_FEEDS_PER_PEER} rooms`)
+    }
+    // From now: from the head as it is now, so a publication racing this request is read from the log.
+    const start = since ?? (await this.durable.store.head(room))
+    if (peer.closed) return { room }
+    feeds.get(room)?.close()
+    feeds.set(
+      room,
+      this.durable.subscribe(room, start, (event) => this.#send(peer, room, event)),
+    )
+    return { room, position: start }
+  }
+
+  /** The 'wirekit:unsubscribe' request. */
+  unsubscribe(peer: Peer, data: unknown): { room: string } {
+    const { room } = parseRequest(data)
+    const feeds = this.#feeds.get(peer)
+    feeds?.get(room)?.close()
+    feeds?.delete(room)
+    return { room }
+  }
+
+  async close(): Promise<void> {
+    this.#feeds.clear()
+    await this.durable.close()
+  }
+
+  #send(peer: Peer, room: string, event: CursorEvent): void {
+    let message: BroadcastMessage | undefined
+    if (event.type === 'gap') message = roomMessage(encodeGap(event.gap))
+    else {
+      const entry = event.entry
+      message = this.#encoded.get(entry)
+      if (message === undefined) {
+        message = roomMessage(encodePublication(room, entry.name, event.epoch, entry.offset, entry.data))
+        this.#encoded.set(entry, message)
+      }
+    }
+    // The broadcast path (no promise per message): a peer cut for a full outbox ends its session, and
+    // its feeds with it; the client re-subscribes from its position when it comes back.
+    peer.deliver(message)
+  }
+
+  #peerClosed(peer: Peer): void {
+    const feeds = this.#feeds.get(peer)
+    if (feeds === undefined) return
+    for (const feed of feeds.values()) feed.close()
+    this.#feeds.delete(peer)
+  }
+}
