@@ -110,7 +110,13 @@ export class RedisHistoryStore implements HistoryStore {
         readyBefore = true
       })
       subscriber.on('message', (_channel: string, text: string) => this.#notice(text))
-      subscriber.subscribe(this.#channel).catch(() => {})
+      // Appends made before the subscription took effect had no listener here: look once it has.
+      subscriber.subscribe(this.#channel).then(
+        () => {
+          for (const w of this.#watchers) w.resync()
+        },
+        () => {},
+      )
     }
     return () => this.#watchers.delete(watcher)
   }
