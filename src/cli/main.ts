@@ -89,7 +89,12 @@ export function program(): Command {
     )
     .option('--room <room>', 'room to join (letters, digits, _ . -, up to 32)', rule(checkRoom), 'lobby')
     .option('--ca <file>', 'CA certificate (PEM) for tls:// servers')
-    .action(async (url, opts) => (await import('./chat.ts')).chat(url, opts))
+    .action(async (url, opts) => {
+      await (await import('./chat.ts')).chat(url, opts)
+      // The user has left: a timer the session still holds (a rejoin request's timeout after a lost
+      // session) must not keep the terminal waiting.
+      process.exit()
+    })
 
   cli
     .command('bench')
