@@ -107,9 +107,12 @@ async function listenWeb(
     const at = parseHostPort(options.http, options.host)
     const h = await listenHttp({ ...at, routes, role: 'public', token, metrics })
     listeners.push(h)
+    // Browsers (and any WebSocket client) join the same chat at /ws.
+    server.attach(h.server, { path: '/ws' })
     log(
       `wirekit http on http://${hostForUrl(h.host)}:${h.port}/ (${token ? '/metrics with the admin token' : 'no admin routes: give --admin-token or --admin-http'})`,
     )
+    log(`wirekit websocket on ws://${hostForUrl(h.host)}:${h.port}/ws`)
   }
   if (options.adminHttp !== undefined) {
     const at = parseHostPort(options.adminHttp, '127.0.0.1')

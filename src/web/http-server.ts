@@ -8,6 +8,7 @@ import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Histogram } from 'prom-client'
+import { clientScript } from './client-script.ts'
 import { dashboardRoutes } from './dashboard/page.ts'
 import type { ServerMetrics } from './metrics.ts'
 
@@ -144,12 +145,25 @@ export function serveRoutes(metrics: ServerMetrics, extra: Route[] = []): Route[
         res.end()
       },
     },
+    {
+      // The browser client (`@wirekit/core/client`) for pages that talk to this server at /ws.
+      path: '/wirekit-client.js',
+      admin: false,
+      handle(_req, res) {
+        let body: string
+        try {
+          body = clientScript()
+        } catch (error) {
+          return text(res, 503, `${(error as Error).message}\n`)
+        }
+        res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' })
+        res.end(body)
+      },
+    },
     ...dashboardRoutes(),
     ...extra,
-    // To be mounted when the WebSocket transport and the browser client land (branch `ws`):
-    //   '/'                   public  the browser chat page (strict CSP, text never innerHTML)
-    //   '/wirekit-client.js'  public  dist/browser/client.js
-    //   '/ws'                 public  WebSocket upgrade: chatServer.attach(listener.server, { path: '/ws' })
+    // '/ws' (WebSocket clients) is not a route: serve() attaches the MessageServer to the public listener.
+    // Still to come: '/' the browser chat page (strict CSP, text never innerHTML).
   ]
 }
 
