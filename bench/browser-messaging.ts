@@ -1,0 +1,497 @@
+// Benchmark: messaging from and to one Chromium page, 64-byte JSON messages one way at a time.
+// wirekit's browser bundle (dist/browser/client.js, exactly-once: sequence numbers and acks on)
+// against socket.io-client's own ESM browser bundle (websocket transport only, at-most-once) and, as a
+// reference, the platform WebSocket with one send per message and no protocol. All three are loaded
+// by the same page and measured in the same run; the servers run in this process. Also weighs both
+// bundles (min+gzip) in the same run.
+// Usage: node bench/browser-messaging.ts [--quick] [--only wirekit|socket.io|WebSocket] [--repeat N] [--deadline <s>]
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import os from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
+import { build } from 'esbuild'
+import { type Socket, Server as SocketIoServer } from 'socket.io'
+import { WebSocketServer, type WebSocket as WsSocket } from 'ws'
+import { MessageServer, type Peer } from '../src/messaging/index.ts'
+import { browserBundle, CHROMIUM } from '../test/helpers/browser.ts'
+import {
+  formatBytes,
+  formatMs,
+  formatRate,
+  formatRatio,
+  goalAtLeast,
+  markdownTable,
+  median,
+  printSection,
+} from './peers/format.ts'
+import { attempt, hardDeadline, quick, repeatCount, selected } from './peers/harness.ts'
+import { jsonMessage } from './peers/payload.ts'
+
+process.chdir(fileURLToPath(new URL('..', import.meta.url)))
+
+const COUNT = quick ? 20_000 : 100_000
+const REPEAT = repeatCount()
+/** Emits awaiting their ack at once on either wirekit side: a producer's window, as in bench/messaging-oneway.ts. */
+const WINDOW = 4096
+/** The other senders look at the WebSocket's buffered bytes every BURST messages and wait above HIGH_WATER. */
+const BURST = 1024
+const HIGH_WATER = 1 << 20
+/** Messages per WebSocket message in the batched reference: what one send per message costs in a browser. */
+const BATCH = 64
+const STEP_LIMIT_MS = quick ? 60_000 : 120_000
+const DEADLINE_MS = quick ? 5 * 60_000 : 15 * 60_000
+const SOCKET_IO_BUNDLE = 'node_modules/socket.io-client/dist/socket.io.esm.min.js'
+
+type PeerName = 'wirekit' | 'socket.io' | 'WebSocket' | 'WebSocket batched'
+type Direction = 'page→server' | 'server→page'
+type Run = { rate: number; ms: number }
+type Step =
+  | { type: 'connect'; peer: PeerName; url: string }
+  | {
+      type: 'send'
+      peer: PeerName
+      n: number
+      window: number
+      burst: number
+      highWater: number
+      batch: number
+    }
+  | { type: 'expect'; n: number }
+  | { type: 'await' }
+  | { type: 'close'; peer: PeerName }
+  | { type: 'done' }
+type Report = { ok?: Record<string, unknown>; error?: string; type?: string; userAgent?: string }
+
+/** Wall-clock milliseconds with sub-millisecond precision, comparable with the page's own reading. */
+const wallNow = (): number => performance.timeOrigin + performance.now()
+
+/** A step that overran: the page is in an unknown state, so the run stops there. */
+class StepTimeout extends Error {}
+
+function withLimit<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StepTimeout(`${what}: cut after ${STEP_LIMIT_MS} ms`)), STEP_LIMIT_MS)
+  })
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer))
+}
+
+/** Counts the arrivals of one stream at a server and checks every index comes once, in order. */
+class Arrivals {
+  next = 0
+  lastAt = 0
+  #target = 0
+  #done: (() => void) | undefined
+  #fail: ((error: Error) => void) | undefined
+  expect(n: number): Promise<void> {
+    this.next = 0
+    this.#target = n
+    return new Promise((resolve, reject) => {
+      this.#done = resolve
+      this.#fail = reject
+    })
+  }
+  hit(i: number): void {
+    if (i !== this.next) this.#fail?.(new Error(`message ${i} arrived where ${this.next} was due`))
+    this.next++
+    if (this.next === this.#target) {
+      this.lastAt = wallNow()
+      this.#done?.()
+    }
+  }
+}
+
+// ── the page's HTTP server and its pilot ───────────────────────────────────────────────────────
+
+const bundle = browserBundle()
+const socketIoBundle = readFileSync(SOCKET_IO_BUNDLE)
+const pageScript = await build({
+  entryPoints: ['bench/peers/browser-page.ts'],
+  bundle: true,
+  write: false,
+  format: 'esm',
+  platform: 'browser',
+  target: ['es2022'],
+  logLevel: 'warning',
+})
+const PAGE =
+  '<!doctype html><title>wirekit browser benchmark</title><script type="module" src="/page.js"></script>'
+const scripts = new Map<string, string | Buffer>([
+  ['/wirekit-client.js', bundle],
+  ['/socket.io.esm.min.js', socketIoBundle],
+  ['/page.js', pageScript.outputFiles[0]!.text],
+])
+
+// The page asks for its next step with POST /next, carrying the previous step's report.
+let respond: ((step: Step) => void) | undefined
+let onRespond: (() => void) | undefined
+let onReport: ((report: Report) => void) | undefined
+let userAgent = ''
+let helloed: () => void = () => {}
+const hello = new Promise<void>((resolve) => (helloed = resolve))
+
+const web = http.createServer((req, res) => {
+  const script = scripts.get(req.url ?? '')
+  if (script !== undefined) {
+    res.writeHead(200, { 'content-type': 'text/javascript' })
+    res.end(script)
+  } else if (req.url === '/next' && req.method === 'POST') {
+    let body = ''
+    req.setEncoding('utf8').on('data', (text: string) => (body += text))
+    req.on('end', () => {
+      const report = JSON.parse(body) as Report
+      respond = (step) => {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(step))
+      }
+      if (report.type === 'hello') {
+        userAgent = report.userAgent ?? ''
+        helloed()
+      }
+      const reported = onReport
+      onReport = undefined
+      reported?.(report)
+      const waiting = onRespond
+      onRespond = undefined
+      waiting?.()
+    })
+  } else {
+    res.writeHead(200, { 'content-type': 'text/html' })
+    res.end(PAGE)
+  }
+})
+
+/** Hands the page one step and resolves with what the step returned in the page. */
+async function step(s: Step): Promise<Record<string, unknown>> {
+  while (respond === undefined) await withLimit(new Promise<void>((resolve) => (onRespond = resolve)), 'page')
+  const reply = new Promise<Report>((resolve) => (onReport = resolve))
+  const send = respond
+  respond = undefined
+  send(s)
+  const report = await withLimit(reply, s.type)
+  if (report.error !== undefined) throw new Error(report.error)
+  return report.ok ?? {}
+}
+
+// ── servers ────────────────────────────────────────────────────────────────────────────────────
+
+const fromPage = new Arrivals()
+const wirekit = new MessageServer({ peerBuffer: { maxMessages: 50_000 } })
+let wirekitPeer: Peer | undefined
+wirekit.on('connection', (peer: Peer) => {
+  wirekitPeer = peer
+  peer.on('m', (msg: { i: number }) => fromPage.hit(msg.i))
+})
+wirekit.attach(web, { path: '/ws' })
+await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve))
+const webPort = (web.address() as AddressInfo).port
+
+const ioHttp = http.createServer()
+const io = new SocketIoServer(ioHttp, {
+  transports: ['websocket'],
+  serveClient: false,
+  perMessageDeflate: false,
+})
+let ioSocket: Socket | undefined
+io.on('connection', (socket) => {
+  ioSocket = socket
+  socket.on('m', (msg: { i: number }) => fromPage.hit(msg.i))
+})
+await new Promise<void>((resolve) => ioHttp.listen(0, '127.0.0.1', resolve))
+const ioPort = (ioHttp.address() as AddressInfo).port
+
+const rawHttp = http.createServer()
+const raw = new WebSocketServer({ server: rawHttp, perMessageDeflate: false })
+let rawSocket: WsSocket | undefined
+raw.on('connection', (ws) => {
+  rawSocket = ws
+  ws.on('message', (data) => {
+    const parsed = JSON.parse(String(data)) as { i: number } | { i: number }[]
+    if (Array.isArray(parsed)) for (const msg of parsed) fromPage.hit(msg.i)
+    else fromPage.hit(parsed.i)
+  })
+})
+await new Promise<void>((resolve) => rawHttp.listen(0, '127.0.0.1', resolve))
+const rawPort = (rawHttp.address() as AddressInfo).port
+
+/** wirekit server → page: peer.emit with at most WINDOW emits awaiting their ack, refilled by halves. */
+async function wirekitPush(peer: Peer, n: number): Promise<void> {
+  let inFlight = 0
+  let wake: (() => void) | undefined
+  let failure: unknown
+  const settled = (): void => {
+    inFlight--
+    if (wake && inFlight <= WINDOW / 2) {
+      wake()
+      wake = undefined
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    if (inFlight >= WINDOW) await new Promise<void>((resolve) => (wake = resolve))
+    if (failure) throw failure
+    inFlight++
+    peer.emit('m', jsonMessage(i)).then(settled, (error: unknown) => {
+      failure ??= error
+      settled()
+    })
+  }
+}
+
+/** Sends with `emit`, and every BURST messages waits while the WebSocket holds more than HIGH_WATER. */
+async function burstPush(ws: { bufferedAmount: number } | undefined, n: number, emit: (i: number) => void) {
+  for (let i = 0; i < n; i++) {
+    emit(i)
+    if (i % BURST === BURST - 1) {
+      await new Promise((resolve) => setImmediate(resolve))
+      while (ws !== undefined && ws.bufferedAmount > HIGH_WATER) await new Promise((r) => setTimeout(r, 1))
+    }
+  }
+}
+
+type PeerSide = {
+  url: string
+  connected: () => boolean
+  reset: () => void
+  push: (n: number) => Promise<void>
+}
+const sides: Record<PeerName, PeerSide> = {
+  wirekit: {
+    url: `ws://127.0.0.1:${webPort}/ws`,
+    connected: () => wirekitPeer !== undefined,
+    reset: () => (wirekitPeer = undefined),
+    push: (n) => wirekitPush(wirekitPeer!, n),
+  },
+  'socket.io': {
+    url: `http://127.0.0.1:${ioPort}`,
+    connected: () => ioSocket !== undefined,
+    reset: () => (ioSocket = undefined),
+    push: (n) => {
+      const socket = ioSocket!
+      // engine.io's WebSocket transport keeps the ws socket here; its buffered bytes are the backlog.
+      const ws = (socket.conn.transport as unknown as { socket?: { bufferedAmount: number } }).socket
+      return burstPush(ws, n, (i) => socket.emit('m', jsonMessage(i)))
+    },
+  },
+  WebSocket: {
+    url: `ws://127.0.0.1:${rawPort}`,
+    connected: () => rawSocket !== undefined,
+    reset: () => (rawSocket = undefined),
+    push: (n) => {
+      const ws = rawSocket!
+      return burstPush(ws, n, (i) => ws.send(JSON.stringify(jsonMessage(i))))
+    },
+  },
+  'WebSocket batched': {
+    url: `ws://127.0.0.1:${rawPort}`,
+    connected: () => rawSocket !== undefined,
+    reset: () => (rawSocket = undefined),
+    push: async (n) => {
+      const ws = rawSocket!
+      const batches = Math.ceil(n / BATCH)
+      await burstPush(ws, batches, (b) => {
+        const batch = []
+        for (let i = b * BATCH; i < Math.min(n, (b + 1) * BATCH); i++) batch.push(jsonMessage(i))
+        ws.send(JSON.stringify(batch))
+      })
+    },
+  },
+}
+
+async function pageToServer(peer: PeerName): Promise<Run> {
+  const arrived = fromPage.expect(COUNT)
+  arrived.catch(() => {})
+  const sent = await step({
+    type: 'send',
+    peer,
+    n: COUNT,
+    window: WINDOW,
+    burst: BURST,
+    highWater: HIGH_WATER,
+    batch: BATCH,
+  })
+  await withLimit(arrived, 'page→server arrivals')
+  const ms = fromPage.lastAt - (sent.started as number)
+  return { rate: (COUNT / ms) * 1000, ms }
+}
+
+async function serverToPage(peer: PeerName): Promise<Run> {
+  await step({ type: 'expect', n: COUNT })
+  const started = wallNow()
+  await sides[peer].push(COUNT)
+  const { lastAt, bad } = (await step({ type: 'await' })) as { lastAt: number; bad: string }
+  if (bad !== '') throw new Error(bad)
+  const ms = lastAt - started
+  return { rate: (COUNT / ms) * 1000, ms }
+}
+
+// ── Chromium, started directly: no DevTools session on the page ────────────────────────────────
+
+const profile = mkdtempSync(join(os.tmpdir(), 'wirekit-bench-chromium-'))
+let chromium: ChildProcess | undefined
+
+function startChromium(): void {
+  // The flags test/helpers/browser.ts gives playwright, for a root container, plus a throwaway profile.
+  chromium = spawn(
+    CHROMIUM,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${profile}`,
+      `http://127.0.0.1:${webPort}/`,
+    ],
+    { stdio: 'ignore', detached: true },
+  )
+}
+
+function stopChromium(): void {
+  // Its own process group: the renderer and utility processes go with it.
+  if (chromium?.pid !== undefined && chromium.exitCode === null) {
+    try {
+      process.kill(-chromium.pid, 'SIGKILL')
+    } catch {}
+  }
+  rmSync(profile, { recursive: true, force: true })
+}
+
+// ── run ────────────────────────────────────────────────────────────────────────────────────────
+
+const names = (Object.keys(sides) as PeerName[]).filter((name) => selected(name))
+const directions: Direction[] = ['page→server', 'server→page']
+const runs = new Map<string, Run[]>()
+const failures: string[] = []
+const key = (name: PeerName, direction: Direction) => `${name} ${direction}`
+const gz = (bytes: string | Buffer) => gzipSync(bytes, { level: 9 }).length
+const sizes = {
+  wirekit: gz(bundle),
+  socketIo: gz(socketIoBundle),
+  wirekitMin: Buffer.byteLength(bundle),
+  socketIoMin: socketIoBundle.length,
+}
+const LABELS: Record<PeerName, string> = {
+  wirekit: 'wirekit (browser bundle)',
+  'socket.io': 'socket.io-client (ESM bundle)',
+  WebSocket: 'platform WebSocket + ws, no protocol (reference)',
+  'WebSocket batched': `the same, ${BATCH} messages per WebSocket message (reference)`,
+}
+
+function report(incomplete?: string): void {
+  const best = (k: string) => Math.max(...(runs.get(k) ?? []).map((r) => r.rate))
+  const rows: string[][] = []
+  for (const direction of directions) {
+    const ours = best(key('wirekit', direction))
+    for (const name of names) {
+      const list = runs.get(key(name, direction)) ?? []
+      if (list.length === 0) continue
+      const fastest = list.reduce((a, b) => (b.rate > a.rate ? b : a))
+      rows.push([
+        direction,
+        LABELS[name],
+        formatRate(fastest.rate),
+        formatRate(median(list.map((r) => r.rate))),
+        formatMs(fastest.ms),
+        name === 'wirekit' ? '1.00×' : formatRatio(ours, fastest.rate),
+        name === 'socket.io' ? goalAtLeast(ours / fastest.rate, 3) : '',
+      ])
+    }
+  }
+  const chrome = /(?:Headless)?Chrome\/[\d.]+/.exec(userAgent)?.[0] ?? 'Chromium'
+  const lines = [
+    '## Messaging in Chromium: one page, one-way 64 B messages',
+    '',
+    `${COUNT.toLocaleString('en')} messages per run and direction, one page in Debian's Chromium (${chrome}), started`,
+    'directly with no DevTools session (DevTools reports every WebSocket frame, which would be measured too);',
+    'the page fetches its steps from the benchmark over HTTP. Servers in this process on 127.0.0.1,',
+    `Node ${process.version}, ${os.cpus().length} cores. wirekit: \`dist/browser/client.js\`, \`client.emit\` / \`peer.emit\``,
+    `(JSON, sequence numbers and cumulative acks on, exactly-once), ${WINDOW} emits awaiting their ack at`,
+    "once on the sending side. socket.io: socket.io-client's own `dist/socket.io.esm.min.js` and a socket.io",
+    'server, websocket transport only, at-most-once. Reference: the platform WebSocket and a `ws` server, one',
+    `text message per 64 B JSON message, no protocol. socket.io and reference senders check the WebSocket's`,
+    `buffered bytes every ${BURST} messages and wait above ${formatBytes(HIGH_WATER)}. The batched reference packs ${BATCH}`,
+    'messages (a JSON array) into each WebSocket message: the gap to it is what one WebSocket message per',
+    'message costs in this browser. Time runs from the first send to the',
+    "last arrival (page and server read the same machine's wall clock); the receiver checks every index",
+    `arrives once, in order. Each peer runs ${REPEAT} time(s) per direction, round-robin; best run shown`,
+    '(ratios too), median beside it.',
+    '',
+    markdownTable(
+      ['direction', 'client', 'msgs/s (best)', 'median', 'time (best)', 'wirekit / peer', 'goal'],
+      rows,
+    ),
+    '',
+    'Bundle size, both gzipped at level 9 in this run:',
+    '',
+    markdownTable(
+      ['bundle', 'minified', 'min+gzip', 'vs socket.io-client', 'goal'],
+      [
+        [
+          'wirekit `dist/browser/client.js`',
+          formatBytes(sizes.wirekitMin),
+          formatBytes(sizes.wirekit),
+          formatRatio(sizes.wirekit, sizes.socketIo),
+          `≤ 12 KB: ${sizes.wirekit <= 12 * 1024 ? 'met' : 'not met'}`,
+        ],
+        [
+          'socket.io-client `dist/socket.io.esm.min.js`',
+          formatBytes(sizes.socketIoMin),
+          formatBytes(sizes.socketIo),
+          '1.00×',
+          '',
+        ],
+      ],
+    ),
+  ]
+  printSection(lines, failures, incomplete)
+}
+
+async function measure(): Promise<void> {
+  for (let round = 0; round < REPEAT; round++) {
+    for (const name of names) {
+      const side = sides[name]
+      side.reset()
+      await step({ type: 'connect', peer: name, url: side.url })
+      const deadline = Date.now() + 5000
+      while (!side.connected() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
+      if (!side.connected()) throw new Error(`${name}: the page connected but the server saw no connection`)
+      for (const direction of directions) {
+        const result = await attempt(`${name} ${direction}`, () =>
+          direction === 'page→server' ? pageToServer(name) : serverToPage(name),
+        )
+        if (result instanceof StepTimeout) throw result
+        if (result instanceof Error) {
+          const line = `${name} ${direction}: ${result.message}`
+          if (!failures.includes(line)) failures.push(line)
+        } else runs.set(key(name, direction), [...(runs.get(key(name, direction)) ?? []), result])
+      }
+      await step({ type: 'close', peer: name })
+    }
+  }
+  // The page stops asking after this one: nothing to wait for.
+  respond?.({ type: 'done' })
+}
+
+hardDeadline(DEADLINE_MS, (reason) => {
+  stopChromium()
+  report(reason)
+})
+process.once('exit', stopChromium)
+startChromium()
+let incomplete: string | undefined
+try {
+  await withLimit(hello, 'the page did not load')
+  await measure()
+} catch (error) {
+  incomplete = error instanceof Error ? error.message : String(error)
+}
+report(incomplete)
+stopChromium()
+process.exit(0)
