@@ -21,6 +21,8 @@ async function start(kind: string, heartbeat: Heartbeat): Promise<IdleServer> {
     }
     case 'wirekit':
       return startWirekitIdleServer(heartbeat)
+    case 'wirekit-ws':
+      return startWirekitIdleServer(heartbeat, 'ws')
     default:
       throw new Error(`unknown server kind ${kind}`)
   }

@@ -55,6 +55,8 @@ function clientOf(kind: string, port: number, hooks: ClientHooks): Promise<ManyC
       return wsClientOf(port, hooks)
     case 'wirekit':
       return wirekitIdleClient(port, hooks)
+    case 'wirekit-ws':
+      return wirekitIdleClient(port, hooks, 'ws')
     case 'raw':
       return rawClientOf(port, hooks)
     default:

@@ -23,20 +23,29 @@ const MANY_CLIENTS_ONE_ADDRESS: MessageServerOptions = {
   maxConnectionsPerAddress: Number.POSITIVE_INFINITY,
 }
 
+/** Path of the WebSocket endpoint when a benchmark server listens for ws:// clients. */
+const WS_PATH = '/ws'
+
 async function startServer(
   configure: (server: MessageServer) => void,
   options: MessageServerOptions = {},
+  transport: 'tcp' | 'ws' = 'tcp',
 ): Promise<Running & { server: MessageServer }> {
   const server = new MessageServer(options)
   configure(server)
-  const address = await server.listen({ port: 0, host: '127.0.0.1' })
+  const address = await server.listen({
+    port: 0,
+    host: '127.0.0.1',
+    ...(transport === 'ws' ? { websocket: { path: WS_PATH } } : {}),
+  })
   if (!('port' in address)) throw new Error('MessageServer did not listen on a TCP port')
   return { server, port: address.port, close: () => server.close({ drain: 0 }) }
 }
 
-function connect(port: number): Promise<MessageClient> {
+function connect(port: number, transport: 'tcp' | 'ws' = 'tcp'): Promise<MessageClient> {
+  const url = transport === 'ws' ? `ws://127.0.0.1:${port}${WS_PATH}` : `tcp://127.0.0.1:${port}`
   // A benchmark connection that drops is a failure to report, not something to hide by reconnecting.
-  return MessageClient.connect(`tcp://127.0.0.1:${port}`, { reconnect: false })
+  return MessageClient.connect(url, { reconnect: false })
 }
 
 /** Receiver of the one-way benchmark: counts every 'm' event's index. */
@@ -95,18 +104,19 @@ export async function wirekitRequester(port: number) {
   }
 }
 
-/** Server of the idle-memory benchmark, with the benchmark's heartbeat. */
-export async function startWirekitIdleServer(heartbeat: Heartbeat) {
-  const running = await startServer(() => {}, { heartbeat, ...MANY_CLIENTS_ONE_ADDRESS })
+/** Server of the idle-memory benchmark, with the benchmark's heartbeat; `ws` listens for WebSocket clients. */
+export async function startWirekitIdleServer(heartbeat: Heartbeat, transport: 'tcp' | 'ws' = 'tcp') {
+  const running = await startServer(() => {}, { heartbeat, ...MANY_CLIENTS_ONE_ADDRESS }, transport)
   return { port: running.port, connections: () => running.server.connectionCount }
 }
 
-/** One client of the idle and broadcast benchmarks. */
+/** One client of the idle and broadcast benchmarks (`ws`: over ws://, Node's platform WebSocket path). */
 export async function wirekitIdleClient(
   port: number,
   hooks: { onBroadcast: (round: number) => void; onDrop: () => void },
+  transport: 'tcp' | 'ws' = 'tcp',
 ) {
-  const client = await connect(port)
+  const client = await connect(port, transport)
   client.on('b', (msg: { i: number }) => hooks.onBroadcast(msg.i))
   client.on('state', (state: string) => {
     if (state !== 'connected') hooks.onDrop()
