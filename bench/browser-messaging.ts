@@ -5,8 +5,8 @@
 // by the same page and measured in the same run; the servers run in this process. Also weighs both
 // bundles (min+gzip) in the same run.
 // Usage: node bench/browser-messaging.ts [--quick] [--only wirekit|socket.io|WebSocket] [--repeat N] [--deadline <s>]
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
@@ -44,11 +44,14 @@ const HIGH_WATER = 1 << 20
 const BATCH = 64
 const STEP_LIMIT_MS = quick ? 60_000 : 120_000
 const DEADLINE_MS = quick ? 5 * 60_000 : 15 * 60_000
+/** Kernel clock ticks per second, the unit of CPU times in /proc/<pid>/stat. */
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
 const SOCKET_IO_BUNDLE = 'node_modules/socket.io-client/dist/socket.io.esm.min.js'
 
 type PeerName = 'wirekit' | 'socket.io' | 'WebSocket' | 'WebSocket batched'
 type Direction = 'page→server' | 'server→page'
-type Run = { rate: number; ms: number }
+/** Throughput, and the CPU time Chromium (all its processes) and this process spent per message. */
+type Run = { rate: number; ms: number; chromiumUs: number; serverUs: number }
 type Step =
   | { type: 'connect'; peer: PeerName; url: string }
   | {
@@ -301,7 +304,40 @@ const sides: Record<PeerName, PeerSide> = {
   },
 }
 
+/** CPU time, in ms, of Chromium's whole process group (browser, renderer, network service…) and of this process. */
+function cpuNow(): { chromium: number; server: number } {
+  const pgid = chromium?.pid
+  let ticks = 0
+  if (pgid !== undefined) {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue
+      let stat: string
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      } catch {
+        continue // gone meanwhile
+      }
+      // Fields after the command name (which may hold spaces): state ppid pgrp … utime(14) stime(15).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12])
+    }
+  }
+  const own = process.cpuUsage()
+  return { chromium: (ticks * 1000) / CLOCK_TICKS, server: (own.user + own.system) / 1000 }
+}
+
+function finish(ms: number, before: { chromium: number; server: number }): Run {
+  const after = cpuNow()
+  return {
+    rate: (COUNT / ms) * 1000,
+    ms,
+    chromiumUs: ((after.chromium - before.chromium) * 1000) / COUNT,
+    serverUs: ((after.server - before.server) * 1000) / COUNT,
+  }
+}
+
 async function pageToServer(peer: PeerName): Promise<Run> {
+  const before = cpuNow()
   const arrived = fromPage.expect(COUNT)
   arrived.catch(() => {})
   const sent = await step({
@@ -315,17 +351,18 @@ async function pageToServer(peer: PeerName): Promise<Run> {
   })
   await withLimit(arrived, 'page→server arrivals')
   const ms = fromPage.lastAt - (sent.started as number)
-  return { rate: (COUNT / ms) * 1000, ms }
+  return finish(ms, before)
 }
 
 async function serverToPage(peer: PeerName): Promise<Run> {
   await step({ type: 'expect', n: COUNT })
+  const before = cpuNow()
   const started = wallNow()
   await sides[peer].push(COUNT)
   const { lastAt, bad } = (await step({ type: 'await' })) as { lastAt: number; bad: string }
   if (bad !== '') throw new Error(bad)
   const ms = lastAt - started
-  return { rate: (COUNT / ms) * 1000, ms }
+  return finish(ms, before)
 }
 
 // ── Chromium, started directly: no DevTools session on the page ────────────────────────────────
@@ -384,6 +421,11 @@ const LABELS: Record<PeerName, string> = {
   'WebSocket batched': `the same, ${BATCH} messages per WebSocket message (reference)`,
 }
 
+/** Median CPU cost per message over the runs: steadier under load than the rate. */
+function cpuCell(list: Run[], of: (r: Run) => number): string {
+  return median(list.map(of)).toFixed(1)
+}
+
 function report(incomplete?: string): void {
   const best = (k: string) => Math.max(...(runs.get(k) ?? []).map((r) => r.rate))
   const rows: string[][] = []
@@ -400,6 +442,8 @@ function report(incomplete?: string): void {
         formatRate(median(list.map((r) => r.rate))),
         formatMs(fastest.ms),
         name === 'wirekit' ? '1.00×' : formatRatio(ours, fastest.rate),
+        cpuCell(list, (r) => r.chromiumUs),
+        cpuCell(list, (r) => r.serverUs),
         name === 'socket.io' ? goalAtLeast(ours / fastest.rate, 3) : '',
       ])
     }
@@ -421,10 +465,21 @@ function report(incomplete?: string): void {
     'message costs in this browser. Time runs from the first send to the',
     "last arrival (page and server read the same machine's wall clock); the receiver checks every index",
     `arrives once, in order. Each peer runs ${REPEAT} time(s) per direction, round-robin; best run shown`,
-    '(ratios too), median beside it.',
+    '(ratios too), median beside it. CPU columns: medians of CPU time per message while measuring, of all',
+    "Chromium's processes together and of this (server) process; less sensitive to other load than rates.",
     '',
     markdownTable(
-      ['direction', 'client', 'msgs/s (best)', 'median', 'time (best)', 'wirekit / peer', 'goal'],
+      [
+        'direction',
+        'client',
+        'msgs/s (best)',
+        'median',
+        'time (best)',
+        'wirekit / peer',
+        'Chromium CPU µs/msg',
+        'server CPU µs/msg',
+        'goal',
+      ],
       rows,
     ),
     '',
