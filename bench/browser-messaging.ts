@@ -5,19 +5,24 @@
 // by the same page and measured in the same run; the servers run in this process. Also weighs both
 // bundles (min+gzip) in the same run.
 // Usage: node bench/browser-messaging.ts [--quick] [--only wirekit|socket.io|WebSocket] [--repeat N] [--deadline <s>]
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
 import { type Socket, Server as SocketIoServer } from 'socket.io'
 import { WebSocketServer, type WebSocket as WsSocket } from 'ws'
 import { MessageServer, type Peer } from '../src/messaging/index.ts'
-import { browserBundle, CHROMIUM } from '../test/helpers/browser.ts'
+import { browserBundle } from '../test/helpers/browser.ts'
+import {
+  PagePilot,
+  type RunningChromium,
+  StepTimeout,
+  startChromium,
+  withLimit,
+} from './peers/chromium-page.ts'
 import {
   formatBytes,
   formatMs,
@@ -44,8 +49,6 @@ const HIGH_WATER = 1 << 20
 const BATCH = 64
 const STEP_LIMIT_MS = quick ? 60_000 : 120_000
 const DEADLINE_MS = quick ? 5 * 60_000 : 15 * 60_000
-/** Kernel clock ticks per second, the unit of CPU times in /proc/<pid>/stat. */
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
 const SOCKET_IO_BUNDLE = 'node_modules/socket.io-client/dist/socket.io.esm.min.js'
 
 type PeerName = 'wirekit' | 'socket.io' | 'WebSocket' | 'WebSocket batched'
@@ -67,21 +70,9 @@ type Step =
   | { type: 'await' }
   | { type: 'close'; peer: PeerName }
   | { type: 'done' }
-type Report = { ok?: Record<string, unknown>; error?: string; type?: string; userAgent?: string }
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable with the page's own reading. */
 const wallNow = (): number => performance.timeOrigin + performance.now()
-
-/** A step that overran: the page is in an unknown state, so the run stops there. */
-class StepTimeout extends Error {}
-
-function withLimit<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StepTimeout(`${what}: cut after ${STEP_LIMIT_MS} ms`)), STEP_LIMIT_MS)
-  })
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer))
-}
 
 /** Counts the arrivals of one stream at a server and checks every index comes once, in order. */
 class Arrivals {
@@ -123,62 +114,24 @@ const pageScript = await build({
 })
 const PAGE =
   '<!doctype html><title>wirekit browser benchmark</title><script type="module" src="/page.js"></script>'
+const pilot = new PagePilot<Step>(STEP_LIMIT_MS)
+let userAgent = ''
 const scripts = new Map<string, string | Buffer>([
   ['/wirekit-client.js', bundle],
   ['/socket.io.esm.min.js', socketIoBundle],
   ['/page.js', pageScript.outputFiles[0]!.text],
 ])
 
-// The page asks for its next step with POST /next, carrying the previous step's report.
-let respond: ((step: Step) => void) | undefined
-let onRespond: (() => void) | undefined
-let onReport: ((report: Report) => void) | undefined
-let userAgent = ''
-let helloed: () => void = () => {}
-const hello = new Promise<void>((resolve) => (helloed = resolve))
-
 const web = http.createServer((req, res) => {
   const script = scripts.get(req.url ?? '')
   if (script !== undefined) {
     res.writeHead(200, { 'content-type': 'text/javascript' })
     res.end(script)
-  } else if (req.url === '/next' && req.method === 'POST') {
-    let body = ''
-    req.setEncoding('utf8').on('data', (text: string) => (body += text))
-    req.on('end', () => {
-      const report = JSON.parse(body) as Report
-      respond = (step) => {
-        res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify(step))
-      }
-      if (report.type === 'hello') {
-        userAgent = report.userAgent ?? ''
-        helloed()
-      }
-      const reported = onReport
-      onReport = undefined
-      reported?.(report)
-      const waiting = onRespond
-      onRespond = undefined
-      waiting?.()
-    })
-  } else {
+  } else if (!pilot.handle(req, res)) {
     res.writeHead(200, { 'content-type': 'text/html' })
     res.end(PAGE)
   }
 })
-
-/** Hands the page one step and resolves with what the step returned in the page. */
-async function step(s: Step): Promise<Record<string, unknown>> {
-  while (respond === undefined) await withLimit(new Promise<void>((resolve) => (onRespond = resolve)), 'page')
-  const reply = new Promise<Report>((resolve) => (onReport = resolve))
-  const send = respond
-  respond = undefined
-  send(s)
-  const report = await withLimit(reply, s.type)
-  if (report.error !== undefined) throw new Error(report.error)
-  return report.ok ?? {}
-}
 
 // ── servers ────────────────────────────────────────────────────────────────────────────────────
 
@@ -304,26 +257,10 @@ const sides: Record<PeerName, PeerSide> = {
   },
 }
 
-/** CPU time, in ms, of Chromium's whole process group (browser, renderer, network service…) and of this process. */
+/** CPU time, in ms, of all Chromium's processes and of this (server) process. */
 function cpuNow(): { chromium: number; server: number } {
-  const pgid = chromium?.pid
-  let ticks = 0
-  if (pgid !== undefined) {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue
-      let stat: string
-      try {
-        stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      } catch {
-        continue // gone meanwhile
-      }
-      // Fields after the command name (which may hold spaces): state ppid pgrp … utime(14) stime(15).
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12])
-    }
-  }
   const own = process.cpuUsage()
-  return { chromium: (ticks * 1000) / CLOCK_TICKS, server: (own.user + own.system) / 1000 }
+  return { chromium: chromium?.cpuMs() ?? 0, server: (own.user + own.system) / 1000 }
 }
 
 function finish(ms: number, before: { chromium: number; server: number }): Run {
@@ -340,7 +277,7 @@ async function pageToServer(peer: PeerName): Promise<Run> {
   const before = cpuNow()
   const arrived = fromPage.expect(COUNT)
   arrived.catch(() => {})
-  const sent = await step({
+  const sent = await pilot.step({
     type: 'send',
     peer,
     n: COUNT,
@@ -349,55 +286,20 @@ async function pageToServer(peer: PeerName): Promise<Run> {
     highWater: HIGH_WATER,
     batch: BATCH,
   })
-  await withLimit(arrived, 'page→server arrivals')
+  await withLimit(arrived, 'page→server arrivals', STEP_LIMIT_MS)
   const ms = fromPage.lastAt - (sent.started as number)
   return finish(ms, before)
 }
 
 async function serverToPage(peer: PeerName): Promise<Run> {
-  await step({ type: 'expect', n: COUNT })
+  await pilot.step({ type: 'expect', n: COUNT })
   const before = cpuNow()
   const started = wallNow()
   await sides[peer].push(COUNT)
-  const { lastAt, bad } = (await step({ type: 'await' })) as { lastAt: number; bad: string }
+  const { lastAt, bad } = (await pilot.step({ type: 'await' })) as { lastAt: number; bad: string }
   if (bad !== '') throw new Error(bad)
   const ms = lastAt - started
   return finish(ms, before)
-}
-
-// ── Chromium, started directly: no DevTools session on the page ────────────────────────────────
-
-const profile = mkdtempSync(join(os.tmpdir(), 'wirekit-bench-chromium-'))
-let chromium: ChildProcess | undefined
-
-function startChromium(): void {
-  // The flags test/helpers/browser.ts gives playwright, for a root container, plus a throwaway profile.
-  chromium = spawn(
-    CHROMIUM,
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--user-data-dir=${profile}`,
-      `http://127.0.0.1:${webPort}/`,
-    ],
-    { stdio: 'ignore', detached: true },
-  )
-}
-
-function stopChromium(): void {
-  // Its own process group: the renderer and utility processes go with it.
-  if (chromium?.pid !== undefined && chromium.exitCode === null) {
-    try {
-      process.kill(-chromium.pid, 'SIGKILL')
-    } catch {}
-  }
-  rmSync(profile, { recursive: true, force: true })
 }
 
 // ── run ────────────────────────────────────────────────────────────────────────────────────────
@@ -513,7 +415,7 @@ async function measure(): Promise<void> {
     for (const name of names) {
       const side = sides[name]
       side.reset()
-      await step({ type: 'connect', peer: name, url: side.url })
+      await pilot.step({ type: 'connect', peer: name, url: side.url })
       const deadline = Date.now() + 5000
       while (!side.connected() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5))
       if (!side.connected()) throw new Error(`${name}: the page connected but the server saw no connection`)
@@ -527,26 +429,26 @@ async function measure(): Promise<void> {
           if (!failures.includes(line)) failures.push(line)
         } else runs.set(key(name, direction), [...(runs.get(key(name, direction)) ?? []), result])
       }
-      await step({ type: 'close', peer: name })
+      await pilot.step({ type: 'close', peer: name })
     }
   }
-  // The page stops asking after this one: nothing to wait for.
-  respond?.({ type: 'done' })
+  pilot.finish({ type: 'done' })
 }
 
+let chromium: RunningChromium | undefined
 hardDeadline(DEADLINE_MS, (reason) => {
-  stopChromium()
+  chromium?.stop()
   report(reason)
 })
-process.once('exit', stopChromium)
-startChromium()
+process.once('exit', () => chromium?.stop())
+chromium = startChromium(`http://127.0.0.1:${webPort}/`)
 let incomplete: string | undefined
 try {
-  await withLimit(hello, 'the page did not load')
+  userAgent = await withLimit(pilot.hello, 'the page did not load', STEP_LIMIT_MS)
   await measure()
 } catch (error) {
   incomplete = error instanceof Error ? error.message : String(error)
 }
 report(incomplete)
-stopChromium()
+chromium.stop()
 process.exit(0)
