@@ -15,7 +15,8 @@ type Init = {
 }
 type FetchLike = { status: number; statusText: string; headers: Headers; text(): Promise<string> }
 
-const [client, base] = process.argv.slice(2)
+// argv[4], optional: a comma-separated list of test ids to run (the parent reruns failures with it).
+const [client, base, only] = process.argv.slice(2)
 const suite = 'http-cache-tests'
 const { runTests, getResults } = await import(`${suite}/client/runner.mjs`)
 const { default: tests } = await import(`${suite}/tests/index.mjs`)
@@ -107,6 +108,15 @@ const chosen =
     : client === 'wirekit-sqlite'
       ? wirekitFetch('sqlite')
       : wirekitFetch('memory')
-await runTests(tests, chosen, true, base.replace(/\/$/, ''))
+const wanted = only ? new Set(only.split(',')) : undefined
+const chosenTests = wanted
+  ? tests
+      .map((set: { tests: Array<{ id: string }> }) => ({
+        ...set,
+        tests: set.tests.filter((t) => wanted.has(t.id)),
+      }))
+      .filter((set: { tests: unknown[] }) => set.tests.length > 0)
+  : tests
+await runTests(chosenTests, chosen, true, base.replace(/\/$/, ''))
 process.stdout.write(JSON.stringify(getResults()))
 process.exit(0)
