@@ -34,7 +34,6 @@ export {
 } from './cluster/history/index.ts'
 export type { HeartbeatOptions } from './heartbeat.ts'
 export { MemoryAdapter, MemorySessionStore } from './memory-adapter.ts'
-export type { OutboxLimits, UnacknowledgedMessage } from './outbox.ts'
 export type { PayloadCodecName } from './payload-codec.ts'
 export { Peer, type RateLimit } from './peer.ts'
 export {
@@ -53,6 +52,7 @@ export {
   type MessageServerOptions,
   type ServerLimits,
 } from './server.ts'
+export type { OutboxLimits, UnacknowledgedMessage } from './session/outbox.ts'
 export type { RequestHandler, RequestOptions } from './session.ts'
 export type { GapInfo, MessageMeta, SubscribeOptions, Subscription } from './subscription.ts'
 export type { ClientTlsOptions, ListenAddress, ListenOptions } from './transport.ts'

@@ -24,9 +24,9 @@ import { Kind } from './envelope.ts'
 import { type Goaway, goawayFrame } from './handshake.ts'
 import type { Heartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
-import { type OutboxLimits, rejectEntry } from './outbox.ts'
 import type { PayloadCodecName } from './payload-codec.ts'
 import { isOwnRoomName, secretsMatch, tokenDigest } from './resume-token.ts'
+import { type OutboxLimits, rejectEntry } from './session/outbox.ts'
 import { type RequestHandler, type RequestOptions, Session } from './session.ts'
 
 /** Names that are lifecycle events on one side or the other: they cannot be sent as messages. */
@@ -101,7 +101,6 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   restored = false
   #core: PeerCore
   #listeners: Listeners | undefined
-  #over = false
   #tokens = 0
   #refilledAt = 0
   /** Frames read over the rate limit ('throttle'): copies, delivered in order as the budget refills. */
@@ -112,12 +111,21 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   readonly #token: string
 
   constructor(core: PeerCore, id: string, identity: unknown, token: string) {
-    super(core.codec, core.payloadCodec, core.heartbeat, core.maxFrameLength, core.limits)
+    super({
+      codec: core.codec,
+      payloadCodec: core.payloadCodec,
+      heartbeat: core.heartbeat,
+      maxFrameLength: core.maxFrameLength,
+      limits: core.limits,
+      acceptsMsgpack: core.acceptsMsgpack,
+      maxHandling: core.maxHandling,
+      // Responses count against the outbox: a client that does not read its responses is cut too.
+      forceResponses: false,
+    })
     this.#core = core
     this.id = id
     this.identity = identity
     this.#token = token
-    this.acceptsMsgpack = core.acceptsMsgpack
     if (core.rateLimit !== undefined) {
       this.#tokens = core.rateLimit.messages
       this.#refilledAt = Date.now()
@@ -131,14 +139,14 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
 
   /** The session has ended (closed, expired, cut): nothing more can be sent. */
   get closed(): boolean {
-    return this.#over
+    return this.core.over
   }
 
   /** Sends an event; resolves when the client acknowledges it. Queued while the client is away. */
   emit(event: string, data?: unknown): Promise<void> {
     checkEventName(event)
-    if (this.#over) return Promise.reject(new ClosedError(ErrorCodes.CLOSED, `Peer ${this.id} is closed`))
-    return this.sendEvent(event, data)
+    if (this.core.over) return Promise.reject(new ClosedError(ErrorCodes.CLOSED, `Peer ${this.id} is closed`))
+    return this.core.sendEvent(event, data)
   }
 
   /** Volatile sends: dropped unless connected, never buffered for a resume. */
@@ -146,15 +154,15 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     return {
       emit: (event, data) => {
         checkEventName(event)
-        return !this.#over && this.sendVolatile(event, data)
+        return !this.core.over && this.core.sendVolatile(event, data)
       },
     }
   }
 
   /** Calls a handler registered on the client with `client.handle(method, fn)`. */
   request<T = unknown>(method: string, data?: unknown, options?: RequestOptions): Promise<T> {
-    if (this.#over) return Promise.reject(new ClosedError(ErrorCodes.CLOSED, `Peer ${this.id} is closed`))
-    return this.sendRequest(method, data, options) as Promise<T>
+    if (this.core.over) return Promise.reject(new ClosedError(ErrorCodes.CLOSED, `Peer ${this.id} is closed`))
+    return this.core.sendRequest(method, data, options) as Promise<T>
   }
 
   /**
@@ -187,7 +195,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
       throw new InvalidArgumentError(
         `Cannot join "${room.slice(0, 64)}": room names starting with ~ are peers' own rooms`,
       )
-    if (this.#over) return
+    if (this.core.over) return
     const rooms = this.#core.adapter.roomsOf(this)
     // Its own room does not count.
     const joined = rooms.has(this.id) ? rooms.size - 1 : rooms.size
@@ -249,16 +257,16 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
       )
     }
     conn.owner = this
-    this.queueControl(welcome)
+    this.core.queueControl(welcome)
     this.attach(conn, peerLastReceived)
     this.#core.adapter.sessions.attach(this)
   }
 
   deliver(message: BroadcastMessage): void {
-    if (this.#over) return
+    if (this.core.over) return
     try {
-      if (message.volatile) this.queueVolatile(message.event, message.format, message.body)
-      else this.enqueueBody(Kind.EVENT, 0, message.event, message.format, message.body)
+      if (message.volatile) this.core.queueVolatile(message.event, message.format, message.body)
+      else this.core.enqueueBody(Kind.EVENT, 0, message.event, message.format, message.body)
     } catch (error) {
       // The slow-consumer cut already happened; an oversize message is refused for everyone alike.
       if (!(error instanceof MessagingError) && !(error instanceof InvalidArgumentError)) throw error
@@ -267,20 +275,19 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
 
   /** Ends the session for good. With a GOAWAY, the client hears why before the connection closes. */
   end(reason: Error, goaway?: Goaway): void {
-    if (this.#over) return
-    this.#over = true
+    if (this.core.over) return
+    this.core.over = true
     const conn = this.conn
     this.detachConnection()
     if (conn !== undefined && !conn.closed) conn.close(undefined, goaway && goawayFrame(this.codec, goaway))
-    for (const entry of this.outbox.takeAll()) rejectEntry(entry, reason)
-    this.failSentRequests(() => reason, true)
+    this.core.end(() => reason)
     this.#core.ended(this, reason)
     this.#listeners?.dispatch('close', reason)
   }
 
   /** The server is shutting down: close the transport with a GOAWAY, keep the stored session. */
   shutdown(goaway: Goaway): void {
-    this.#over = true
+    this.core.over = true
     const conn = this.conn
     this.detachConnection()
     if (conn !== undefined && !conn.closed) conn.close(undefined, goawayFrame(this.codec, goaway))
@@ -291,7 +298,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     const closing = (): ClosedError =>
       (error ??= new ClosedError(ErrorCodes.SERVER_CLOSING, 'Server closed before the client acknowledged'))
     for (const entry of this.outbox) if (entry.settle !== undefined) rejectEntry(entry, closing())
-    this.failSentRequests(closing, true)
+    this.core.failSentRequests(closing, true)
   }
 
   snapshot(): SessionSnapshot {
@@ -309,12 +316,14 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   /** Restores a session another node stored (a distributed adapter). */
   restore(snapshot: SessionSnapshot): void {
     this.restored = true
-    this.nextSeq = snapshot.nextSeq
-    this.lastReceived = snapshot.lastReceived
-    for (const stored of snapshot.unacknowledged) {
-      this.outbox.push({ ...stored, settle: undefined })
-      this.outbox.sentUpTo = stored.seq
-    }
+    const stored = snapshot.unacknowledged
+    this.core.restore({
+      nextSeq: snapshot.nextSeq,
+      lastReceived: snapshot.lastReceived,
+      // Everything stored was written to the client once, by the node that stored it.
+      sentUpTo: stored.length > 0 ? stored[stored.length - 1]!.seq : 0,
+      entries: stored,
+    })
     this.#storedUpTo = snapshot.nextSeq - 1
     // Rooms it held on another node (whose maxRoomsPerPeer may differ): restored as they were, never refused.
     for (const room of snapshot.rooms) this.#core.adapter.join(this, room)
@@ -328,7 +337,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
 
   // ——— Session hooks ———
 
-  protected onEvent(name: string, data: unknown): void {
+  onEvent(name: string, data: unknown): void {
     // A client naming an event 'close' or 'error' would fire the application's lifecycle listeners.
     if (name !== lastIncoming) {
       if (RESERVED_EVENTS.has(name)) {
@@ -339,31 +348,11 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     this.#listeners?.dispatch(name, data)
   }
 
-  protected handlerFor(method: string): RequestHandler<unknown> | undefined {
+  handlerFor(method: string): RequestHandler<unknown> | undefined {
     return this.#core.handlerFor(method) as RequestHandler<unknown> | undefined
   }
 
-  protected get handlerContext(): unknown {
-    return this
-  }
-
-  protected get pings(): boolean {
-    return false
-  }
-
-  protected override get maxHandling(): number {
-    return this.#core.maxHandling
-  }
-
-  protected override get isOver(): boolean {
-    return this.#over
-  }
-
-  protected override get forceResponses(): boolean {
-    return false
-  }
-
-  protected onControl(kind: Kind, _payload: unknown, conn: Connection): void {
+  protected control(kind: Kind, _payload: unknown, conn: Connection): void {
     if (kind === Kind.BYE) {
       // The client closed its session: nothing to retain.
       conn.close(undefined)
@@ -374,7 +363,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   }
 
   /** A peer that cannot take what the server sends is cut: memory stays bounded. */
-  protected onOutboxFull(size: number, _kind: Kind): void {
+  onOutboxFull(size: number, _kind: Kind): void {
     const message = `Peer ${this.id} is not reading: ${this.outbox.count} messages / ${this.outbox.bytes + size} bytes buffered`
     this.#core.adapter.sessions.delete(this.id)
     this.end(new MessagingError(ErrorCodes.SLOW_CONSUMER, message), {
@@ -443,7 +432,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     const held = this.#held
     // Held frames belong to the transport that read them (a resume may have replaced it since).
     if (held === undefined || conn !== this.#heldOn) return
-    if (conn !== this.conn || conn.closed || this.#over) {
+    if (conn !== this.conn || conn.closed || this.core.over) {
       // Never delivered, so never acknowledged: the client sends them again after it resumes.
       this.#held = undefined
       this.#heldOn = undefined
@@ -468,7 +457,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
 
   protected override beforeFlush(): void {
     const store = this.#core.adapter.sessions
-    if (!store.tracksChanges || this.#over) return
+    if (!store.tracksChanges || this.core.over) return
     const appended = this.outbox.entriesAfter(this.#storedUpTo).map(({ settle: _, ...stored }) => stored)
     this.#storedUpTo = this.nextSeq - 1
     store.update(this, {
@@ -482,7 +471,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   onClose(conn: Connection, error: Error | undefined): void {
     if (conn !== this.conn) return
     this.detachConnection()
-    if (this.#over) return
+    if (this.core.over) return
     if (error instanceof ProtocolError) {
       // A peer that broke the protocol has no trustworthy state left to resume.
       this.#core.adapter.sessions.delete(this.id)

@@ -38,13 +38,13 @@ import {
 import { type HeartbeatOptions, resolveHeartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
 import { MemoryAdapter } from './memory-adapter.ts'
-import type { OutboxLimits } from './outbox.ts'
 import { acceptsMsgpack, decodePayload, type PayloadCodecName, refusedFormat } from './payload-codec.ts'
 import { Peer, type PeerCore, type RateLimit } from './peer.ts'
 import { newResumeToken, newSessionId, secretsMatch, tokenDigest } from './resume-token.ts'
 import { SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
 import { type BroadcastContext, BroadcastOperator } from './rooms/broadcast-operator.ts'
 import { type AuthorizeSubscribe, RoomSubscriptions } from './rooms/room-subscriptions.ts'
+import type { OutboxLimits } from './session/outbox.ts'
 import { MAX_EARLY_FRAME_BYTES, type RequestHandler } from './session.ts'
 import {
   attachWebSocket,

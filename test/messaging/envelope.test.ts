@@ -5,8 +5,8 @@ import { ErrorCodes, isWirekitError, ProtocolError } from '../../src/errors.ts'
 import { lengthField } from '../../src/framing/index.ts'
 import { decodeEnvelope, Flag, Format, Kind, newEnvelope } from '../../src/messaging/envelope.ts'
 import { encodeFrame } from '../../src/messaging/frame-writer.ts'
-import { Outbox, type OutboxEntry } from '../../src/messaging/outbox.ts'
 import { decodePayload } from '../../src/messaging/payload-codec.ts'
+import { Outbox, type OutboxEntry } from '../../src/messaging/session/outbox.ts'
 
 const codec = lengthField({ lengthFieldLength: 4 })
 
