@@ -19,20 +19,42 @@ import {
   ProtocolError,
   type WirekitError,
 } from '../errors.ts'
+import type { FrameCodec } from '../framing/codec.ts'
 import { type BackoffOptions, backoffDelay } from '../util/backoff.ts'
 import { publishSession } from './channels.ts'
 import { ClientSubscriptions } from './client-subscriptions.ts'
 import { Connection } from './connection.ts'
+import { delayAck } from './delayed-acks.ts'
 import { Endpoints } from './endpoints.ts'
 import { Format, Kind } from './envelope.ts'
 import { encodeFrame, wireCodec } from './frame-writer.ts'
-import { type Hello, PROTOCOL_VERSION, parseGoaway, parseWelcome } from './handshake.ts'
+import { goawayFor, type Hello, PROTOCOL_VERSION, parseGoaway, parseWelcome } from './handshake.ts'
 import { resolveHeartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
 import { acceptsMsgpack, type PayloadCodecName } from './payload-codec.ts'
 import { checkEventName } from './peer.ts'
-import { describeEntries, type OutboxLimits, type UnacknowledgedMessage } from './session/outbox.ts'
-import { type RequestHandler, type RequestOptions, Session } from './session.ts'
+import type { SessionCore } from './session/core.ts'
+import {
+  describeEntries,
+  type Outbox,
+  type OutboxLimits,
+  type UnacknowledgedMessage,
+} from './session/outbox.ts'
+import {
+  attachTransport,
+  type CoreOwner,
+  chunkReceived,
+  detachTransport,
+  flushSession,
+  frameSource,
+  nodeCore,
+  type RequestHandler,
+  type RequestOptions,
+  receiveFrame,
+  resumeWriting,
+  scheduleFlush,
+  sweepSession,
+} from './session.ts'
 import type { SubscribeOptions, Subscription } from './subscription.ts'
 import { WebSocketClientConnection } from './transport/websocket-client-connection.ts'
 import { openNodeWebSocket } from './transport/websocket-node.ts'
@@ -85,7 +107,12 @@ type Waiter = { resolve: () => void; reject: (error: Error) => void }
  * const reply = await client.request('echo', { hi: 1 }, { timeout: 5000 })
  * await client.emit('chat', { text: 'hello' })
  */
-export class MessageClient extends Session {
+export class MessageClient implements CoreOwner {
+  /** The delivery state: sequence numbers, outbox, acks, requests (see session/core.ts). */
+  readonly core: SessionCore
+  /** The transport in use; the core is `established` once its handshake is done. */
+  conn: Connection | undefined
+  readonly codec: FrameCodec
   #endpoints: Endpoints
   #options: MessageClientOptions
   #state: ClientState = 'connecting'
@@ -136,8 +163,8 @@ export class MessageClient extends Session {
 
   private constructor(urls: string | readonly string[], options: MessageClientOptions) {
     const maxFrameLength = options.maxFrameLength ?? 1024 * 1024
-    super({
-      codec: wireCodec(maxFrameLength),
+    this.codec = wireCodec(maxFrameLength)
+    this.core = nodeCore(this, {
       payloadCodec: options.codec ?? 'json',
       heartbeat: resolveHeartbeat(undefined),
       maxFrameLength,
@@ -175,6 +202,11 @@ export class MessageClient extends Session {
 
   get connected(): boolean {
     return this.#state === 'connected'
+  }
+
+  /** Messages to the server not yet acknowledged. */
+  get outbox(): Outbox {
+    return this.core.outbox
   }
 
   /**
@@ -252,8 +284,8 @@ export class MessageClient extends Session {
     const conn = this.conn
     if (conn !== undefined && !conn.closed) {
       // BYE after whatever is being written: the server drops the session instead of retaining it.
-      const bye = this.established ? encodeFrame(this.codec, Kind.BYE, Format.EMPTY) : undefined
-      this.detachConnection()
+      const bye = this.core.established ? encodeFrame(this.codec, Kind.BYE, Format.EMPTY) : undefined
+      detachTransport(this)
       conn.close(undefined, bye)
     }
     this.#finish(new ClosedError(ErrorCodes.CLOSED, 'Client closed'))
@@ -266,7 +298,7 @@ export class MessageClient extends Session {
     const timeout = this.#options.connectTimeout ?? 10_000
     const conn = await this.#dial(timeout)
     this.conn = conn
-    const hello: Hello = { v: PROTOCOL_VERSION, lastReceived: this.lastReceived }
+    const hello: Hello = { v: PROTOCOL_VERSION, lastReceived: this.core.lastReceived }
     if (this.#sessionId !== undefined) {
       hello.session = this.#sessionId
       hello.token = this.#resumeToken
@@ -342,7 +374,7 @@ export class MessageClient extends Session {
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
     this.#retryTimer = undefined
     const conn = this.conn
-    this.detachConnection()
+    detachTransport(this)
     if (conn !== undefined && !conn.closed) conn.close(undefined)
     const waiter = this.#welcome
     this.#welcome = undefined
@@ -365,9 +397,49 @@ export class MessageClient extends Session {
     this.#listeners.dispatch('state', state)
   }
 
-  // ——— Session hooks ———
+  // ——— the core and the transport (SessionHost, ConnectionOwner) ———
 
-  protected control(kind: Kind, payload: unknown, conn: Connection): void {
+  onFrame(frame: Buffer, conn: Connection): void {
+    receiveFrame(this, frame, conn)
+  }
+
+  onChunk(_conn: Connection): void {
+    chunkReceived(this)
+  }
+
+  onWritable(_conn: Connection): void {
+    resumeWriting(this)
+  }
+
+  farewell(error: Error): Buffer | undefined {
+    return goawayFor(this.codec, error)
+  }
+
+  schedule(): void {
+    scheduleFlush(this)
+  }
+
+  flushNow(): void {
+    flushSession(this)
+  }
+
+  delayAck(ms: number): void {
+    delayAck(this, ms)
+  }
+
+  ackTimerFired(): void {
+    this.core.ackTimerFired()
+  }
+
+  beforeFlush(): void {}
+
+  sweep(now: number): void {
+    sweepSession(this, now)
+  }
+
+  /** HELLO, WELCOME, GOAWAY or BYE from the server. */
+  onControl(kind: Kind, payload: unknown): void {
+    const conn = frameSource()
     if (kind === Kind.GOAWAY && conn !== this.conn) {
       // A transport this client already replaced: its farewell concerns nothing current.
       conn.close(undefined)
@@ -391,7 +463,7 @@ export class MessageClient extends Session {
       if (!goaway.reconnect) this.#finish(error)
       return
     }
-    if (kind !== Kind.WELCOME || this.established) {
+    if (kind !== Kind.WELCOME || this.core.established) {
       throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad handshake: unexpected kind ${kind}`)
     }
     const welcome = parseWelcome(payload)
@@ -403,7 +475,7 @@ export class MessageClient extends Session {
     this.#resumeToken = welcome.token
     this.core.heartbeat = { interval: welcome.heartbeat.interval, timeout: welcome.heartbeat.timeout }
     this.core.maxFrameLength = Math.min(this.#ownMaxFrame, welcome.maxFrameLength)
-    this.attach(conn, resumed ? welcome.lastReceived : 0)
+    attachTransport(this, conn, resumed ? welcome.lastReceived : 0)
     this.#attempt = 0
     this.#setState('connected')
     publishSession(resumed ? 'resume' : 'open', welcome.session)
@@ -440,14 +512,14 @@ export class MessageClient extends Session {
   onOutboxFull(size: number, _kind: Kind): void {
     throw new BackpressureError(
       ErrorCodes.BACKPRESSURE,
-      `Outbox full: ${this.outbox.count} messages / ${this.outbox.bytes} bytes unacknowledged (adding ${size})`,
+      `Outbox full: ${this.core.outbox.count} messages / ${this.core.outbox.bytes} bytes unacknowledged (adding ${size})`,
     )
   }
 
   onClose(conn: Connection, error: Error | undefined): void {
     if (conn !== this.conn) return
-    const wasEstablished = this.established
-    this.detachConnection()
+    const wasEstablished = this.core.established
+    detachTransport(this)
     const waiter = this.#welcome
     if (waiter !== undefined) {
       this.#welcome = undefined

@@ -20,14 +20,30 @@ import type {
 } from './adapter.ts'
 import { publishRateLimited } from './channels.ts'
 import type { Connection } from './connection.ts'
+import { delayAck } from './delayed-acks.ts'
 import { Kind } from './envelope.ts'
-import { type Goaway, goawayFrame } from './handshake.ts'
+import { type Goaway, goawayFor, goawayFrame } from './handshake.ts'
 import type { Heartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
 import type { PayloadCodecName } from './payload-codec.ts'
 import { isOwnRoomName, secretsMatch, tokenDigest } from './resume-token.ts'
-import { type OutboxLimits, rejectEntry } from './session/outbox.ts'
-import { type RequestHandler, type RequestOptions, Session } from './session.ts'
+import type { SessionCore } from './session/core.ts'
+import { type Outbox, type OutboxLimits, rejectEntry } from './session/outbox.ts'
+import {
+  attachTransport,
+  type CoreOwner,
+  chunkReceived,
+  detachTransport,
+  flushSession,
+  frameSource,
+  nodeCore,
+  type RequestHandler,
+  type RequestOptions,
+  receiveFrame,
+  resumeWriting,
+  scheduleFlush,
+  sweepSession,
+} from './session.ts'
 
 /** Names that are lifecycle events on one side or the other: they cannot be sent as messages. */
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
@@ -90,7 +106,12 @@ export type PeerCore = {
   listenerFailed(peer: Peer, error: unknown): void
 }
 
-export class Peer extends Session implements AdapterPeer, LiveSession {
+export class Peer implements CoreOwner, AdapterPeer, LiveSession {
+  /** The delivery state: sequence numbers, outbox, acks, requests (see session/core.ts). */
+  readonly core: SessionCore
+  /** The transport in use, if the client is connected. */
+  conn: Connection | undefined
+  readonly codec: FrameCodec
   /** The session id: stable across reconnects, and the name of the peer's own room. */
   readonly id: string
   /** What `authenticate` returned for this client. */
@@ -111,8 +132,8 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   readonly #token: string
 
   constructor(core: PeerCore, id: string, identity: unknown, token: string) {
-    super({
-      codec: core.codec,
+    this.codec = core.codec
+    this.core = nodeCore(this, {
       payloadCodec: core.payloadCodec,
       heartbeat: core.heartbeat,
       maxFrameLength: core.maxFrameLength,
@@ -134,7 +155,27 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
 
   /** Whether a transport is attached right now. */
   get connected(): boolean {
-    return this.established
+    return this.core.established
+  }
+
+  /** Next sequence number towards the client. */
+  get nextSeq(): number {
+    return this.core.nextSeq
+  }
+
+  /** Highest sequence number received from the client. */
+  get lastReceived(): number {
+    return this.core.lastReceived
+  }
+
+  /** Messages to the client not yet acknowledged. */
+  get outbox(): Outbox {
+    return this.core.outbox
+  }
+
+  /** Requests of the client's being handled. */
+  get handling(): number {
+    return this.core.handling
   }
 
   /** The session has ended (closed, expired, cut): nothing more can be sent. */
@@ -245,7 +286,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
       // Usually the client came back before we noticed it had gone; if the old transport is in fact a
       // live second device holding the same token, it is told why it ends (it must not lose messages
       // silently): the new transport gets everything not yet acknowledged.
-      this.detachConnection()
+      detachTransport(this)
       old.owner = orphan
       old.close(
         undefined,
@@ -258,7 +299,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     }
     conn.owner = this
     this.core.queueControl(welcome)
-    this.attach(conn, peerLastReceived)
+    attachTransport(this, conn, peerLastReceived)
     this.#core.adapter.sessions.attach(this)
   }
 
@@ -278,7 +319,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     if (this.core.over) return
     this.core.over = true
     const conn = this.conn
-    this.detachConnection()
+    detachTransport(this)
     if (conn !== undefined && !conn.closed) conn.close(undefined, goaway && goawayFrame(this.codec, goaway))
     this.core.end(() => reason)
     this.#core.ended(this, reason)
@@ -289,7 +330,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   shutdown(goaway: Goaway): void {
     this.core.over = true
     const conn = this.conn
-    this.detachConnection()
+    detachTransport(this)
     if (conn !== undefined && !conn.closed) conn.close(undefined, goawayFrame(this.codec, goaway))
     // Another node may still deliver them from a shared store; this process can no longer tell.
     // One error for all of this peer's sends, made only when one waits: closing a server with 10k
@@ -335,7 +376,44 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     )
   }
 
-  // ——— Session hooks ———
+  // ——— the core and the transport (SessionHost, ConnectionOwner) ———
+
+  onChunk(_conn: Connection): void {
+    chunkReceived(this)
+  }
+
+  onWritable(_conn: Connection): void {
+    resumeWriting(this)
+  }
+
+  farewell(error: Error): Buffer | undefined {
+    return goawayFor(this.codec, error)
+  }
+
+  schedule(): void {
+    scheduleFlush(this)
+  }
+
+  flushNow(): void {
+    flushSession(this)
+  }
+
+  /** Writes what is pending now (the server, right after a WELCOME). */
+  flush(): void {
+    flushSession(this)
+  }
+
+  delayAck(ms: number): void {
+    delayAck(this, ms)
+  }
+
+  ackTimerFired(): void {
+    this.core.ackTimerFired()
+  }
+
+  sweep(now: number): void {
+    sweepSession(this, now)
+  }
 
   onEvent(name: string, data: unknown): void {
     // A client naming an event 'close' or 'error' would fire the application's lifecycle listeners.
@@ -352,7 +430,8 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     return this.#core.handlerFor(method) as RequestHandler<unknown> | undefined
   }
 
-  protected control(kind: Kind, _payload: unknown, conn: Connection): void {
+  onControl(kind: Kind, _payload: unknown): void {
+    const conn = frameSource()
     if (kind === Kind.BYE) {
       // The client closed its session: nothing to retain.
       conn.close(undefined)
@@ -374,8 +453,8 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     throw new MessagingError(ErrorCodes.SLOW_CONSUMER, message)
   }
 
-  override onFrame(frame: Buffer, conn: Connection): void {
-    if (this.#core.rateLimit !== undefined && this.established && conn === this.conn) {
+  onFrame(frame: Buffer, conn: Connection): void {
+    if (this.#core.rateLimit !== undefined && this.core.established && conn === this.conn) {
       if (this.#heldOn !== conn) this.#held = undefined
       // Over budget, or behind frames that are: keep a copy (frames are slices of the read buffer). At
       // most one chunk is held: after it, the connection stops reading until the budget refills.
@@ -386,7 +465,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
         return
       }
     }
-    super.onFrame(frame, conn)
+    receiveFrame(this, frame, conn)
   }
 
   /**
@@ -440,7 +519,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     }
     let i = 0
     try {
-      while (i < held.length && this.#take()) super.onFrame(held[i++]!, conn)
+      while (i < held.length && this.#take()) receiveFrame(this, held[i++]!, conn)
     } catch (error) {
       this.#held = undefined
       conn.close(error as Error, this.farewell(error as Error))
@@ -455,7 +534,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     this.onChunk(conn)
   }
 
-  protected override beforeFlush(): void {
+  beforeFlush(): void {
     const store = this.#core.adapter.sessions
     if (!store.tracksChanges || this.core.over) return
     const appended = this.outbox.entriesAfter(this.#storedUpTo).map(({ settle: _, ...stored }) => stored)
@@ -470,7 +549,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
 
   onClose(conn: Connection, error: Error | undefined): void {
     if (conn !== this.conn) return
-    this.detachConnection()
+    detachTransport(this)
     if (this.core.over) return
     if (error instanceof ProtocolError) {
       // A peer that broke the protocol has no trustworthy state left to resume.
