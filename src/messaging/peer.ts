@@ -11,21 +11,17 @@ import {
   ProtocolError,
 } from '../errors.ts'
 import type { FrameCodec } from '../framing/codec.ts'
+import { publishRateLimited } from './channels.ts'
 import type {
   AdapterPeer,
   BroadcastMessage,
   LiveSession,
   MessagingAdapter,
   SessionSnapshot,
-} from './adapter.ts'
-import { publishRateLimited } from './channels.ts'
-import type { Connection } from './connection.ts'
+} from './cluster/adapter.ts'
 import { delayAck } from './delayed-acks.ts'
-import { Kind } from './envelope.ts'
-import { type Goaway, goawayFor, goawayFrame } from './handshake.ts'
 import type { Heartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
-import type { PayloadCodecName } from './payload-codec.ts'
 import { isOwnRoomName, secretsMatch, tokenDigest } from './resume-token.ts'
 import type { SessionCore } from './session/core.ts'
 import { type Outbox, type OutboxLimits, rejectEntry } from './session/outbox.ts'
@@ -44,6 +40,10 @@ import {
   scheduleFlush,
   sweepSession,
 } from './session.ts'
+import type { Connection } from './transport/connection.ts'
+import { Kind } from './wire/envelope.ts'
+import { type Goaway, goawayFor, goawayFrame } from './wire/handshake.ts'
+import type { PayloadCodecName } from './wire/payload-codec.ts'
 
 /** Names that are lifecycle events on one side or the other: they cannot be sent as messages. */
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set([

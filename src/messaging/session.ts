@@ -6,12 +6,12 @@
 
 import { ErrorCodes, TimeoutError } from '../errors.ts'
 import type { FrameCodec } from '../framing/codec.ts'
-import type { Connection, ConnectionOwner } from './connection.ts'
 import { type AckHolder, noteRead } from './delayed-acks.ts'
 import { type Heartbeat, nodeClock, type Sweepable, sweeperFor } from './heartbeat.ts'
-import { nodePayloads, type PayloadCodecName } from './payload-codec.ts'
 import { SessionCore, type SessionCoreOptions, type SessionHost } from './session/core.ts'
 import type { OutboxLimits } from './session/outbox.ts'
+import type { Connection, ConnectionOwner } from './transport/connection.ts'
+import { nodePayloads, type PayloadCodecName } from './wire/payload-codec.ts'
 
 export { MAX_EARLY_FRAME_BYTES, type RequestOptions } from './session/core.ts'
 export type { RequestHandler } from './session/incoming-requests.ts'

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { BackpressureError, ErrorCodes } from '../../src/errors.ts'
-import { nodePayloads } from '../../src/messaging/payload-codec.ts'
 import type { Clock, Sweepable } from '../../src/messaging/session/clock.ts'
 import { SessionCore, type SessionCoreOptions, type SessionHost } from '../../src/messaging/session/core.ts'
 import type { RequestHandler } from '../../src/messaging/session/incoming-requests.ts'
@@ -17,6 +16,7 @@ import {
   type Message,
   type Outgoing,
 } from '../../src/messaging/wire/envelope-bytes.ts'
+import { nodePayloads } from '../../src/messaging/wire/payload-codec.ts'
 import { webPayloads } from '../../src/messaging/wire/web-payloads.ts'
 
 class ManualClock implements Clock {

@@ -21,5 +21,5 @@ export {
   newEnvelope,
   requireName,
   writeHeader,
-} from './wire/envelope-frame.ts'
-export { Flag, Format, Kind } from './wire/kinds.ts'
+} from './envelope-frame.ts'
+export { Flag, Format, Kind } from './kinds.ts'

@@ -7,11 +7,11 @@
 // (|n| ≤ 2^53); larger ones, like any other exotic value, are a protocol error (WK_PROTOCOL).
 
 import { Packr } from 'msgpackr'
-import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../errors.ts'
-import type { Body, Payloads } from './session/payloads.ts'
-import { Format } from './wire/kinds.ts'
+import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../../errors.ts'
+import type { Body, Payloads } from '../session/payloads.ts'
+import { Format } from './kinds.ts'
 
-export { type Body, refusedFormat } from './session/payloads.ts'
+export { type Body, refusedFormat } from '../session/payloads.ts'
 
 /** How the sender encodes structured data. Binary data (Uint8Array) is always sent raw. @default 'json' */
 export type PayloadCodecName = 'json' | 'msgpack'
