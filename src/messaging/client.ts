@@ -43,6 +43,7 @@ import {
   flushSession,
   frameSource,
   nodeCore,
+  nodeProfile,
   type RequestHandler,
   type RequestOptions,
   receiveFrame,
@@ -164,7 +165,7 @@ export class MessageClient implements CoreOwner {
   private constructor(urls: string | readonly string[], options: MessageClientOptions) {
     const maxFrameLength = options.maxFrameLength ?? 1024 * 1024
     this.codec = wireCodec(maxFrameLength)
-    this.core = nodeCore(this, {
+    const profile = nodeProfile({
       payloadCodec: options.codec ?? 'json',
       heartbeat: resolveHeartbeat(undefined),
       maxFrameLength,
@@ -176,6 +177,7 @@ export class MessageClient implements CoreOwner {
       ackDelay: CLIENT_ACK_DELAY_MS,
       acceptsMsgpack: acceptsMsgpack(options.accept ?? ['json', 'msgpack']),
     })
+    this.core = nodeCore(this, profile, maxFrameLength)
     this.#endpoints = new Endpoints(urls)
     this.#options = options
     this.#ownMaxFrame = maxFrameLength

@@ -23,7 +23,7 @@ import { delayAck } from './delayed-acks.ts'
 import type { Heartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
 import { isOwnRoomName, secretsMatch, tokenDigest } from './resume-token.ts'
-import type { SessionCore } from './session/core.ts'
+import type { SessionCore, SessionProfile } from './session/core.ts'
 import { type Outbox, type OutboxLimits, rejectEntry } from './session/outbox.ts'
 import {
   attachTransport,
@@ -33,6 +33,7 @@ import {
   flushSession,
   frameSource,
   nodeCore,
+  nodeProfile,
   type RequestHandler,
   type RequestOptions,
   receiveFrame,
@@ -104,6 +105,8 @@ export type PeerCore = {
   detached(peer: Peer, error: Error | undefined): void
   /** A listener of `peer` threw and the peer has no 'error' listener: the server's 'error' event. */
   listenerFailed(peer: Peer, error: unknown): void
+  /** The session settings all peers share (made by the first peer). */
+  profile?: SessionProfile
 }
 
 export class Peer implements CoreOwner, AdapterPeer, LiveSession {
@@ -111,7 +114,6 @@ export class Peer implements CoreOwner, AdapterPeer, LiveSession {
   readonly core: SessionCore
   /** The transport in use, if the client is connected. */
   conn: Connection | undefined
-  readonly codec: FrameCodec
   /** The session id: stable across reconnects, and the name of the peer's own room. */
   readonly id: string
   /** What `authenticate` returned for this client. */
@@ -132,8 +134,8 @@ export class Peer implements CoreOwner, AdapterPeer, LiveSession {
   readonly #token: string
 
   constructor(core: PeerCore, id: string, identity: unknown, token: string) {
-    this.codec = core.codec
-    this.core = nodeCore(this, {
+    // One profile for all the peers of a server.
+    core.profile ??= nodeProfile({
       payloadCodec: core.payloadCodec,
       heartbeat: core.heartbeat,
       maxFrameLength: core.maxFrameLength,
@@ -143,6 +145,7 @@ export class Peer implements CoreOwner, AdapterPeer, LiveSession {
       // Responses count against the outbox: a client that does not read its responses is cut too.
       forceResponses: false,
     })
+    this.core = nodeCore(this, core.profile, core.maxFrameLength)
     this.#core = core
     this.id = id
     this.identity = identity
@@ -151,6 +154,10 @@ export class Peer implements CoreOwner, AdapterPeer, LiveSession {
       this.#tokens = core.rateLimit.messages
       this.#refilledAt = Date.now()
     }
+  }
+
+  get codec(): FrameCodec {
+    return this.#core.codec
   }
 
   /** Whether a transport is attached right now. */

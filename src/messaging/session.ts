@@ -8,7 +8,13 @@ import { ErrorCodes, TimeoutError } from '../errors.ts'
 import type { FrameCodec } from '../framing/codec.ts'
 import { type AckHolder, noteRead } from './delayed-acks.ts'
 import { type Heartbeat, nodeClock, type Sweepable, sweeperFor } from './heartbeat.ts'
-import { SessionCore, type SessionCoreOptions, type SessionHost } from './session/core.ts'
+import {
+  SessionCore,
+  type SessionCoreOptions,
+  type SessionHost,
+  type SessionProfile,
+  sessionProfile,
+} from './session/core.ts'
 import type { OutboxLimits } from './session/outbox.ts'
 import type { Connection, ConnectionOwner } from './transport/connection.ts'
 import { nodePayloads, type PayloadCodecName } from './wire/payload-codec.ts'
@@ -33,22 +39,24 @@ export type SessionSettings = {
   limits: OutboxLimits | undefined
 } & Pick<SessionCoreOptions, 'pings' | 'ackDelay' | 'acceptsMsgpack' | 'maxHandling' | 'forceResponses'>
 
-/** A core for `owner` with Node's payload codecs and clock. */
-export function nodeCore(owner: SessionHost, settings: SessionSettings): SessionCore {
-  const core = new SessionCore(owner, {
+/** Node's payload codecs and clock with `settings`: one profile per client, one per server for all peers. */
+export function nodeProfile(settings: SessionSettings): SessionProfile {
+  return sessionProfile({
     payloads: nodePayloads(settings.payloadCodec),
     clock: nodeClock,
-    maxFrameLength: settings.maxFrameLength,
+    heartbeat: settings.heartbeat,
     limits: settings.limits,
-    context: owner,
     pings: settings.pings,
     ackDelay: settings.ackDelay,
     acceptsMsgpack: settings.acceptsMsgpack,
     maxHandling: settings.maxHandling,
     forceResponses: settings.forceResponses,
   })
-  core.heartbeat = settings.heartbeat
-  return core
+}
+
+/** A core for `owner` (also its handlers' context). */
+export function nodeCore(owner: SessionHost, profile: SessionProfile, maxFrameLength: number): SessionCore {
+  return new SessionCore(owner, { profile, context: owner, maxFrameLength })
 }
 
 // Sessions with something to write, flushed together once per event-loop turn.
@@ -90,7 +98,12 @@ let source: Connection | undefined
 /** One frame from `conn` (ConnectionOwner.onFrame). A transport already replaced carries only the handshake. */
 export function receiveFrame(owner: CoreOwner, frame: Buffer, conn: Connection): void {
   source = conn
-  owner.core.receive(frame, conn !== owner.conn)
+  try {
+    owner.core.receive(frame, conn !== owner.conn)
+  } finally {
+    // Holding the last connection here would keep its session alive after it ended.
+    source = undefined
+  }
 }
 
 /** The connection the frame being handled came from (for SessionHost.onControl). */

@@ -52,6 +52,13 @@ export interface SessionHost {
   delayAck(ms: number): void
 }
 
+/** What every session of one kind shares (all peers of a server share one): made by `sessionProfile`. */
+export type SessionProfile = Readonly<
+  Required<Omit<SessionCoreOptions, 'maxFrameLength' | 'context' | 'limits'>>
+> & {
+  readonly limits: OutboxLimits | undefined
+}
+
 export type SessionCoreOptions = {
   payloads: Payloads
   clock: Clock
@@ -60,6 +67,8 @@ export type SessionCoreOptions = {
   limits?: OutboxLimits
   /** What request handlers get as their second argument (the client, the peer). */
   context: unknown
+  /** Heartbeat until the handshake says otherwise. @default { interval: 15_000, timeout: 10_000 } */
+  heartbeat?: { interval: number; timeout: number }
   /**
    * Requests of the peer's that may run at once; one more is answered with WK_BACKPRESSURE without
    * running its handler (a server bounds what one client can make it do). @default Infinity
@@ -73,6 +82,23 @@ export type SessionCoreOptions = {
   ackDelay?: number
   /** Whether MessagePack payloads are decoded (JSON and raw always are). @default true */
   acceptsMsgpack?: boolean
+}
+
+/** The shared part of `options`, with defaults. */
+export function sessionProfile(
+  options: Omit<SessionCoreOptions, 'maxFrameLength' | 'context'>,
+): SessionProfile {
+  return {
+    payloads: options.payloads,
+    clock: options.clock,
+    limits: options.limits,
+    heartbeat: options.heartbeat ?? { interval: 15_000, timeout: 10_000 },
+    maxHandling: options.maxHandling ?? Number.POSITIVE_INFINITY,
+    forceResponses: options.forceResponses ?? true,
+    pings: options.pings ?? false,
+    ackDelay: options.ackDelay ?? 0,
+    acceptsMsgpack: options.acceptsMsgpack ?? true,
+  }
 }
 
 type VolatileMessage = { name: string; flags: number; body: Body; bodyBytes: number; size: number }
@@ -121,20 +147,15 @@ export class SessionCore {
   /** The session has ended for good: nothing more is queued (responses to late handlers are dropped). */
   over = false
   maxFrameLength: number
-  heartbeat = { interval: 15_000, timeout: 10_000 }
-  acceptsMsgpack: boolean
-  readonly payloads: Payloads
+  heartbeat: { interval: number; timeout: number }
+  /** Settings shared with the other sessions of its kind (payload codec, clock, limits, policy). */
+  readonly profile: SessionProfile
   readonly context: unknown
-  readonly maxHandling: number
-  readonly forceResponses: boolean
   /** Requests being handled here whose response is not yet queued. */
   handling = 0
   /** Their ids (only while some run): a request reusing one of them is a protocol error. */
   running: Set<number> | undefined
   readonly host: SessionHost
-  readonly #clock: Clock
-  readonly #pings: boolean
-  readonly #ackDelay: number
   #control: Uint8Array[] | undefined
   #volatile: VolatileMessage[] | undefined
   #volatileBytes = 0
@@ -149,25 +170,29 @@ export class SessionCore {
   /** Messages written behind a resuming HELLO, before the WELCOME (see `writeEarly`). */
   #early: { through: number; sentBefore: number } | undefined
 
-  constructor(host: SessionHost, options: SessionCoreOptions) {
+  /** `options`: a shared `SessionProfile` with this session's context and frame limit, or all options at once. */
+  constructor(
+    host: SessionHost,
+    options: SessionCoreOptions | { profile: SessionProfile; context: unknown; maxFrameLength: number },
+  ) {
     this.host = host
-    this.payloads = options.payloads
-    this.#clock = options.clock
-    this.maxFrameLength = options.maxFrameLength
-    this.outbox = new Outbox(options.limits)
+    const profile = 'profile' in options ? options.profile : sessionProfile(options)
+    this.profile = profile
     this.context = options.context
-    this.maxHandling = options.maxHandling ?? Number.POSITIVE_INFINITY
-    this.forceResponses = options.forceResponses ?? true
-    this.#pings = options.pings ?? false
-    this.#ackDelay = options.ackDelay ?? 0
-    this.acceptsMsgpack = options.acceptsMsgpack ?? true
+    this.maxFrameLength = options.maxFrameLength
+    this.heartbeat = profile.heartbeat
+    this.outbox = new Outbox(profile.limits)
+  }
+
+  get payloads(): Payloads {
+    return this.profile.payloads
   }
 
   // ——— sending ———
 
   /** Queues a reliable message; returns its outbox entry. `force`: past the outbox bounds (responses). */
   enqueue(kind: Kind, id: number, name: string, data: unknown, force = false): OutboxEntry {
-    const payloads = this.payloads
+    const payloads = this.profile.payloads
     const format = payloads.formatOf(data)
     return this.enqueueBody(kind, id, name, format, payloads.encode(data, format), force)
   }
@@ -181,7 +206,7 @@ export class SessionCore {
       flags |= Flag.NAME
       nameBytes = checkName(name)
     }
-    const bodyBytes = this.payloads.length(body)
+    const bodyBytes = this.profile.payloads.length(body)
     const size = headerLength(flags, nameBytes) + bodyBytes
     if (size > this.maxFrameLength) {
       throw new InvalidArgumentError(
@@ -224,7 +249,7 @@ export class SessionCore {
   sendRequest(method: string, data: unknown, options: RequestOptions = {}): Promise<unknown> {
     const signal = options.signal
     if (signal?.aborted) return Promise.reject(abortError(method, signal))
-    const pending = (this.#pending ??= new PendingRequests(this.#clock))
+    const pending = (this.#pending ??= new PendingRequests(this.profile.clock))
     const id = pending.nextId()
     let entry: OutboxEntry
     try {
@@ -240,14 +265,14 @@ export class SessionCore {
   sendVolatile(event: string, data: unknown): boolean {
     checkName(event)
     if (!this.established || this.#volatileBytes > MAX_VOLATILE_BYTES) return false
-    const format = this.payloads.formatOf(data)
-    return this.queueVolatile(event, format, this.payloads.encode(data, format))
+    const format = this.profile.payloads.formatOf(data)
+    return this.queueVolatile(event, format, this.profile.payloads.encode(data, format))
   }
 
   /** Queues an encoded volatile event (a broadcast encodes once for all peers). */
   queueVolatile(event: string, format: Format, body: Body): boolean {
     if (!this.established || this.#volatileBytes > MAX_VOLATILE_BYTES) return false
-    const bodyBytes = this.payloads.length(body)
+    const bodyBytes = this.profile.payloads.length(body)
     const flags = format | Flag.NAME
     const size = headerLength(flags, checkName(event)) + bodyBytes
     if (size > this.maxFrameLength) {
@@ -299,7 +324,7 @@ export class SessionCore {
       total += FRAME_PREFIX_BYTES + entry.size
     }
     if (total === 0) return undefined
-    const payloads = this.payloads
+    const payloads = this.profile.payloads
     const out = payloads.alloc(total)
     let at = 0
     // Control frames first: a WELCOME must precede everything else on a new transport.
@@ -369,12 +394,12 @@ export class SessionCore {
     this.#early = { through, sentBefore: this.outbox.sentUpTo }
     if (through > this.outbox.sentUpTo) this.outbox.sentUpTo = through
     if (entries.length === 0) return hello
-    const out = this.payloads.alloc(total)
+    const out = this.profile.payloads.alloc(total)
     out.set(hello, 0)
     let at = hello.length
     for (const e of entries) {
       writeFramePrefix(out, at, e.size)
-      at = this.payloads.write(
+      at = this.profile.payloads.write(
         out,
         writeHeader(out, at + 4, e.kind, e.flags, e.seq, 0, e.id, e.name),
         e.body,
@@ -401,7 +426,7 @@ export class SessionCore {
     const kind = env.kind
     if (!this.established || handshakeOnly) {
       if (kind === Kind.HELLO || kind === Kind.WELCOME || kind === Kind.GOAWAY) {
-        this.host.onControl(kind, this.payloads.decode(frame, env.payloadStart, env.format))
+        this.host.onControl(kind, this.profile.payloads.decode(frame, env.payloadStart, env.format))
         return
       }
       throw new ProtocolError(
@@ -426,10 +451,10 @@ export class SessionCore {
           `Bad envelope: sequence ${seq} after ${this.lastReceived}`,
         )
       }
-      if (env.format === Format.MSGPACK && !this.acceptsMsgpack) throw refusedFormat(env.format)
+      if (env.format === Format.MSGPACK && !this.profile.acceptsMsgpack) throw refusedFormat(env.format)
       this.lastReceived = seq
       this.#bytesSinceAck += frame.length
-      const data = this.payloads.decode(frame, env.payloadStart, env.format)
+      const data = this.profile.payloads.decode(frame, env.payloadStart, env.format)
       if (kind === Kind.EVENT) this.host.onEvent(requireName(env.name), data)
       else if (kind === Kind.REQUEST) runRequest(this, env.id, requireName(env.name), data)
       else if (kind === Kind.RESPONSE) this.#pending?.settle(env.id, undefined, data)
@@ -438,8 +463,11 @@ export class SessionCore {
     }
     switch (kind) {
       case Kind.VOLATILE:
-        if (env.format === Format.MSGPACK && !this.acceptsMsgpack) throw refusedFormat(env.format)
-        this.host.onEvent(requireName(env.name), this.payloads.decode(frame, env.payloadStart, env.format))
+        if (env.format === Format.MSGPACK && !this.profile.acceptsMsgpack) throw refusedFormat(env.format)
+        this.host.onEvent(
+          requireName(env.name),
+          this.profile.payloads.decode(frame, env.payloadStart, env.format),
+        )
         return
       case Kind.ACK:
       case Kind.PONG:
@@ -449,7 +477,7 @@ export class SessionCore {
         return
       case Kind.GOAWAY:
       case Kind.BYE:
-        this.host.onControl(kind, this.payloads.decode(frame, env.payloadStart, env.format))
+        this.host.onControl(kind, this.profile.payloads.decode(frame, env.payloadStart, env.format))
         return
       default:
         throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad envelope: unexpected kind ${kind}`)
@@ -468,13 +496,13 @@ export class SessionCore {
     if (unacked >= ACK_EVERY) this.host.flushNow()
     else if (this.#queued) return
     else if (
-      this.#ackDelay > 0 &&
+      this.profile.ackDelay > 0 &&
       unacked < DELAYED_ACK_MESSAGES &&
       this.#bytesSinceAck < DELAYED_ACK_BYTES
     ) {
       if (this.#ackDelayed) return
       this.#ackDelayed = true
-      this.host.delayAck(this.#ackDelay)
+      this.host.delayAck(this.profile.ackDelay)
     } else this.schedule()
   }
 
@@ -576,7 +604,7 @@ export class SessionCore {
     }
     this.outbox.sentUpTo = state.sentUpTo
     // A new request must not take the id of a restored one: its response would be taken for ours.
-    if (lastRequestId > 0) (this.#pending ??= new PendingRequests(this.#clock)).reserve(lastRequestId)
+    if (lastRequestId > 0) (this.#pending ??= new PendingRequests(this.profile.clock)).reserve(lastRequestId)
   }
 
   /** Rejects the pending requests whose request was written (seq ≤ sentUpTo), or all of them. */
@@ -599,7 +627,7 @@ export class SessionCore {
   respond(id: number, value: unknown): void {
     if (this.over) return
     try {
-      this.enqueue(Kind.RESPONSE, id, '', value, this.forceResponses)
+      this.enqueue(Kind.RESPONSE, id, '', value, this.profile.forceResponses)
     } catch (error) {
       if (error instanceof InvalidArgumentError)
         this.respondError(id, ErrorCodes.REMOTE_ERROR, error.message, true)
@@ -610,7 +638,7 @@ export class SessionCore {
   respondError(id: number, code: string, message: string, remote: boolean): void {
     if (this.over) return
     try {
-      this.enqueue(Kind.ERROR, id, '', { code, message, remote }, this.forceResponses)
+      this.enqueue(Kind.ERROR, id, '', { code, message, remote }, this.profile.forceResponses)
     } catch {
       // Outbox overflow on the server already cut the peer; nothing more to do.
     }
@@ -632,7 +660,7 @@ export class SessionCore {
     const idle = now - lastInbound
     if (idle >= interval + timeout) return idle
     if (
-      this.#pings &&
+      this.profile.pings &&
       this.established &&
       (idle >= interval || now - lastOutbound >= interval) &&
       now - this.#lastPingAt >= interval

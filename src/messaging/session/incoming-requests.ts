@@ -14,7 +14,7 @@ export function runRequest(core: SessionCore, id: number, method: string, data: 
   if (core.running?.has(id)) {
     throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad envelope: request id ${id} is still being handled`)
   }
-  if (core.handling >= core.maxHandling) {
+  if (core.handling >= core.profile.maxHandling) {
     core.respondError(
       id,
       ErrorCodes.BACKPRESSURE,
