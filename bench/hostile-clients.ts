@@ -5,8 +5,8 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Packr } from 'msgpackr'
-import { encodeFrame } from '../src/messaging/frame-writer.ts'
 import { MessageClient } from '../src/messaging/index.ts'
+import { encodeFrame } from '../src/messaging/wire/frame-writer.ts'
 import { codec, Format, helloFrame, Kind, type RawClient, rawConnect } from '../test/security/raw-client.ts'
 
 const FIXTURE = fileURLToPath(new URL('../test/security/fixtures/forwarding-server.ts', import.meta.url))

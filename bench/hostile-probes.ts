@@ -5,9 +5,9 @@
 import { fork } from 'node:child_process'
 import net from 'node:net'
 import { lengthField } from '../src/framing/index.ts'
-import { decodeEnvelope, Format, Kind, newEnvelope } from '../src/messaging/envelope.ts'
-import { encodeFrame } from '../src/messaging/frame-writer.ts'
 import { MessageClient, MessageServer, type Peer } from '../src/messaging/index.ts'
+import { decodeEnvelope, Format, Kind, newEnvelope } from '../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../src/messaging/wire/frame-writer.ts'
 
 const codec = lengthField({ lengthFieldLength: 4, maxFrameLength: 1 << 30 })
 const hello = encodeFrame(codec, Kind.HELLO, Format.JSON, { body: JSON.stringify({ v: 1, lastReceived: 0 }) })

@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs'
 import { ErrorCodes } from '../errors.ts'
-import type { Connection } from './connection.ts'
+import type { Connection } from './transport/connection.ts'
 
 export type AdmissionLimits = {
   maxConnections: number

@@ -4,11 +4,11 @@
 
 import { ErrorCodes, MessagingError } from '../errors.ts'
 import { isPosition } from './cluster/history/read-window.ts'
-import { type Format, Format as Formats } from './envelope.ts'
 import type { Listener } from './listeners.ts'
-import { decodePayload } from './payload-codec.ts'
 import { decodeRoomMessage, ROOM_EVENT, SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
 import { type SubscribeOptions, Subscription } from './subscription.ts'
+import { type Format, Format as Formats } from './wire/envelope.ts'
+import { decodePayload } from './wire/payload-codec.ts'
 
 /** What this needs of a client: requests, and its events. */
 export type SubscribingClient = {

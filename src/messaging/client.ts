@@ -19,30 +19,47 @@ import {
   ProtocolError,
   type WirekitError,
 } from '../errors.ts'
+import type { FrameCodec } from '../framing/codec.ts'
 import { type BackoffOptions, backoffDelay } from '../util/backoff.ts'
 import { publishSession } from './channels.ts'
 import { ClientSubscriptions } from './client-subscriptions.ts'
-import { Connection } from './connection.ts'
+import { delayAck } from './delayed-acks.ts'
 import { Endpoints } from './endpoints.ts'
-import { Format, Kind } from './envelope.ts'
-import { encodeFrame, wireCodec } from './frame-writer.ts'
-import { type Hello, PROTOCOL_VERSION, parseGoaway, parseWelcome } from './handshake.ts'
 import { resolveHeartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
+import { checkEventName } from './peer.ts'
+import type { SessionCore } from './session/core.ts'
 import {
   describeEntries,
-  type OutboxEntry,
+  type Outbox,
   type OutboxLimits,
-  rejectEntry,
   type UnacknowledgedMessage,
-} from './outbox.ts'
-import { acceptsMsgpack, type PayloadCodecName } from './payload-codec.ts'
-import { checkEventName } from './peer.ts'
-import { type RequestHandler, type RequestOptions, Session } from './session.ts'
+} from './session/outbox.ts'
+import {
+  attachTransport,
+  type CoreOwner,
+  chunkReceived,
+  detachTransport,
+  flushSession,
+  frameSource,
+  nodeCore,
+  nodeProfile,
+  type RequestHandler,
+  type RequestOptions,
+  receiveFrame,
+  resumeWriting,
+  scheduleFlush,
+  sweepSession,
+} from './session.ts'
 import type { SubscribeOptions, Subscription } from './subscription.ts'
+import { Connection } from './transport/connection.ts'
+import { type ClientTlsOptions, dial } from './transport/stream.ts'
 import { WebSocketClientConnection } from './transport/websocket-client-connection.ts'
 import { openNodeWebSocket } from './transport/websocket-node.ts'
-import { type ClientTlsOptions, dial } from './transport.ts'
+import { Format, Kind } from './wire/envelope.ts'
+import { encodeFrame, wireCodec } from './wire/frame-writer.ts'
+import { goawayFor, type Hello, PROTOCOL_VERSION, parseGoaway, parseWelcome } from './wire/handshake.ts'
+import { acceptsMsgpack, type PayloadCodecName } from './wire/payload-codec.ts'
 
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed'
 
@@ -91,7 +108,12 @@ type Waiter = { resolve: () => void; reject: (error: Error) => void }
  * const reply = await client.request('echo', { hi: 1 }, { timeout: 5000 })
  * await client.emit('chat', { text: 'hello' })
  */
-export class MessageClient extends Session {
+export class MessageClient implements CoreOwner {
+  /** The delivery state: sequence numbers, outbox, acks, requests (see session/core.ts). */
+  readonly core: SessionCore
+  /** The transport in use; the core is `established` once its handshake is done. */
+  conn: Connection | undefined
+  readonly codec: FrameCodec
   #endpoints: Endpoints
   #options: MessageClientOptions
   #state: ClientState = 'connecting'
@@ -104,8 +126,6 @@ export class MessageClient extends Session {
   #attempt = 0
   #retryTimer: NodeJS.Timeout | undefined
   #welcome: Waiter | undefined
-  /** Messages written behind the HELLO of the connection being opened (see #open). */
-  #early: { through: number; sentBefore: number } | undefined
   #ownMaxFrame: number
 
   /**
@@ -144,17 +164,23 @@ export class MessageClient extends Session {
 
   private constructor(urls: string | readonly string[], options: MessageClientOptions) {
     const maxFrameLength = options.maxFrameLength ?? 1024 * 1024
-    super(
-      wireCodec(maxFrameLength),
-      options.codec ?? 'json',
-      resolveHeartbeat(undefined),
+    this.codec = wireCodec(maxFrameLength)
+    const profile = nodeProfile({
+      payloadCodec: options.codec ?? 'json',
+      heartbeat: resolveHeartbeat(undefined),
       maxFrameLength,
-      options.outbox,
-    )
+      limits: options.outbox,
+      pings: true,
+      // A client acks a lone message a little later: a broadcast to thousands of clients then is not
+      // answered by thousands of ack writes while it is still being sent, and the ack usually rides
+      // with the client's next message instead.
+      ackDelay: CLIENT_ACK_DELAY_MS,
+      acceptsMsgpack: acceptsMsgpack(options.accept ?? ['json', 'msgpack']),
+    })
+    this.core = nodeCore(this, profile, maxFrameLength)
     this.#endpoints = new Endpoints(urls)
     this.#options = options
     this.#ownMaxFrame = maxFrameLength
-    this.acceptsMsgpack = acceptsMsgpack(options.accept ?? ['json', 'msgpack'])
   }
 
   /** The URL in use (or being dialled). */
@@ -180,6 +206,11 @@ export class MessageClient extends Session {
     return this.#state === 'connected'
   }
 
+  /** Messages to the server not yet acknowledged. */
+  get outbox(): Outbox {
+    return this.core.outbox
+  }
+
   /**
    * Subscribes to a durable room (the server needs the `history` option). With `recover: true` the
    * subscription re-subscribes by itself after any reconnect, lost session or failover, from its last
@@ -198,7 +229,7 @@ export class MessageClient extends Session {
     checkEventName(event)
     if (this.#state === 'closed')
       return Promise.reject(new ClosedError(ErrorCodes.CLOSED, 'Client is closed'))
-    return this.sendEvent(event, data)
+    return this.core.sendEvent(event, data)
   }
 
   /** Volatile sends: written if connected, otherwise dropped; never resent. `emit` returns whether it was queued. */
@@ -206,7 +237,7 @@ export class MessageClient extends Session {
     return {
       emit: (event, data) => {
         checkEventName(event)
-        return this.#state !== 'closed' && this.sendVolatile(event, data)
+        return this.#state !== 'closed' && this.core.sendVolatile(event, data)
       },
     }
   }
@@ -215,7 +246,7 @@ export class MessageClient extends Session {
   request<T = unknown>(method: string, data?: unknown, options?: RequestOptions): Promise<T> {
     if (this.#state === 'closed')
       return Promise.reject(new ClosedError(ErrorCodes.CLOSED, 'Client is closed'))
-    return this.sendRequest(method, data, options) as Promise<T>
+    return this.core.sendRequest(method, data, options) as Promise<T>
   }
 
   /** Handles requests the server makes with `peer.request(method, data)`. */
@@ -255,8 +286,8 @@ export class MessageClient extends Session {
     const conn = this.conn
     if (conn !== undefined && !conn.closed) {
       // BYE after whatever is being written: the server drops the session instead of retaining it.
-      const bye = this.established ? encodeFrame(this.codec, Kind.BYE, Format.EMPTY) : undefined
-      this.detachConnection()
+      const bye = this.core.established ? encodeFrame(this.codec, Kind.BYE, Format.EMPTY) : undefined
+      detachTransport(this)
       conn.close(undefined, bye)
     }
     this.#finish(new ClosedError(ErrorCodes.CLOSED, 'Client closed'))
@@ -269,8 +300,7 @@ export class MessageClient extends Session {
     const timeout = this.#options.connectTimeout ?? 10_000
     const conn = await this.#dial(timeout)
     this.conn = conn
-    this.established = false
-    const hello: Hello = { v: PROTOCOL_VERSION, lastReceived: this.lastReceived }
+    const hello: Hello = { v: PROTOCOL_VERSION, lastReceived: this.core.lastReceived }
     if (this.#sessionId !== undefined) {
       hello.session = this.#sessionId
       hello.token = this.#resumeToken
@@ -290,10 +320,7 @@ export class MessageClient extends Session {
       // Resuming: the unacknowledged messages ride right behind the HELLO instead of waiting a round
       // trip for the WELCOME. They count as sent (the server may apply them) unless the WELCOME says
       // the session is lost, in which case the server dropped them unread.
-      const [bytes, through] = this.encodeEarly(helloFrame)
-      this.#early = { through, sentBefore: this.outbox.sentUpTo }
-      if (through > this.outbox.sentUpTo) this.outbox.sentUpTo = through
-      conn.write(bytes)
+      conn.write(this.core.writeEarly(helloFrame) as Buffer)
     }
     conn.start()
     try {
@@ -349,18 +376,18 @@ export class MessageClient extends Session {
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
     this.#retryTimer = undefined
     const conn = this.conn
-    this.detachConnection()
+    detachTransport(this)
     if (conn !== undefined && !conn.closed) conn.close(undefined)
     const waiter = this.#welcome
     this.#welcome = undefined
     waiter?.reject(reason)
-    const entries = this.outbox.takeAll()
-    const error = new ClosedError(ErrorCodes.CLOSED, `Client closed: ${reason.message}`, {
-      cause: reason,
-      unacknowledged: describeEntries(entries),
-    })
-    for (const entry of entries) rejectEntry(entry, error)
-    this.failSentRequests(() => error, true)
+    this.core.end(
+      (entries) =>
+        new ClosedError(ErrorCodes.CLOSED, `Client closed: ${reason.message}`, {
+          cause: reason,
+          unacknowledged: describeEntries(entries, this.core.payloads),
+        }),
+    )
     this.#setState('closed')
     if (this.#sessionId !== undefined) publishSession('close', this.#sessionId, reason)
     this.#listeners.dispatch('close', reason.message === 'Client closed' ? undefined : reason)
@@ -372,9 +399,49 @@ export class MessageClient extends Session {
     this.#listeners.dispatch('state', state)
   }
 
-  // ——— Session hooks ———
+  // ——— the core and the transport (SessionHost, ConnectionOwner) ———
 
-  protected onControl(kind: Kind, payload: unknown, conn: Connection): void {
+  onFrame(frame: Buffer, conn: Connection): void {
+    receiveFrame(this, frame, conn)
+  }
+
+  onChunk(_conn: Connection): void {
+    chunkReceived(this)
+  }
+
+  onWritable(_conn: Connection): void {
+    resumeWriting(this)
+  }
+
+  farewell(error: Error): Buffer | undefined {
+    return goawayFor(this.codec, error)
+  }
+
+  schedule(): void {
+    scheduleFlush(this)
+  }
+
+  flushNow(): void {
+    flushSession(this)
+  }
+
+  delayAck(ms: number): void {
+    delayAck(this, ms)
+  }
+
+  ackTimerFired(): void {
+    this.core.ackTimerFired()
+  }
+
+  beforeFlush(): void {}
+
+  sweep(now: number): void {
+    sweepSession(this, now)
+  }
+
+  /** HELLO, WELCOME, GOAWAY or BYE from the server. */
+  onControl(kind: Kind, payload: unknown): void {
+    const conn = frameSource()
     if (kind === Kind.GOAWAY && conn !== this.conn) {
       // A transport this client already replaced: its farewell concerns nothing current.
       conn.close(undefined)
@@ -398,24 +465,19 @@ export class MessageClient extends Session {
       if (!goaway.reconnect) this.#finish(error)
       return
     }
-    if (kind !== Kind.WELCOME || this.established) {
+    if (kind !== Kind.WELCOME || this.core.established) {
       throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad handshake: unexpected kind ${kind}`)
     }
     const welcome = parseWelcome(payload)
     const resumed = this.#sessionId !== undefined && welcome.resumed && welcome.session === this.#sessionId
-    const early = conn === this.conn ? this.#early : undefined
-    this.#early = undefined
-    if (this.#sessionId !== undefined && !resumed) {
-      // The server dropped what followed our HELLO: only earlier transports may have delivered anything.
-      if (early !== undefined) this.outbox.sentUpTo = early.sentBefore
-      this.#sessionLost()
-    }
+    // What rode behind a HELLO on another transport is not on this one.
+    if (conn !== this.conn) this.core.forgetEarly()
+    if (this.#sessionId !== undefined && !resumed) this.#sessionLost()
     this.#sessionId = welcome.session
     this.#resumeToken = welcome.token
-    this.heartbeat = { interval: welcome.heartbeat.interval, timeout: welcome.heartbeat.timeout }
-    this.maxFrameLength = Math.min(this.#ownMaxFrame, welcome.maxFrameLength)
-    this.attach(conn, resumed ? welcome.lastReceived : 0)
-    if (resumed && early !== undefined) this.outbox.skipThrough(early.through)
+    this.core.heartbeat = { interval: welcome.heartbeat.interval, timeout: welcome.heartbeat.timeout }
+    this.core.maxFrameLength = Math.min(this.#ownMaxFrame, welcome.maxFrameLength)
+    attachTransport(this, conn, resumed ? welcome.lastReceived : 0)
     this.#attempt = 0
     this.#setState('connected')
     publishSession(resumed ? 'resume' : 'open', welcome.session)
@@ -430,76 +492,36 @@ export class MessageClient extends Session {
    * written to any connection are safe to carry into the new session.
    */
   #sessionLost(): void {
-    const sentUpTo = this.outbox.sentUpTo
-    const entries = this.outbox.takeAll()
-    const lost: OutboxEntry[] = []
-    const kept: OutboxEntry[] = []
-    for (const entry of entries) (entry.seq <= sentUpTo ? lost : kept).push(entry)
-    const unacknowledged: UnacknowledgedMessage[] = describeEntries(lost)
-    const error = new MessagingError(
-      ErrorCodes.SESSION_LOST,
-      `Session ${this.#sessionId} could not be resumed`,
-      {
+    let unacknowledged: UnacknowledgedMessage[] = []
+    const error = this.core.lose((lost) => {
+      unacknowledged = describeEntries(lost, this.core.payloads)
+      return new MessagingError(ErrorCodes.SESSION_LOST, `Session ${this.#sessionId} could not be resumed`, {
         unacknowledged,
-      },
-    )
-    for (const entry of lost) rejectEntry(entry, error)
-    this.failSentRequests(() => error, false)
-    const renumbered = new Map<number, number>()
-    this.nextSeq = 1
-    for (const entry of kept) {
-      renumbered.set(entry.seq, this.nextSeq)
-      entry.seq = this.nextSeq++
-      this.outbox.push(entry)
-    }
-    this.renumberPending(renumbered)
-    this.outbox.sentUpTo = 0
-    this.lastReceived = 0
-    this.ackSent = 0
+      })
+    })
     publishSession('lost', this.#sessionId!, error)
     this.#listeners.dispatch('sessionLost', unacknowledged, error)
   }
 
-  protected onEvent(name: string, data: unknown): void {
+  onEvent(name: string, data: unknown): void {
     this.#listeners.dispatch(name, data)
   }
 
-  protected handlerFor(method: string): RequestHandler<unknown> | undefined {
+  handlerFor(method: string): RequestHandler<unknown> | undefined {
     return this.#handlers.get(method) as RequestHandler<unknown> | undefined
   }
 
-  protected get handlerContext(): unknown {
-    return this
-  }
-
-  protected get pings(): boolean {
-    return true
-  }
-
-  /**
-   * A client acks a lone message a little later: a broadcast to thousands of clients then is not
-   * answered by thousands of ack writes while it is still being sent, and the ack usually rides with
-   * the client's next message instead.
-   */
-  protected override get ackDelay(): number {
-    return CLIENT_ACK_DELAY_MS
-  }
-
-  protected override get isOver(): boolean {
-    return this.#state === 'closed'
-  }
-
-  protected onOutboxFull(size: number, _kind: Kind): void {
+  onOutboxFull(size: number, _kind: Kind): void {
     throw new BackpressureError(
       ErrorCodes.BACKPRESSURE,
-      `Outbox full: ${this.outbox.count} messages / ${this.outbox.bytes} bytes unacknowledged (adding ${size})`,
+      `Outbox full: ${this.core.outbox.count} messages / ${this.core.outbox.bytes} bytes unacknowledged (adding ${size})`,
     )
   }
 
   onClose(conn: Connection, error: Error | undefined): void {
     if (conn !== this.conn) return
-    const wasEstablished = this.established
-    this.detachConnection()
+    const wasEstablished = this.core.established
+    detachTransport(this)
     const waiter = this.#welcome
     if (waiter !== undefined) {
       this.#welcome = undefined

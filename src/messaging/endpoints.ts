@@ -3,7 +3,7 @@
 // brief cut should not move the session); every failed attempt moves on to the next, wrapping around.
 
 import { InvalidArgumentError } from '../errors.ts'
-import { type Endpoint, parseEndpoint } from './transport.ts'
+import { type Endpoint, parseEndpoint } from './transport/stream.ts'
 
 export class Endpoints {
   readonly urls: readonly string[]

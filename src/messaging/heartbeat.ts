@@ -2,10 +2,9 @@
 // registered sessions and lets each check its heartbeat and request deadlines. No timer per connection,
 // so 10k idle peers cost 10k set entries, not 10k timers (the idea of undici's timer wheel).
 
-/** Something checked on every tick of a sweeper. */
-export interface Sweepable {
-  sweep(now: number): void
-}
+import type { Clock, Sweepable } from './session/clock.ts'
+
+export type { Sweepable }
 
 export type HeartbeatOptions = {
   /** A side that has received nothing for this long sends a ping, in ms. @default 15_000 */
@@ -79,3 +78,10 @@ export function sweeperFor(ms: number): Sweeper {
 
 /** The sweeper that checks request deadlines (16 ms precision); separate from the heartbeat ones. */
 export const deadlineSweeper: Sweeper = new Sweeper(16)
+
+/** The clock of every Node session: Date.now, request deadlines on the shared deadline sweeper. */
+export const nodeClock: Clock = {
+  now: Date.now,
+  watch: (target) => deadlineSweeper.add(target),
+  unwatch: (target) => deadlineSweeper.delete(target),
+}

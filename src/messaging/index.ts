@@ -1,4 +1,11 @@
 // Public exports of the messaging layer (wirekit/messaging).
+
+export {
+  type ClientState,
+  MessageClient,
+  type MessageClientOptions,
+  type ReconnectOptions,
+} from './client.ts'
 export type {
   AdapterPeer,
   BroadcastMessage,
@@ -11,13 +18,7 @@ export type {
   SessionSnapshot,
   SessionStore,
   StoredMessage,
-} from './adapter.ts'
-export {
-  type ClientState,
-  MessageClient,
-  type MessageClientOptions,
-  type ReconnectOptions,
-} from './client.ts'
+} from './cluster/adapter.ts'
 // Durable rooms (issue 12): history stores, subscriptions.
 export {
   type HistoryEntry,
@@ -32,20 +33,18 @@ export {
   RedisHistoryStore,
   SqliteHistoryStore,
 } from './cluster/history/index.ts'
-export type { HeartbeatOptions } from './heartbeat.ts'
-export { MemoryAdapter, MemorySessionStore } from './memory-adapter.ts'
-export type { OutboxLimits, UnacknowledgedMessage } from './outbox.ts'
-export type { PayloadCodecName } from './payload-codec.ts'
-export { Peer, type RateLimit } from './peer.ts'
+export { MemoryAdapter, MemorySessionStore } from './cluster/memory-adapter.ts'
 export {
   type OutageLimits,
   RedisAdapter,
   type RedisAdapterOptions,
   type RedisAdapterStats,
   RedisSessionStore,
-} from './redis/index.ts'
-export { BroadcastOperator } from './rooms/broadcast-operator.ts'
-export type { AuthorizeSubscribe } from './rooms/room-subscriptions.ts'
+} from './cluster/redis/index.ts'
+export { BroadcastOperator } from './cluster/rooms/broadcast-operator.ts'
+export type { AuthorizeSubscribe } from './cluster/rooms/room-subscriptions.ts'
+export type { HeartbeatOptions } from './heartbeat.ts'
+export { Peer, type RateLimit } from './peer.ts'
 export {
   type AuthenticateInfo,
   type CloseOptions,
@@ -53,6 +52,8 @@ export {
   type MessageServerOptions,
   type ServerLimits,
 } from './server.ts'
+export type { OutboxLimits, UnacknowledgedMessage } from './session/outbox.ts'
 export type { RequestHandler, RequestOptions } from './session.ts'
 export type { GapInfo, MessageMeta, SubscribeOptions, Subscription } from './subscription.ts'
-export type { ClientTlsOptions, ListenAddress, ListenOptions } from './transport.ts'
+export type { ClientTlsOptions, ListenAddress, ListenOptions } from './transport/stream.ts'
+export type { PayloadCodecName } from './wire/payload-codec.ts'

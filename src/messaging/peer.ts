@@ -11,23 +11,40 @@ import {
   ProtocolError,
 } from '../errors.ts'
 import type { FrameCodec } from '../framing/codec.ts'
+import { publishRateLimited } from './channels.ts'
 import type {
   AdapterPeer,
   BroadcastMessage,
   LiveSession,
   MessagingAdapter,
   SessionSnapshot,
-} from './adapter.ts'
-import { publishRateLimited } from './channels.ts'
-import type { Connection } from './connection.ts'
-import { Kind } from './envelope.ts'
-import { type Goaway, goawayFrame } from './handshake.ts'
+} from './cluster/adapter.ts'
+import { delayAck } from './delayed-acks.ts'
 import type { Heartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
-import { type OutboxLimits, rejectEntry } from './outbox.ts'
-import type { PayloadCodecName } from './payload-codec.ts'
 import { isOwnRoomName, secretsMatch, tokenDigest } from './resume-token.ts'
-import { type RequestHandler, type RequestOptions, Session } from './session.ts'
+import type { SessionCore, SessionProfile } from './session/core.ts'
+import { type Outbox, type OutboxLimits, rejectEntry } from './session/outbox.ts'
+import {
+  attachTransport,
+  type CoreOwner,
+  chunkReceived,
+  detachTransport,
+  flushSession,
+  frameSource,
+  nodeCore,
+  nodeProfile,
+  type RequestHandler,
+  type RequestOptions,
+  receiveFrame,
+  resumeWriting,
+  scheduleFlush,
+  sweepSession,
+} from './session.ts'
+import type { Connection } from './transport/connection.ts'
+import { Kind } from './wire/envelope.ts'
+import { type Goaway, goawayFor, goawayFrame } from './wire/handshake.ts'
+import type { PayloadCodecName } from './wire/payload-codec.ts'
 
 /** Names that are lifecycle events on one side or the other: they cannot be sent as messages. */
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
@@ -88,9 +105,15 @@ export type PeerCore = {
   detached(peer: Peer, error: Error | undefined): void
   /** A listener of `peer` threw and the peer has no 'error' listener: the server's 'error' event. */
   listenerFailed(peer: Peer, error: unknown): void
+  /** The session settings all peers share (made by the first peer). */
+  profile?: SessionProfile
 }
 
-export class Peer extends Session implements AdapterPeer, LiveSession {
+export class Peer implements CoreOwner, AdapterPeer, LiveSession {
+  /** The delivery state: sequence numbers, outbox, acks, requests (see session/core.ts). */
+  readonly core: SessionCore
+  /** The transport in use, if the client is connected. */
+  conn: Connection | undefined
   /** The session id: stable across reconnects, and the name of the peer's own room. */
   readonly id: string
   /** What `authenticate` returned for this client. */
@@ -101,7 +124,6 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   restored = false
   #core: PeerCore
   #listeners: Listeners | undefined
-  #over = false
   #tokens = 0
   #refilledAt = 0
   /** Frames read over the rate limit ('throttle'): copies, delivered in order as the budget refills. */
@@ -112,33 +134,67 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   readonly #token: string
 
   constructor(core: PeerCore, id: string, identity: unknown, token: string) {
-    super(core.codec, core.payloadCodec, core.heartbeat, core.maxFrameLength, core.limits)
+    // One profile for all the peers of a server.
+    core.profile ??= nodeProfile({
+      payloadCodec: core.payloadCodec,
+      heartbeat: core.heartbeat,
+      maxFrameLength: core.maxFrameLength,
+      limits: core.limits,
+      acceptsMsgpack: core.acceptsMsgpack,
+      maxHandling: core.maxHandling,
+      // Responses count against the outbox: a client that does not read its responses is cut too.
+      forceResponses: false,
+    })
+    this.core = nodeCore(this, core.profile, core.maxFrameLength)
     this.#core = core
     this.id = id
     this.identity = identity
     this.#token = token
-    this.acceptsMsgpack = core.acceptsMsgpack
     if (core.rateLimit !== undefined) {
       this.#tokens = core.rateLimit.messages
       this.#refilledAt = Date.now()
     }
   }
 
+  get codec(): FrameCodec {
+    return this.#core.codec
+  }
+
   /** Whether a transport is attached right now. */
   get connected(): boolean {
-    return this.established
+    return this.core.established
+  }
+
+  /** Next sequence number towards the client. */
+  get nextSeq(): number {
+    return this.core.nextSeq
+  }
+
+  /** Highest sequence number received from the client. */
+  get lastReceived(): number {
+    return this.core.lastReceived
+  }
+
+  /** Messages to the client not yet acknowledged. */
+  get outbox(): Outbox {
+    return this.core.outbox
+  }
+
+  /** Requests of the client's being handled. */
+  get handling(): number {
+    return this.core.handling
   }
 
   /** The session has ended (closed, expired, cut): nothing more can be sent. */
   get closed(): boolean {
-    return this.#over
+    return this.core.over
   }
 
   /** Sends an event; resolves when the client acknowledges it. Queued while the client is away. */
   emit(event: string, data?: unknown): Promise<void> {
     checkEventName(event)
-    if (this.#over) return Promise.reject(new ClosedError(ErrorCodes.CLOSED, `Peer ${this.id} is closed`))
-    return this.sendEvent(event, data)
+    if (this.core.over) return Promise.reject(new ClosedError(ErrorCodes.CLOSED, `Peer ${this.id} is closed`))
+    return this.core.sendEvent(event, data)
   }
 
   /** Volatile sends: dropped unless connected, never buffered for a resume. */
@@ -146,15 +202,15 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     return {
       emit: (event, data) => {
         checkEventName(event)
-        return !this.#over && this.sendVolatile(event, data)
+        return !this.core.over && this.core.sendVolatile(event, data)
       },
     }
   }
 
   /** Calls a handler registered on the client with `client.handle(method, fn)`. */
   request<T = unknown>(method: string, data?: unknown, options?: RequestOptions): Promise<T> {
-    if (this.#over) return Promise.reject(new ClosedError(ErrorCodes.CLOSED, `Peer ${this.id} is closed`))
-    return this.sendRequest(method, data, options) as Promise<T>
+    if (this.core.over) return Promise.reject(new ClosedError(ErrorCodes.CLOSED, `Peer ${this.id} is closed`))
+    return this.core.sendRequest(method, data, options) as Promise<T>
   }
 
   /**
@@ -187,7 +243,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
       throw new InvalidArgumentError(
         `Cannot join "${room.slice(0, 64)}": room names starting with ~ are peers' own rooms`,
       )
-    if (this.#over) return
+    if (this.core.over) return
     const rooms = this.#core.adapter.roomsOf(this)
     // Its own room does not count.
     const joined = rooms.has(this.id) ? rooms.size - 1 : rooms.size
@@ -237,7 +293,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
       // Usually the client came back before we noticed it had gone; if the old transport is in fact a
       // live second device holding the same token, it is told why it ends (it must not lose messages
       // silently): the new transport gets everything not yet acknowledged.
-      this.detachConnection()
+      detachTransport(this)
       old.owner = orphan
       old.close(
         undefined,
@@ -249,16 +305,16 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
       )
     }
     conn.owner = this
-    this.queueControl(welcome)
-    this.attach(conn, peerLastReceived)
+    this.core.queueControl(welcome)
+    attachTransport(this, conn, peerLastReceived)
     this.#core.adapter.sessions.attach(this)
   }
 
   deliver(message: BroadcastMessage): void {
-    if (this.#over) return
+    if (this.core.over) return
     try {
-      if (message.volatile) this.queueVolatile(message.event, message.format, message.body)
-      else this.enqueueBody(Kind.EVENT, 0, message.event, message.format, message.body)
+      if (message.volatile) this.core.queueVolatile(message.event, message.format, message.body)
+      else this.core.enqueueBody(Kind.EVENT, 0, message.event, message.format, message.body)
     } catch (error) {
       // The slow-consumer cut already happened; an oversize message is refused for everyone alike.
       if (!(error instanceof MessagingError) && !(error instanceof InvalidArgumentError)) throw error
@@ -267,22 +323,21 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
 
   /** Ends the session for good. With a GOAWAY, the client hears why before the connection closes. */
   end(reason: Error, goaway?: Goaway): void {
-    if (this.#over) return
-    this.#over = true
+    if (this.core.over) return
+    this.core.over = true
     const conn = this.conn
-    this.detachConnection()
+    detachTransport(this)
     if (conn !== undefined && !conn.closed) conn.close(undefined, goaway && goawayFrame(this.codec, goaway))
-    for (const entry of this.outbox.takeAll()) rejectEntry(entry, reason)
-    this.failSentRequests(() => reason, true)
+    this.core.end(() => reason)
     this.#core.ended(this, reason)
     this.#listeners?.dispatch('close', reason)
   }
 
   /** The server is shutting down: close the transport with a GOAWAY, keep the stored session. */
   shutdown(goaway: Goaway): void {
-    this.#over = true
+    this.core.over = true
     const conn = this.conn
-    this.detachConnection()
+    detachTransport(this)
     if (conn !== undefined && !conn.closed) conn.close(undefined, goawayFrame(this.codec, goaway))
     // Another node may still deliver them from a shared store; this process can no longer tell.
     // One error for all of this peer's sends, made only when one waits: closing a server with 10k
@@ -291,7 +346,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     const closing = (): ClosedError =>
       (error ??= new ClosedError(ErrorCodes.SERVER_CLOSING, 'Server closed before the client acknowledged'))
     for (const entry of this.outbox) if (entry.settle !== undefined) rejectEntry(entry, closing())
-    this.failSentRequests(closing, true)
+    this.core.failSentRequests(closing, true)
   }
 
   snapshot(): SessionSnapshot {
@@ -309,12 +364,14 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   /** Restores a session another node stored (a distributed adapter). */
   restore(snapshot: SessionSnapshot): void {
     this.restored = true
-    this.nextSeq = snapshot.nextSeq
-    this.lastReceived = snapshot.lastReceived
-    for (const stored of snapshot.unacknowledged) {
-      this.outbox.push({ ...stored, settle: undefined })
-      this.outbox.sentUpTo = stored.seq
-    }
+    const stored = snapshot.unacknowledged
+    this.core.restore({
+      nextSeq: snapshot.nextSeq,
+      lastReceived: snapshot.lastReceived,
+      // Everything stored was written to the client once, by the node that stored it.
+      sentUpTo: stored.length > 0 ? stored[stored.length - 1]!.seq : 0,
+      entries: stored,
+    })
     this.#storedUpTo = snapshot.nextSeq - 1
     // Rooms it held on another node (whose maxRoomsPerPeer may differ): restored as they were, never refused.
     for (const room of snapshot.rooms) this.#core.adapter.join(this, room)
@@ -326,9 +383,46 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     )
   }
 
-  // ——— Session hooks ———
+  // ——— the core and the transport (SessionHost, ConnectionOwner) ———
 
-  protected onEvent(name: string, data: unknown): void {
+  onChunk(_conn: Connection): void {
+    chunkReceived(this)
+  }
+
+  onWritable(_conn: Connection): void {
+    resumeWriting(this)
+  }
+
+  farewell(error: Error): Buffer | undefined {
+    return goawayFor(this.codec, error)
+  }
+
+  schedule(): void {
+    scheduleFlush(this)
+  }
+
+  flushNow(): void {
+    flushSession(this)
+  }
+
+  /** Writes what is pending now (the server, right after a WELCOME). */
+  flush(): void {
+    flushSession(this)
+  }
+
+  delayAck(ms: number): void {
+    delayAck(this, ms)
+  }
+
+  ackTimerFired(): void {
+    this.core.ackTimerFired()
+  }
+
+  sweep(now: number): void {
+    sweepSession(this, now)
+  }
+
+  onEvent(name: string, data: unknown): void {
     // A client naming an event 'close' or 'error' would fire the application's lifecycle listeners.
     if (name !== lastIncoming) {
       if (RESERVED_EVENTS.has(name)) {
@@ -339,31 +433,12 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     this.#listeners?.dispatch(name, data)
   }
 
-  protected handlerFor(method: string): RequestHandler<unknown> | undefined {
+  handlerFor(method: string): RequestHandler<unknown> | undefined {
     return this.#core.handlerFor(method) as RequestHandler<unknown> | undefined
   }
 
-  protected get handlerContext(): unknown {
-    return this
-  }
-
-  protected get pings(): boolean {
-    return false
-  }
-
-  protected override get maxHandling(): number {
-    return this.#core.maxHandling
-  }
-
-  protected override get isOver(): boolean {
-    return this.#over
-  }
-
-  protected override get forceResponses(): boolean {
-    return false
-  }
-
-  protected onControl(kind: Kind, _payload: unknown, conn: Connection): void {
+  onControl(kind: Kind, _payload: unknown): void {
+    const conn = frameSource()
     if (kind === Kind.BYE) {
       // The client closed its session: nothing to retain.
       conn.close(undefined)
@@ -374,7 +449,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
   }
 
   /** A peer that cannot take what the server sends is cut: memory stays bounded. */
-  protected onOutboxFull(size: number, _kind: Kind): void {
+  onOutboxFull(size: number, _kind: Kind): void {
     const message = `Peer ${this.id} is not reading: ${this.outbox.count} messages / ${this.outbox.bytes + size} bytes buffered`
     this.#core.adapter.sessions.delete(this.id)
     this.end(new MessagingError(ErrorCodes.SLOW_CONSUMER, message), {
@@ -385,8 +460,8 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     throw new MessagingError(ErrorCodes.SLOW_CONSUMER, message)
   }
 
-  override onFrame(frame: Buffer, conn: Connection): void {
-    if (this.#core.rateLimit !== undefined && this.established && conn === this.conn) {
+  onFrame(frame: Buffer, conn: Connection): void {
+    if (this.#core.rateLimit !== undefined && this.core.established && conn === this.conn) {
       if (this.#heldOn !== conn) this.#held = undefined
       // Over budget, or behind frames that are: keep a copy (frames are slices of the read buffer). At
       // most one chunk is held: after it, the connection stops reading until the budget refills.
@@ -397,7 +472,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
         return
       }
     }
-    super.onFrame(frame, conn)
+    receiveFrame(this, frame, conn)
   }
 
   /**
@@ -443,7 +518,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     const held = this.#held
     // Held frames belong to the transport that read them (a resume may have replaced it since).
     if (held === undefined || conn !== this.#heldOn) return
-    if (conn !== this.conn || conn.closed || this.#over) {
+    if (conn !== this.conn || conn.closed || this.core.over) {
       // Never delivered, so never acknowledged: the client sends them again after it resumes.
       this.#held = undefined
       this.#heldOn = undefined
@@ -451,7 +526,7 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     }
     let i = 0
     try {
-      while (i < held.length && this.#take()) super.onFrame(held[i++]!, conn)
+      while (i < held.length && this.#take()) receiveFrame(this, held[i++]!, conn)
     } catch (error) {
       this.#held = undefined
       conn.close(error as Error, this.farewell(error as Error))
@@ -466,9 +541,9 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
     this.onChunk(conn)
   }
 
-  protected override beforeFlush(): void {
+  beforeFlush(): void {
     const store = this.#core.adapter.sessions
-    if (!store.tracksChanges || this.#over) return
+    if (!store.tracksChanges || this.core.over) return
     const appended = this.outbox.entriesAfter(this.#storedUpTo).map(({ settle: _, ...stored }) => stored)
     this.#storedUpTo = this.nextSeq - 1
     store.update(this, {
@@ -481,8 +556,8 @@ export class Peer extends Session implements AdapterPeer, LiveSession {
 
   onClose(conn: Connection, error: Error | undefined): void {
     if (conn !== this.conn) return
-    this.detachConnection()
-    if (this.#over) return
+    detachTransport(this)
+    if (this.core.over) return
     if (error instanceof ProtocolError) {
       // A peer that broke the protocol has no trustworthy state left to resume.
       this.#core.adapter.sessions.delete(this.id)

@@ -18,13 +18,35 @@ import {
 import type { FrameCodec } from '../framing/codec.ts'
 import type { AsyncSocket } from '../socket/index.ts'
 import { delay, startTimer } from '../util/timeout.ts'
-import type { MessagingAdapter, PeerInfo, SessionSnapshot } from './adapter.ts'
 import { Admission, defaultMaxConnections } from './admission.ts'
 import { publishError, publishSession, slowConsumerChannel } from './channels.ts'
+import type { MessagingAdapter, PeerInfo, SessionSnapshot } from './cluster/adapter.ts'
 import type { HistoryOptions, HistoryPosition } from './cluster/history/index.ts'
-import { Connection, type ConnectionOwner } from './connection.ts'
-import { decodeEnvelope, Format, Kind, newEnvelope } from './envelope.ts'
-import { encodeFrame, wireCodec } from './frame-writer.ts'
+import { MemoryAdapter } from './cluster/memory-adapter.ts'
+import { type BroadcastContext, BroadcastOperator } from './cluster/rooms/broadcast-operator.ts'
+import { type AuthorizeSubscribe, RoomSubscriptions } from './cluster/rooms/room-subscriptions.ts'
+import { type HeartbeatOptions, resolveHeartbeat } from './heartbeat.ts'
+import { type Listener, Listeners } from './listeners.ts'
+import { Peer, type PeerCore, type RateLimit } from './peer.ts'
+import { newResumeToken, newSessionId, secretsMatch, tokenDigest } from './resume-token.ts'
+import { SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
+import type { OutboxLimits } from './session/outbox.ts'
+import { MAX_EARLY_FRAME_BYTES, type RequestHandler } from './session.ts'
+import { Connection, type ConnectionOwner } from './transport/connection.ts'
+import {
+  type ListenAddress,
+  type ListenOptions,
+  listen,
+  type Listener as NetListener,
+} from './transport/stream.ts'
+import {
+  attachWebSocket,
+  listenWebSocket,
+  WebSocketConnection,
+  type WebSocketOptions,
+} from './transport/websocket-server.ts'
+import { decodeEnvelope, Format, Kind, newEnvelope } from './wire/envelope.ts'
+import { encodeFrame, wireCodec } from './wire/frame-writer.ts'
 import {
   checkHelloFrame,
   DEFAULT_MAX_HELLO_LENGTH,
@@ -34,25 +56,8 @@ import {
   PROTOCOL_VERSION,
   parseHello,
   type Welcome,
-} from './handshake.ts'
-import { type HeartbeatOptions, resolveHeartbeat } from './heartbeat.ts'
-import { type Listener, Listeners } from './listeners.ts'
-import { MemoryAdapter } from './memory-adapter.ts'
-import type { OutboxLimits } from './outbox.ts'
-import { acceptsMsgpack, decodePayload, type PayloadCodecName, refusedFormat } from './payload-codec.ts'
-import { Peer, type PeerCore, type RateLimit } from './peer.ts'
-import { newResumeToken, newSessionId, secretsMatch, tokenDigest } from './resume-token.ts'
-import { SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
-import { type BroadcastContext, BroadcastOperator } from './rooms/broadcast-operator.ts'
-import { type AuthorizeSubscribe, RoomSubscriptions } from './rooms/room-subscriptions.ts'
-import { MAX_EARLY_FRAME_BYTES, type RequestHandler } from './session.ts'
-import {
-  attachWebSocket,
-  listenWebSocket,
-  WebSocketConnection,
-  type WebSocketOptions,
-} from './transport/websocket-server.ts'
-import { type ListenAddress, type ListenOptions, listen, type Listener as NetListener } from './transport.ts'
+} from './wire/handshake.ts'
+import { acceptsMsgpack, decodePayload, type PayloadCodecName, refusedFormat } from './wire/payload-codec.ts'
 
 export type AuthenticateInfo = { remoteAddress: string | undefined }
 

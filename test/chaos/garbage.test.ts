@@ -6,9 +6,9 @@ import { connect, type Socket } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { ErrorCodes } from '../../src/errors.ts'
 import { lengthField } from '../../src/framing/index.ts'
-import { decodeEnvelope, Format, Kind, newEnvelope } from '../../src/messaging/envelope.ts'
-import { encodeFrame } from '../../src/messaging/frame-writer.ts'
 import { MessageClient, MessageServer } from '../../src/messaging/index.ts'
+import { decodeEnvelope, Format, Kind, newEnvelope } from '../../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../../src/messaging/wire/frame-writer.ts'
 import { LONG, waitFor } from './stream-harness.ts'
 
 const CONCURRENT = 100

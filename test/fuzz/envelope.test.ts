@@ -14,10 +14,10 @@ import {
   Kind,
   MAX_NAME_BYTES,
   newEnvelope,
-} from '../../src/messaging/envelope.ts'
-import { encodeFrame } from '../../src/messaging/frame-writer.ts'
-import { parseGoaway, parseHello, parseWelcome } from '../../src/messaging/handshake.ts'
-import { decodeBody, decodePayload, encodeBody } from '../../src/messaging/payload-codec.ts'
+} from '../../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../../src/messaging/wire/frame-writer.ts'
+import { parseGoaway, parseHello, parseWelcome } from '../../src/messaging/wire/handshake.ts'
+import { decodeBody, decodePayload, encodeBody } from '../../src/messaging/wire/payload-codec.ts'
 import { heapAfterGc, MiB } from '../chaos/resources.ts'
 
 const TOTAL_RUNS = Number(process.env.WIREKIT_FUZZ_RUNS ?? 100_000)

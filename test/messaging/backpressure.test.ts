@@ -3,9 +3,9 @@ import net from 'node:net'
 import { after, describe, test } from 'node:test'
 import { ErrorCodes, isWirekitError } from '../../src/errors.ts'
 import { lengthField } from '../../src/framing/index.ts'
-import { Format, Kind } from '../../src/messaging/envelope.ts'
-import { encodeFrame } from '../../src/messaging/frame-writer.ts'
 import { MessageClient, type Peer } from '../../src/messaging/index.ts'
+import { Format, Kind } from '../../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../../src/messaging/wire/frame-writer.ts'
 import { nextEvent, Relay, startServer, waitFor } from './helpers.ts'
 
 describe('bounded buffers', () => {

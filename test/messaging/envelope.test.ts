@@ -3,10 +3,10 @@ import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { ErrorCodes, isWirekitError, ProtocolError } from '../../src/errors.ts'
 import { lengthField } from '../../src/framing/index.ts'
-import { decodeEnvelope, Flag, Format, Kind, newEnvelope } from '../../src/messaging/envelope.ts'
-import { encodeFrame } from '../../src/messaging/frame-writer.ts'
-import { Outbox, type OutboxEntry } from '../../src/messaging/outbox.ts'
-import { decodePayload } from '../../src/messaging/payload-codec.ts'
+import { Outbox, type OutboxEntry } from '../../src/messaging/session/outbox.ts'
+import { decodeEnvelope, Flag, Format, Kind, newEnvelope } from '../../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../../src/messaging/wire/frame-writer.ts'
+import { decodePayload } from '../../src/messaging/wire/payload-codec.ts'
 
 const codec = lengthField({ lengthFieldLength: 4 })
 

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { lengthField } from '../../src/framing/index.ts'
-import { decodeEnvelope, Flag, Format, Kind, newEnvelope } from '../../src/messaging/envelope.ts'
-import { encodeFrame } from '../../src/messaging/frame-writer.ts'
 import { MessageClient, type MessageServer } from '../../src/messaging/index.ts'
+import { decodeEnvelope, Flag, Format, Kind, newEnvelope } from '../../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../../src/messaging/wire/frame-writer.ts'
 import { startServer } from './helpers.ts'
 
 const codec = lengthField({ lengthFieldLength: 4, maxFrameLength: 1 << 20 })

@@ -7,9 +7,9 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { lengthField } from '../../src/framing/index.ts'
-import { decodeEnvelope, Format, Kind, newEnvelope } from '../../src/messaging/envelope.ts'
-import { encodeFrame } from '../../src/messaging/frame-writer.ts'
 import { MessageClient, type MessageServer, type Peer } from '../../src/messaging/index.ts'
+import { decodeEnvelope, Format, Kind, newEnvelope } from '../../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../../src/messaging/wire/frame-writer.ts'
 import { startServer, waitFor } from './helpers.ts'
 
 const codec = lengthField({ lengthFieldLength: 4, maxFrameLength: 1 << 20 })

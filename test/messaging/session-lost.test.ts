@@ -3,14 +3,14 @@ import net from 'node:net'
 import { after, describe, test } from 'node:test'
 import { ErrorCodes, isWirekitError } from '../../src/errors.ts'
 import { lengthField } from '../../src/framing/index.ts'
-import { decodeEnvelope, Format, Kind, newEnvelope } from '../../src/messaging/envelope.ts'
-import { encodeFrame } from '../../src/messaging/frame-writer.ts'
 import {
   MessageClient,
   MessageServer,
   type Peer,
   type UnacknowledgedMessage,
 } from '../../src/messaging/index.ts'
+import { decodeEnvelope, Format, Kind, newEnvelope } from '../../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../../src/messaging/wire/frame-writer.ts'
 import { nextEvent, Relay, startServer, waitFor } from './helpers.ts'
 
 describe('sessionLost', () => {

@@ -2,8 +2,8 @@
 // names must not keep another client's names out of it.
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
-import { isNameCached } from '../../src/messaging/envelope.ts'
 import { MessageClient, type Peer } from '../../src/messaging/index.ts'
+import { isNameCached } from '../../src/messaging/wire/envelope.ts'
 import { startServer } from '../messaging/helpers.ts'
 
 const closers: (() => Promise<unknown>)[] = []

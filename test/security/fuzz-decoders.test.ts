@@ -9,10 +9,16 @@ import fc from 'fast-check'
 import { Packr } from 'msgpackr'
 import { ErrorCodes, ProtocolError } from '../../src/errors.ts'
 import { lengthField } from '../../src/framing/index.ts'
-import { decodeEnvelope, type Envelope, Format, Kind, newEnvelope } from '../../src/messaging/envelope.ts'
-import { encodeFrame } from '../../src/messaging/frame-writer.ts'
-import { checkHelloFrame, DEFAULT_MAX_HELLO_LENGTH, parseHello } from '../../src/messaging/handshake.ts'
-import { decodePayload, refusedFormat } from '../../src/messaging/payload-codec.ts'
+import {
+  decodeEnvelope,
+  type Envelope,
+  Format,
+  Kind,
+  newEnvelope,
+} from '../../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../../src/messaging/wire/frame-writer.ts'
+import { checkHelloFrame, DEFAULT_MAX_HELLO_LENGTH, parseHello } from '../../src/messaging/wire/handshake.ts'
+import { decodePayload, refusedFormat } from '../../src/messaging/wire/payload-codec.ts'
 
 const TOTAL_RUNS = Number(process.env.WIREKIT_FUZZ_RUNS ?? 100_000)
 const MAX_INPUT_MS = 1000

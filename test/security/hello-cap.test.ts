@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict'
 import { after, describe, test } from 'node:test'
 import { ErrorCodes } from '../../src/errors.ts'
-import { Format } from '../../src/messaging/envelope.ts'
-import { encodeFrame } from '../../src/messaging/frame-writer.ts'
+import { Format } from '../../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../../src/messaging/wire/frame-writer.ts'
 import { startServer } from '../messaging/helpers.ts'
 import { codec, helloFrame, Kind, rawConnect } from './raw-client.ts'
 

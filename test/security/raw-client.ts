@@ -2,8 +2,8 @@
 // would, and collects the decoded envelopes the server answers with.
 import net from 'node:net'
 import { lengthField } from '../../src/framing/index.ts'
-import { decodeEnvelope, Format, Kind, newEnvelope } from '../../src/messaging/envelope.ts'
-import { encodeFrame } from '../../src/messaging/frame-writer.ts'
+import { decodeEnvelope, Format, Kind, newEnvelope } from '../../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../../src/messaging/wire/frame-writer.ts'
 
 export const codec = lengthField({ lengthFieldLength: 4, maxFrameLength: 1 << 24 })
 

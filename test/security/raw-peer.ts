@@ -2,8 +2,8 @@
 // MessageClient would (huge headers, silence, reused ids, reserved names) and reads the server's frames.
 import net from 'node:net'
 import { lengthField } from '../../src/framing/index.ts'
-import { decodeEnvelope, Format, Kind, newEnvelope } from '../../src/messaging/envelope.ts'
-import { encodeFrame } from '../../src/messaging/frame-writer.ts'
+import { decodeEnvelope, Format, Kind, newEnvelope } from '../../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../../src/messaging/wire/frame-writer.ts'
 
 export const codec = lengthField({ lengthFieldLength: 4, maxFrameLength: 1 << 30 })
 export const hello = encodeFrame(codec, Kind.HELLO, Format.JSON, {

@@ -2,9 +2,9 @@
 // have one request run twice by reusing its id while it is pending.
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { Kind } from '../../src/messaging/envelope.ts'
-import { encodeFrame } from '../../src/messaging/frame-writer.ts'
 import type { MessageServer, Peer } from '../../src/messaging/index.ts'
+import { Kind } from '../../src/messaging/wire/envelope.ts'
+import { encodeFrame } from '../../src/messaging/wire/frame-writer.ts'
 import { startServer } from '../messaging/helpers.ts'
 import { codec, message, RawPeer } from './raw-peer.ts'
 

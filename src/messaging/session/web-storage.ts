@@ -2,6 +2,9 @@
 // and the unacknowledged outbox, as JSON in sessionStorage or localStorage (envelopes as base64).
 
 import { BackpressureError, ErrorCodes } from '../../errors.ts'
+import { decodeEnvelope, newEnvelope, writeHeader } from '../wire/envelope-frame.ts'
+import { Flag } from '../wire/kinds.ts'
+import type { StoredEntry } from './outbox.ts'
 
 export type PersistMode = 'session' | 'local'
 
@@ -75,4 +78,36 @@ export function saveSession(mode: PersistMode, key: string, saved: Saved | undef
       },
     )
   }
+}
+
+/** Outbox entries as the envelopes they are on the wire (what `Saved.outbox` keeps). */
+export function envelopesOf(entries: Iterable<StoredEntry>): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (const e of entries) {
+    const body = typeof e.body === 'string' ? new TextEncoder().encode(e.body) : e.body
+    const bytes = new Uint8Array(e.size)
+    const at = writeHeader(bytes, 0, e.kind, e.flags, e.seq, 0, e.id, e.name)
+    if (body !== undefined) bytes.set(body, at)
+    out.push(bytes)
+  }
+  return out
+}
+
+/** Outbox entries back from saved envelopes; throws WK_PROTOCOL on bytes that are not envelopes. */
+export function entriesOf(envelopes: readonly Uint8Array[]): StoredEntry[] {
+  return envelopes.map((bytes) => {
+    const m = decodeEnvelope(bytes, newEnvelope())
+    const bodyBytes = bytes.length - m.payloadStart
+    return {
+      seq: m.seq,
+      kind: m.kind,
+      flags: m.flags & ~Flag.ACK,
+      id: m.id,
+      name: m.name,
+      format: m.format,
+      body: bodyBytes > 0 ? bytes.slice(m.payloadStart) : undefined,
+      bodyBytes,
+      size: bytes.length - (m.flags & Flag.ACK ? 6 : 0),
+    }
+  })
 }

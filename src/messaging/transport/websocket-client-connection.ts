@@ -6,7 +6,7 @@
 import { ClosedError, ErrorCodes, ProtocolError } from '../../errors.ts'
 import type { FrameCodec } from '../../framing/codec.ts'
 import type { AsyncSocket } from '../../socket/index.ts'
-import { Connection, type ConnectionOwner } from '../connection.ts'
+import { Connection, type ConnectionOwner } from './connection.ts'
 import { HIGH_WATER_BYTES, whenDrained } from './websocket-client.ts'
 import { eachFrame } from './websocket-frames.ts'
 

@@ -5,7 +5,7 @@
 
 import { WebSocket as Ws } from 'ws'
 import { ConnectError, ErrorCodes } from '../../errors.ts'
-import type { ClientTlsOptions } from '../transport.ts'
+import type { ClientTlsOptions } from './stream.ts'
 import { SUBPROTOCOL } from './websocket-frames.ts'
 
 export function openNodeWebSocket(

@@ -11,8 +11,8 @@ import { ClosedError, ErrorCodes, ProtocolError } from '../../errors.ts'
 import type { FrameCodec } from '../../framing/codec.ts'
 import type { AsyncSocket } from '../../socket/index.ts'
 import { startTimer } from '../../util/timeout.ts'
-import { Connection, type ConnectionOwner } from '../connection.ts'
-import type { ListenAddress, Listener, ListenOptions } from '../transport.ts'
+import { Connection, type ConnectionOwner } from './connection.ts'
+import type { ListenAddress, Listener, ListenOptions } from './stream.ts'
 import { eachFrame, SUBPROTOCOL } from './websocket-frames.ts'
 
 /** Where a server takes WebSocket upgrades. */

@@ -10,7 +10,8 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { Redis, type RedisOptions } from 'ioredis'
-import { ErrorCodes, InvalidArgumentError, MessagingError, ProtocolError } from '../../errors.ts'
+import { ErrorCodes, InvalidArgumentError, MessagingError, ProtocolError } from '../../../errors.ts'
+import { debug } from '../../channels.ts'
 import type {
   AdapterPeer,
   BroadcastMessage,
@@ -18,7 +19,6 @@ import type {
   MessagingAdapter,
   SessionStore,
 } from '../adapter.ts'
-import { debug } from '../channels.ts'
 import { MemorySessionStore } from '../memory-adapter.ts'
 import { LocalRooms } from './local-rooms.ts'
 import { type PeerInfo, Presence, parseControl } from './presence.ts'

@@ -3,6 +3,7 @@
 // waits `retention` ms (checked by a shared sweeper, not a timer per session) and then expires.
 
 import { randomBytes } from 'node:crypto'
+import { type Sweepable, type Sweeper, sweeperFor } from '../heartbeat.ts'
 import type {
   AdapterPeer,
   BroadcastMessage,
@@ -14,7 +15,6 @@ import type {
   SessionSnapshot,
   SessionStore,
 } from './adapter.ts'
-import { type Sweepable, type Sweeper, sweeperFor } from './heartbeat.ts'
 
 type Retained = { session: LiveSession; expiresAt: number }
 

@@ -1,12 +1,12 @@
 // server.to(room).except(room).emit(event, data): picks the audience of a broadcast, encodes the
 // payload once and hands it to the adapter, which queues it for every matching peer (on every node).
 
-import { InvalidArgumentError } from '../../errors.ts'
+import { InvalidArgumentError } from '../../../errors.ts'
+import { checkEventName } from '../../peer.ts'
+import { checkName, Flag } from '../../wire/envelope.ts'
+import { envelopeLength } from '../../wire/frame-writer.ts'
+import { bodyLength, encodeBody, formatOf, type PayloadCodecName } from '../../wire/payload-codec.ts'
 import type { BroadcastMessage, MessagingAdapter } from '../adapter.ts'
-import { checkName, Flag } from '../envelope.ts'
-import { envelopeLength } from '../frame-writer.ts'
-import { bodyLength, encodeBody, formatOf, type PayloadCodecName } from '../payload-codec.ts'
-import { checkEventName } from '../peer.ts'
 import type { RoomSubscriptions } from './room-subscriptions.ts'
 
 /** What every operator of one server shares. */

@@ -4,7 +4,11 @@
 // acknowledged is in Redis first. Only the owner may write (a fence in every script); a claim moves
 // ownership atomically and brings the session up to date with the broadcasts it missed.
 
-import { BackpressureError, ErrorCodes, MessagingError } from '../../errors.ts'
+import { BackpressureError, ErrorCodes, MessagingError } from '../../../errors.ts'
+import { tokenDigest } from '../../resume-token.ts'
+import { Flag, Kind } from '../../wire/envelope.ts'
+import { envelopeLength } from '../../wire/frame-writer.ts'
+import { bodyLength } from '../../wire/payload-codec.ts'
 import type {
   ClaimContext,
   LiveSession,
@@ -13,10 +17,6 @@ import type {
   SessionStore,
   StoredMessage,
 } from '../adapter.ts'
-import { Flag, Kind } from '../envelope.ts'
-import { envelopeLength } from '../frame-writer.ts'
-import { bodyLength } from '../payload-codec.ts'
-import { tokenDigest } from '../resume-token.ts'
 import { inAudience } from './local-rooms.ts'
 import type { Keys, ScriptedRedis } from './scripts.ts'
 import type { Sequencer } from './sequencer.ts'

@@ -3,7 +3,12 @@
 // reliable events. A feed lives as long as the peer's session: while the client is away its messages
 // wait in the session's outbox like any other; a client that comes back re-subscribes from its position.
 
-import { ErrorCodes, InvalidArgumentError, MessagingError } from '../../errors.ts'
+import { ErrorCodes, InvalidArgumentError, MessagingError } from '../../../errors.ts'
+import type { Peer } from '../../peer.ts'
+import { checkEventName } from '../../peer.ts'
+import { encodeGap, encodePublication, ROOM_EVENT, storedPayload } from '../../room-message.ts'
+import { checkName, Format } from '../../wire/envelope.ts'
+import { encodeBody, formatOf, type PayloadCodecName } from '../../wire/payload-codec.ts'
 import type { BroadcastMessage } from '../adapter.ts'
 import {
   type CursorEvent,
@@ -13,12 +18,7 @@ import {
   type HistoryPosition,
   isPosition,
   type RoomFeed,
-} from '../cluster/history/index.ts'
-import { checkName, Format } from '../envelope.ts'
-import { encodeBody, formatOf, type PayloadCodecName } from '../payload-codec.ts'
-import type { Peer } from '../peer.ts'
-import { checkEventName } from '../peer.ts'
-import { encodeGap, encodePublication, ROOM_EVENT, storedPayload } from '../room-message.ts'
+} from '../history/index.ts'
 
 /** Decides whether `peer` may read `room`; true by default (every room is readable). */
 export type AuthorizeSubscribe = (peer: Peer, room: string) => boolean | Promise<boolean>

@@ -1,5 +1,6 @@
 // Requests this side has sent and is waiting on: paired with their response by id, rejected on timeout
-// (checked by the shared deadline sweeper, no timer per request), abort, or the end of the session.
+// (checked by the owner's clock: in Node the shared deadline sweeper, no timer per request), abort, or the
+// end of the session.
 
 import {
   AbortError,
@@ -9,8 +10,8 @@ import {
   MessagingError,
   TimeoutError,
   type WirekitError,
-} from '../errors.ts'
-import { deadlineSweeper, type Sweepable } from './heartbeat.ts'
+} from '../../errors.ts'
+import type { Clock, Sweepable } from './clock.ts'
 
 type PendingRequest = {
   resolve: (value: unknown) => void
@@ -30,6 +31,11 @@ export class PendingRequests implements Sweepable {
   #map = new Map<number, PendingRequest>()
   #nextId = 1
   #swept = false
+  readonly #clock: Clock
+
+  constructor(clock: Clock) {
+    this.#clock = clock
+  }
 
   get size(): number {
     return this.#map.size
@@ -40,6 +46,11 @@ export class PendingRequests implements Sweepable {
     const id = this.#nextId
     this.#nextId = id === MAX_REQUEST_ID ? 1 : id + 1
     return id
+  }
+
+  /** Skips the ids up to `id` (requests restored from a stored session may still be answered). */
+  reserve(id: number): void {
+    if (id >= this.#nextId && id < MAX_REQUEST_ID) this.#nextId = id + 1
   }
 
   /** Waits for the response to request `id`. `timeout` ≤ 0 or Infinity: no deadline. */
@@ -56,7 +67,7 @@ export class PendingRequests implements Sweepable {
         reject,
         method,
         seq,
-        deadline: timeout > 0 && timeout !== Number.POSITIVE_INFINITY ? Date.now() + timeout : 0,
+        deadline: timeout > 0 && timeout !== Number.POSITIVE_INFINITY ? this.#clock.now() + timeout : 0,
         signal,
         onAbort: undefined,
       }
@@ -67,7 +78,7 @@ export class PendingRequests implements Sweepable {
       this.#map.set(id, pending)
       if (pending.deadline !== 0 && !this.#swept) {
         this.#swept = true
-        deadlineSweeper.add(this)
+        this.#clock.watch(this)
       }
     })
   }
@@ -111,7 +122,7 @@ export class PendingRequests implements Sweepable {
     }
     if (this.#map.size === 0) {
       this.#swept = false
-      deadlineSweeper.delete(this)
+      this.#clock.unwatch(this)
     }
   }
 }

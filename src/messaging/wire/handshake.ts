@@ -13,11 +13,11 @@
 // earlier transports carried without an acknowledgement. A session resumes only with its secret resume
 // token (from the WELCOME) and, where authenticate gave one, the same identity: the id alone is public.
 
-import { ErrorCodes, ProtocolError, WirekitError } from '../errors.ts'
-import type { FrameCodec } from '../framing/codec.ts'
+import { ErrorCodes, ProtocolError, WirekitError } from '../../errors.ts'
+import type { FrameCodec } from '../../framing/codec.ts'
+import type { Heartbeat } from '../heartbeat.ts'
 import { Format, Kind } from './envelope.ts'
 import { encodeFrame } from './frame-writer.ts'
-import type { Heartbeat } from './heartbeat.ts'
 
 export const PROTOCOL_VERSION = 1
 

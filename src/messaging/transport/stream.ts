@@ -3,9 +3,9 @@
 // write coalesced buffers); this file only maps messaging options onto socket options.
 
 import { debuglog } from 'node:util'
-import { InvalidArgumentError } from '../errors.ts'
-import { AsyncServer, AsyncSocket, type TlsOptions } from '../socket/index.ts'
-import { delay } from '../util/timeout.ts'
+import { InvalidArgumentError } from '../../errors.ts'
+import { AsyncServer, AsyncSocket, type TlsOptions } from '../../socket/index.ts'
+import { delay } from '../../util/timeout.ts'
 
 /** Where a client connects: `tcp://host:port`, `tls://host:port`, `unix:/path/to.sock`, `ws://` or `wss://`. */
 export type Endpoint =

@@ -3,7 +3,7 @@
 // nodes heard the question, so the asker knows how many answers to wait for.
 
 import { randomBytes } from 'node:crypto'
-import { ErrorCodes, TimeoutError } from '../../errors.ts'
+import { ErrorCodes, TimeoutError } from '../../../errors.ts'
 import type { PeerInfo } from '../adapter.ts'
 
 // A session somewhere in the cluster: the adapter interface's shape (MemoryAdapter answers the same way).

@@ -7,8 +7,8 @@
 // keeps copies (Redis) sets it true and receives one `update` per session per flush (a batch of
 // messages), which it may batch further (pipelines). The server never awaits the store on the hot path.
 
-import type { Format, Kind } from './envelope.ts'
-import type { Body } from './payload-codec.ts'
+import type { Format, Kind } from '../wire/envelope.ts'
+import type { Body } from '../wire/payload-codec.ts'
 
 /** One session as `fetchPeers` reports it. */
 export type PeerInfo = {

@@ -7,14 +7,14 @@
 // (|n| ≤ 2^53); larger ones, like any other exotic value, are a protocol error (WK_PROTOCOL).
 
 import { Packr } from 'msgpackr'
-import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../errors.ts'
-import { Format } from './envelope.ts'
+import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../../errors.ts'
+import type { Body, Payloads } from '../session/payloads.ts'
+import { Format } from './kinds.ts'
+
+export { type Body, refusedFormat } from '../session/payloads.ts'
 
 /** How the sender encodes structured data. Binary data (Uint8Array) is always sent raw. @default 'json' */
 export type PayloadCodecName = 'json' | 'msgpack'
-
-/** An encoded payload: JSON text is kept as a string and written straight into the output buffer. */
-export type Body = string | Uint8Array | undefined
 
 const packr = new Packr({
   useRecords: false,
@@ -34,14 +34,6 @@ export type AcceptOptions = PayloadCodecName[]
 /** Whether a receiver configured with `accept` decodes MessagePack. */
 export function acceptsMsgpack(accept: readonly PayloadCodecName[]): boolean {
   return accept.includes('msgpack')
-}
-
-/** A payload in a format the receiver does not accept. */
-export function refusedFormat(format: Format): ProtocolError {
-  return new ProtocolError(
-    ErrorCodes.PROTOCOL,
-    `Bad envelope: payload format ${format === Format.MSGPACK ? 'MessagePack' : format} is not accepted here`,
-  )
 }
 
 /** The format `data` is sent in. */
@@ -84,7 +76,7 @@ export function bodyLength(body: Body): number {
 }
 
 /** Writes a body into `target` at `at`; `length` is its byte length. Returns the new offset. */
-export function writeBody(target: Buffer, at: number, body: Body, length: number): number {
+export function writeBody(target: Uint8Array, at: number, body: Body, length: number): number {
   if (body === undefined) return at
   if (typeof body !== 'string') target.set(body, at)
   // Byte length equal to the string length means ASCII: the narrowing copy is about twice as fast.
@@ -97,7 +89,10 @@ export function writeBody(target: Buffer, at: number, body: Body, length: number
  * Decodes the payload of `frame` from `start`. Raw payloads are copied: frames are slices of the read
  * buffer and only valid until the next chunk. Throws ProtocolError (WK_PROTOCOL) on undecodable bytes.
  */
-export function decodePayload(frame: Buffer, start: number, format: Format): unknown {
+export function decodePayload(bytes: Uint8Array, start: number, format: Format): unknown {
+  // Frames read in Node are Buffers; a plain Uint8Array (a test, a WebSocket message) gets a view.
+  const frame =
+    bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   switch (format) {
     case Format.JSON:
       try {
@@ -169,4 +164,24 @@ function checkPlain(value: unknown, depth: number): void {
     }
   }
   throw new ProtocolError(ErrorCodes.PROTOCOL, 'Bad envelope: MessagePack value of a type JSON cannot carry')
+}
+
+function payloadsFor(codec: PayloadCodecName): Payloads {
+  return {
+    formatOf: (data) => formatOf(data, codec),
+    encode: encodeBody,
+    length: bodyLength,
+    write: writeBody,
+    decode: decodePayload,
+    decodeStored: decodeBody,
+    alloc: (size) => Buffer.allocUnsafe(size),
+  }
+}
+
+const jsonPayloads = payloadsFor('json')
+const msgpackPayloads = payloadsFor('msgpack')
+
+/** How Node sessions encode payloads: strings written straight into Buffers, MessagePack by msgpackr. */
+export function nodePayloads(codec: PayloadCodecName): Payloads {
+  return codec === 'msgpack' ? msgpackPayloads : jsonPayloads
 }

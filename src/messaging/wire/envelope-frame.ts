@@ -1,29 +1,19 @@
-// The messaging envelope: the compact binary header inside every length-field frame.
-// Encoding writes into a caller's buffer (no allocation per frame); decoding fills one reused
-// record so the read loop allocates nothing but the payload it hands to the application.
-//
-//   byte 0      kind      (HELLO, WELCOME, EVENT, VOLATILE, REQUEST, RESPONSE, ERROR, ACK, PING, PONG, GOAWAY, BYE)
-//   byte 1      flags     bits 0-1 payload format (json | msgpack | raw | empty), then SEQ, ACK, ID, NAME
-//   [6 bytes]   sequence  uint48 LE, when SEQ: every reliable message (event, request, response, error)
-//   [6 bytes]   ack       uint48 LE, when ACK: cumulative, "I have everything up to here"
-//   [4 bytes]   request id uint32 LE, when ID: pairs a response with its request
-//   [1 + n]     name      length byte + UTF-8, when NAME: event or method name (≤ 255 bytes)
-//   rest        payload   in the format named by the flags
+// Envelopes on plain Uint8Array, for the hot path of every runtime: headers written in place into an
+// output batch (behind the 4-byte big-endian frame length of the messaging wire), and frames decoded
+// into one reused record. Browser-safe: no Buffer, no node: imports. Layout: see ../envelope.ts.
 
-import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../errors.ts'
-
-export { Flag, Format, Kind } from './wire/kinds.ts'
-
-import { Flag, Format, Kind } from './wire/kinds.ts'
-
-const MAX_KIND = Kind.BYE
-const KNOWN_FLAGS = 0b111111
+import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../../errors.ts'
+import { Flag, Format, Kind } from './kinds.ts'
 
 /** Largest event or method name, in UTF-8 bytes. */
 export const MAX_NAME_BYTES = 255
 /** Largest header an envelope can have (kind, flags, seq, ack, id, name). */
 export const MAX_HEADER_BYTES = 2 + 6 + 6 + 4 + 1 + MAX_NAME_BYTES
+/** Bytes of the frame length written before each envelope in a batch. */
+export const FRAME_PREFIX_BYTES = 4
 
+const MAX_KIND = Kind.BYE
+const KNOWN_FLAGS = 0b111111
 const TWO_32 = 0x1_0000_0000
 
 /** One decoded envelope. The read loop reuses a single instance: copy what must outlive the frame. */
@@ -47,8 +37,16 @@ function bad(message: string): never {
   throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad envelope: ${message}`)
 }
 
+function readU48(frame: Uint8Array, at: number): number {
+  return (
+    (frame[at]! | (frame[at + 1]! << 8) | (frame[at + 2]! << 16)) +
+    frame[at + 3]! * 0x100_0000 +
+    (frame[at + 4]! | (frame[at + 5]! << 8)) * TWO_32
+  )
+}
+
 /** Reads the header of `frame` into `out`; throws ProtocolError (WK_PROTOCOL) on anything malformed. */
-export function decodeEnvelope(frame: Buffer, out: Envelope): Envelope {
+export function decodeEnvelope(frame: Uint8Array, out: Envelope): Envelope {
   const length = frame.length
   if (length < 2) bad(`frame of ${length} byte(s) is shorter than the 2-byte header`)
   const kind = frame[0]!
@@ -73,7 +71,7 @@ export function decodeEnvelope(frame: Buffer, out: Envelope): Envelope {
   }
   if (flags & Flag.ID) {
     if (at + 4 > length) bad('truncated request id')
-    id = frame.readUInt32LE(at)
+    id = (frame[at]! | (frame[at + 1]! << 8) | (frame[at + 2]! << 16)) + frame[at + 3]! * 0x100_0000
     at += 4
   }
   if (flags & Flag.NAME) {
@@ -105,12 +103,23 @@ export function headerLength(flags: number, nameBytes: number): number {
   return n
 }
 
+function writeU48(target: Uint8Array, value: number, at: number): void {
+  const lo = value < TWO_32 ? value : value % TWO_32
+  target[at] = lo
+  target[at + 1] = lo >>> 8
+  target[at + 2] = lo >>> 16
+  target[at + 3] = lo >>> 24
+  const hi = value < TWO_32 ? 0 : (value - lo) / TWO_32
+  target[at + 4] = hi
+  target[at + 5] = hi >>> 8
+}
+
 /**
  * Writes an envelope header at `at` in `target`, returns the offset where the payload goes.
  * `target` must have room for `headerLength(flags, nameBytes)` bytes.
  */
 export function writeHeader(
-  target: Buffer,
+  target: Uint8Array,
   at: number,
   kind: Kind,
   flags: number,
@@ -131,7 +140,10 @@ export function writeHeader(
     at += 6
   }
   if (flags & Flag.ID) {
-    target.writeUInt32LE(id, at)
+    target[at] = id
+    target[at + 1] = id >>> 8
+    target[at + 2] = id >>> 16
+    target[at + 3] = id >>> 24
     at += 4
   }
   if (flags & Flag.NAME) {
@@ -146,14 +158,25 @@ export function writeHeader(
   return at
 }
 
+/** Writes the 4-byte big-endian frame length of an envelope of `size` bytes at `at`. */
+export function writeFramePrefix(target: Uint8Array, at: number, size: number): void {
+  target[at] = size >>> 24
+  target[at + 1] = size >>> 16
+  target[at + 2] = size >>> 8
+  target[at + 3] = size
+}
+
 // Decoded names by their bytes: a stream repeats a handful of names, so each is decoded once, not per
 // frame. The table is direct-mapped by a hash seeded per process: a name that misses replaces only the
 // one name in its slot, which takes it back on its next use. So junk names from one client cannot fill
 // the table for everyone (a first-come table could be filled once and stay full), nor aim at a slot.
 const NAME_SLOTS = 256
-const slotBytes: (Buffer | undefined)[] = new Array(NAME_SLOTS).fill(undefined)
+const slotBytes: (Uint8Array | undefined)[] = new Array(NAME_SLOTS).fill(undefined)
 const slotNames: string[] = new Array(NAME_SLOTS).fill('')
 const NAME_SEED = (Math.random() * 0x1_0000_0000) >>> 0
+// Not fatal, like Buffer#toString: a name with bad UTF-8 arrives with U+FFFD in it.
+const textDecoder = new TextDecoder()
+const textEncoder = new TextEncoder()
 
 function slotOf(bytes: Uint8Array, at: number, n: number): number {
   let h = NAME_SEED ^ n
@@ -161,7 +184,7 @@ function slotOf(bytes: Uint8Array, at: number, n: number): number {
   return (h ^ (h >>> 16)) & (NAME_SLOTS - 1)
 }
 
-function decodeName(frame: Buffer, at: number, n: number): string {
+function decodeName(frame: Uint8Array, at: number, n: number): string {
   const slot = slotOf(frame, at, n)
   const bytes = slotBytes[slot]
   if (bytes !== undefined && bytes.length === n) {
@@ -169,54 +192,44 @@ function decodeName(frame: Buffer, at: number, n: number): string {
     while (i < n && bytes[i] === frame[at + i]) i++
     if (i === n) return slotNames[slot]!
   }
-  const name = frame.toString('utf8', at, at + n)
-  slotBytes[slot] = Buffer.from(frame.subarray(at, at + n))
+  const copy = frame.slice(at, at + n)
+  const name = textDecoder.decode(copy)
+  slotBytes[slot] = copy
   slotNames[slot] = name
   return name
 }
 
 /** Whether `name` is in the decoded-name cache right now (for tests and diagnostics). */
 export function isNameCached(name: string): boolean {
-  const bytes = Buffer.from(name, 'utf8')
+  const bytes = textEncoder.encode(name)
   const slot = slotOf(bytes, 0, bytes.length)
-  return slotNames[slot] === name && slotBytes[slot]?.equals(bytes) === true
+  const cached = slotBytes[slot]
+  return (
+    slotNames[slot] === name &&
+    cached !== undefined &&
+    cached.length === bytes.length &&
+    cached.every((b, i) => b === bytes[i])
+  )
 }
 
 // Encoded event and method names: an application uses a handful, so each is encoded once.
-const names = new Map<string, Buffer>()
+const names = new Map<string, Uint8Array>()
 const MAX_CACHED_NAMES = 1024
 
 // A stream usually repeats one name: the last one is checked before the map.
 let lastName = ''
-let lastNameBytes: Buffer = Buffer.alloc(0)
+let lastNameBytes: Uint8Array = new Uint8Array(0)
 
-function nameBytes(name: string): Buffer {
+function nameBytes(name: string): Uint8Array {
   if (name === lastName) return lastNameBytes
   let bytes = names.get(name)
   if (bytes === undefined) {
-    bytes = Buffer.from(name, 'utf8')
+    bytes = textEncoder.encode(name)
     if (names.size < MAX_CACHED_NAMES) names.set(name, bytes)
   }
   lastName = name
   lastNameBytes = bytes
   return bytes
-}
-
-function readU48(buf: Buffer, at: number): number {
-  return buf.readUInt32LE(at) + buf.readUInt16LE(at + 4) * TWO_32
-}
-
-function writeU48(buf: Buffer, value: number, at: number): void {
-  if (value < TWO_32) {
-    // The common case (under 4 billion messages): no division.
-    buf.writeUInt32LE(value, at)
-    buf[at + 4] = 0
-    buf[at + 5] = 0
-    return
-  }
-  const lo = value % TWO_32
-  buf.writeUInt32LE(lo, at)
-  buf.writeUInt16LE((value - lo) / TWO_32, at + 4)
 }
 
 /** Validates an event or method name given by the application: 1..255 UTF-8 bytes. Returns its byte length. */

@@ -2,8 +2,8 @@
 // It is also the send queue: a cursor marks the next message to write, and a resume rewinds the
 // cursor so everything unacknowledged goes out again. Bounded by message count and bytes.
 
-import { type Format, Kind } from './envelope.ts'
-import { type Body, decodeBody } from './payload-codec.ts'
+import { type Format, Kind } from '../wire/kinds.ts'
+import type { Body, Payloads } from './payloads.ts'
 
 /** One reliable message waiting for its acknowledgement. */
 export type OutboxEntry = {
@@ -23,6 +23,9 @@ export type OutboxEntry = {
   /** Settled when acknowledged (emit) or when the session ends without it. */
   settle: PromiseWithResolvers<void> | undefined
 }
+
+/** An entry as stores keep it (no promise). */
+export type StoredEntry = Omit<OutboxEntry, 'settle'>
 
 export type OutboxLimits = {
   /** Most unacknowledged messages held. @default 10_000 */
@@ -165,14 +168,14 @@ export function rejectEntry(entry: OutboxEntry, error: Error): void {
 }
 
 /** The events and requests among `entries`, decoded for the application (sessionLost, close). */
-export function describeEntries(entries: OutboxEntry[]): UnacknowledgedMessage[] {
+export function describeEntries(entries: OutboxEntry[], payloads: Payloads): UnacknowledgedMessage[] {
   const out: UnacknowledgedMessage[] = []
   for (const e of entries) {
     if (e.kind !== Kind.EVENT && e.kind !== Kind.REQUEST) continue
     out.push({
       kind: e.kind === Kind.EVENT ? 'event' : 'request',
       name: e.name,
-      data: decodeBody(e.body, e.format),
+      data: payloads.decodeStored(e.body, e.format),
     })
   }
   return out

@@ -10,7 +10,7 @@
 //     ▲                 │ failed          │ Redis restarted empty
 //     └─────────────────┴─────────────────┘
 
-import { ErrorCodes, MessagingError } from '../../errors.ts'
+import { ErrorCodes, MessagingError } from '../../../errors.ts'
 
 export type OutageLimits = {
   /** Broadcasts kept for the other nodes while Redis is unreachable. @default 10_000 */

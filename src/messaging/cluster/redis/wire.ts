@@ -8,10 +8,10 @@
 //   batch      "B <epoch> <first sequence> <count>\n" + broadcasts   (sequenced, from the publish script)
 //              "V\n" + one broadcast                                 (volatile, not sequenced)
 
-import { ErrorCodes, ProtocolError } from '../../errors.ts'
+import { ErrorCodes, ProtocolError } from '../../../errors.ts'
+import type { Format, Kind } from '../../wire/envelope.ts'
+import type { Body } from '../../wire/payload-codec.ts'
 import type { BroadcastMessage, BroadcastTarget, StoredMessage } from '../adapter.ts'
-import type { Format, Kind } from '../envelope.ts'
-import type { Body } from '../payload-codec.ts'
 
 const VERSION = 1
 const VOLATILE = 1

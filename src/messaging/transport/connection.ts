@@ -2,10 +2,10 @@
 // with the framing decoder and hand each frame to the owner; write one coalesced buffer at a time.
 // One Connection per socket; the session above it outlives it across reconnects.
 
-import type { WirekitError } from '../errors.ts'
-import type { FrameCodec, FrameDecoder } from '../framing/codec.ts'
-import { type AsyncSocket, type ChunkConsumer, consume } from '../socket/async-socket.ts'
-import { startTimer } from '../util/timeout.ts'
+import type { WirekitError } from '../../errors.ts'
+import type { FrameCodec, FrameDecoder } from '../../framing/codec.ts'
+import { type AsyncSocket, type ChunkConsumer, consume } from '../../socket/async-socket.ts'
+import { startTimer } from '../../util/timeout.ts'
 
 /** The socket under a connection. Its bytes come through `consume` (no read pending while idle). */
 export type Transport = AsyncSocket
