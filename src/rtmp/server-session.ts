@@ -6,6 +6,7 @@
 
 import { ErrorCodes, ProtocolError, RtmpError, WirekitError } from '../errors.ts'
 import type { AsyncSocket } from '../socket/index.ts'
+import { splitAggregate } from './aggregate.ts'
 import type { AmfObject } from './amf0.ts'
 import { ChunkStream } from './chunk-stream.ts'
 import { type Command, command, dataMessage, decodeCommand, onStatus } from './command.ts'
@@ -129,17 +130,22 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
       case MessageType.AUDIO:
       case MessageType.VIDEO:
       case MessageType.DATA_AMF0:
-        if (this.action === 'publish' && message.streamId === this.#mediaStreamId && this.#live) {
-          const data =
-            message.type === MessageType.DATA_AMF0 ? stripSetDataFrame(message.payload) : message.payload
-          if (data.length > 0) this.#live.receive(mediaItem(message.type, message.timestamp, data))
-        }
+        this.#media(message)
+        return undefined
+      case MessageType.AGGREGATE:
+        for (const sub of splitAggregate(message)) this.#media(sub)
         return undefined
       default:
         if (!isKnownType(message.type))
           throw new ProtocolError(ErrorCodes.RTMP_CHUNK, `unknown message type ${message.type}`)
-        return undefined // user control from the peer (buffer length, pongs), shared objects, aggregates
+        return undefined // user control from the peer (buffer length, pongs), shared objects
     }
+  }
+
+  #media(message: RtmpMessage): void {
+    if (this.action !== 'publish' || message.streamId !== this.#mediaStreamId || !this.#live) return
+    const data = message.type === MessageType.DATA_AMF0 ? stripSetDataFrame(message.payload) : message.payload
+    if (data.length > 0) this.#live.receive(mediaItem(message.type as 8 | 9 | 18, message.timestamp, data))
   }
 
   #command(cmd: Command, streamId: number): Promise<void> | undefined {
