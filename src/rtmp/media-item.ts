@@ -4,6 +4,7 @@ import { encodeChunks } from './chunk-writer.ts'
 import { encodeFlvTag, type FlvTag } from './flv.ts'
 import { isKeyframe, isSequenceHeader } from './media.ts'
 import { ChunkStreamId, MessageType } from './message.ts'
+import { WsOpcode, wsFrame } from './websocket.ts'
 
 export type MediaItem = FlvTag & {
   /** A video frame a decoder can start from. */
@@ -14,6 +15,8 @@ export type MediaItem = FlvTag & {
   rtmp: Buffer | undefined
   rtmpKey: number
   flv: Buffer | undefined
+  /** The FLV tag in a WebSocket binary frame (WebSocket-FLV). */
+  ws: Buffer | undefined
 }
 
 export function mediaItem(type: 8 | 9 | 18, timestamp: number, data: Buffer): MediaItem {
@@ -27,6 +30,7 @@ export function mediaItem(type: 8 | 9 | 18, timestamp: number, data: Buffer): Me
     rtmp: undefined,
     rtmpKey: -1,
     flv: undefined,
+    ws: undefined,
   }
 }
 
@@ -51,4 +55,9 @@ export function rtmpBytes(item: MediaItem, streamId: number, chunkSize: number):
 export function flvBytes(item: MediaItem): Buffer {
   item.flv ??= encodeFlvTag(item.type, item.timestamp, item.data)
   return item.flv
+}
+
+export function wsBytes(item: MediaItem): Buffer {
+  item.ws ??= wsFrame(WsOpcode.BINARY, flvBytes(item))
+  return item.ws
 }

@@ -17,7 +17,7 @@ export type AuthorizeRequest = {
 /** A connection to the server (RTMP or HTTP-FLV), as events and stats() report it. */
 export interface RtmpSession {
   readonly id: string
-  readonly protocol: 'rtmp' | 'rtmps' | 'http-flv'
+  readonly protocol: 'rtmp' | 'rtmps' | 'http-flv' | 'ws-flv'
   readonly app: string
   readonly stream: string
   readonly query: Record<string, string>
