@@ -3,7 +3,11 @@
 // megabit delivered to players, RSS per player; and the added latency publish → player (each video
 // frame carries its send time). wirekit's RtmpServer against node-media-server 4.x, in the same run,
 // with the same publisher and players (wirekit's RtmpClient, node:http for HTTP-FLV) in other processes.
-// Usage: node bench/rtmp-fanout.ts [--quick]
+// Under that load, a new RTMP player joins now and then: the time from connect to its first tag says
+// whether the server still serves newcomers when it is busy (it should not starve them).
+// Usage: node bench/rtmp-fanout.ts [--quick] [--rounds N] [--baseline DIR]
+// (rounds alternate the servers; medians reported. --baseline: a copy of the repo at an older commit,
+// whose RtmpServer runs as a third contender, "wirekit before": a same-run before/after.)
 import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -24,7 +28,12 @@ const MEASURE_MS = quick ? 4000 : 10_000
 const FPS = 25
 const FRAME_BYTES = 15_000 // 25 × 15 KB × 8 ≈ 3 Mbps
 const GOP = 50
-const DEADLINE_MS = quick ? 120_000 : 300_000
+const ROUNDS = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 1
+const DEADLINE_MS = (quick ? 120_000 : 300_000) * ROUNDS
+const JOIN_PROBES = 5
+const BASELINE = process.argv.includes('--baseline')
+  ? join(process.argv[process.argv.indexOf('--baseline') + 1]!, 'bench', 'rtmp-fanout.ts')
+  : undefined
 // A real H.264 (x264) decoder configuration and AAC-LC one, so both servers parse them as they would live.
 const AVC_CONFIG = Buffer.from(
   '17000000000142c00dffe100166742c00dda0507ec0440000003004000000c83c50aa801000468ce0fc8',
@@ -93,17 +102,45 @@ async function players(rtmpUrl: string, flvUrl: string, count: number): Promise<
 
 type Measured = {
   cpuMsPerMbit: number
+  /** Write syscalls per delivered megabit: what the CPU figure mostly pays for, and not load-sensitive. */
+  writesPerMbit: number
   rssPerPlayerKiB: number
   p50: number
   p99: number
   mbps: number
   connected: number
+  /** Latency seen by one player in a quiet process (the server's share). */
+  probeP50: number
+  probeP99: number
+  /** Connect → first tag of a new RTMP player during the measurement, ms (median and worst of JOIN_PROBES). */
+  joinP50: number
+  joinMax: number
+}
+
+/** Connects a new player, waits for its first tag; the time in ms (Infinity when it failed). */
+async function joinTime(url: string): Promise<number> {
+  const t0 = performance.now()
+  try {
+    const player = await RtmpClient.play(url, { timeout: 20_000 })
+    const timer = setTimeout(() => player.close(), 20_000)
+    for await (const _ of player.tags()) break
+    clearTimeout(timer)
+    const took = performance.now() - t0
+    player.close()
+    return took
+  } catch {
+    return Number.POSITIVE_INFINITY
+  }
 }
 
 /** utime + stime of a process, in ms (from /proc: Linux only). */
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // USER_HZ is 100 on Linux
+}
+/** Write syscalls a process made so far (/proc/PID/io syscw: write, writev, sendmsg…). */
+function writeCalls(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/io`, 'utf8').match(/syscw:\s+(\d+)/)?.[1] ?? Number.NaN)
 }
 function rssBytes(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)
@@ -140,9 +177,11 @@ async function freePort(): Promise<number> {
 
 const self = fileURLToPath(import.meta.url)
 
-async function startWirekit(): Promise<{ pid: number; rtmp: number; http: number; stop: () => void }> {
+async function startWirekit(
+  script = self,
+): Promise<{ pid: number; rtmp: number; http: number; stop: () => void }> {
   const profile = process.env.WIREKIT_BENCH_PROFILE // a directory: write a CPU profile of the server there
-  const child = fork(self, ['--role', 'wirekit-server'], {
+  const child = fork(script, ['--role', 'wirekit-server'], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
   })
@@ -230,13 +269,36 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
     }
     await sleep(WARMUP_MS)
     const cpu0 = cpuMs(server.pid)
+    const writes0 = writeCalls(server.pid)
     const start = await ask(playerProc, 'sample')
     const t0 = performance.now()
+    // One more player here, beside the publisher and away from the herd of players: the latency it
+    // sees is the server's part (the herd's figure adds the time their process takes to read 2N streams).
+    const probeLatencies: number[] = []
+    const probe = await RtmpClient.play(`rtmp://127.0.0.1:${server.rtmp}/live/bench`, { timeout: 20_000 })
+    const probing = (async () => {
+      for await (const tag of probe.tags())
+        if (tag.type === 9 && tag.data[1] === 1 && tag.data.length > 13)
+          probeLatencies.push(wallNow() - tag.data.readDoubleBE(5))
+    })()
+    const joins: number[] = []
+    const probes = (async () => {
+      for (let i = 0; i < JOIN_PROBES; i++) {
+        await sleep(MEASURE_MS / (JOIN_PROBES + 1))
+        joins.push(await joinTime(`rtmp://127.0.0.1:${server.rtmp}/live/bench`))
+      }
+    })()
     await sleep(MEASURE_MS)
     const cpu1 = cpuMs(server.pid)
+    const writes1 = writeCalls(server.pid)
     const end = await ask(playerProc, 'finish')
     const elapsed = performance.now() - t0
     const rss = rssBytes(server.pid)
+    await probes
+    probe.close()
+    await probing.catch(() => {})
+    joins.sort((a, b) => a - b)
+    probeLatencies.sort((a, b) => a - b)
     const megabits = ((end.bytes - start.bytes) * 8) / 1e6
     const latencies = (end.latencies ?? []).sort((a, b) => a - b)
     process.stderr.write(
@@ -244,11 +306,16 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
     )
     return {
       cpuMsPerMbit: (cpu1 - cpu0) / megabits,
+      writesPerMbit: (writes1 - writes0) / megabits,
       rssPerPlayerKiB: (rss - rssAlone) / 1024 / end.connected,
       p50: quantile(latencies, 0.5),
       p99: quantile(latencies, 0.99),
       mbps: megabits / (elapsed / 1000),
       connected: end.connected,
+      probeP50: quantile(probeLatencies, 0.5),
+      probeP99: quantile(probeLatencies, 0.99),
+      joinP50: quantile(joins, 0.5),
+      joinMax: joins.at(-1) ?? Number.NaN,
     }
   } finally {
     playerProc.kill('SIGKILL')
@@ -262,37 +329,68 @@ async function main(): Promise<void> {
     process.exit(1)
   }, DEADLINE_MS)
   const dir = mkdtempSync(join(tmpdir(), 'wirekit-bench-rtmp-'))
-  const results = new Map<string, Measured>()
-  const failures: string[] = []
-  for (const [name, start] of [
-    ['wirekit', startWirekit],
+  const contenders: [string, () => ReturnType<typeof startWirekit>][] = [
+    ['wirekit', () => startWirekit()],
     ['node-media-server', () => startNms(dir)],
-  ] as const) {
-    const server = await start()
-    try {
-      results.set(name, await measure(name, server))
-    } catch (error) {
-      failures.push(`${name}: ${(error as Error).message}`)
-    } finally {
-      server.stop()
-      await sleep(500)
+  ]
+  if (BASELINE) contenders.push(['wirekit before', () => startWirekit(BASELINE)])
+  const runs = new Map<string, Measured[]>(contenders.map(([name]) => [name, []]))
+  const failures: string[] = []
+  const ratios: number[] = []
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate the order, so a drift in the machine's load hits every contender alike.
+    for (const [name, start] of round % 2 === 0 ? contenders : [...contenders].reverse()) {
+      const server = await start()
+      try {
+        runs.get(name)!.push(await measure(name, server))
+      } catch (error) {
+        failures.push(`${name}: ${(error as Error).message}`)
+      } finally {
+        server.stop()
+        await sleep(500)
+      }
     }
+    const [w, n] = [runs.get('wirekit')!.at(-1), runs.get('node-media-server')!.at(-1)]
+    if (
+      w &&
+      n &&
+      runs.get('wirekit')!.length === round + 1 &&
+      runs.get('node-media-server')!.length === round + 1
+    )
+      ratios.push(n.cpuMsPerMbit / w.cpuMsPerMbit)
   }
   rmSync(dir, { recursive: true, force: true })
   clearTimeout(deadline)
-  const w = results.get('wirekit')
-  const n = results.get('node-media-server')
+  const median = (values: number[]) =>
+    quantile(
+      [...values].sort((a, b) => a - b),
+      0.5,
+    )
+  const summary = (list: Measured[]): Measured | undefined =>
+    list.length === 0
+      ? undefined
+      : (Object.fromEntries(
+          Object.keys(list[0]!).map((k) => [k, median(list.map((m) => m[k as keyof Measured]))]),
+        ) as Measured)
+  const w = summary(runs.get('wirekit')!)
+  const n = summary(runs.get('node-media-server')!)
+  const b = BASELINE ? summary(runs.get('wirekit before')!) : undefined
   const row = (name: string, m: Measured | undefined): string[] =>
     m === undefined
-      ? [name, 'failed', '', '', '', '', '']
+      ? [name, 'failed', '', '', '', '', '', '', '', '', '', '']
       : [
           name,
           String(m.connected),
           `${m.mbps.toFixed(0)}`,
           m.cpuMsPerMbit.toFixed(3),
+          m.writesPerMbit.toFixed(1),
           m.rssPerPlayerKiB.toFixed(1),
           m.p50.toFixed(1),
           m.p99.toFixed(1),
+          m.probeP50.toFixed(1),
+          m.probeP99.toFixed(1),
+          m.joinP50.toFixed(0),
+          m.joinMax.toFixed(0),
         ]
   const lines = [
     '## RTMP fan-out',
@@ -308,15 +406,29 @@ async function main(): Promise<void> {
         'players',
         'Mbit/s delivered',
         'CPU ms / Mbit',
+        'write syscalls / Mbit',
         'RSS KiB / player',
         'latency p50 ms',
         'latency p99 ms',
+        'lone player p50 ms',
+        'lone player p99 ms',
+        'join ms p50',
+        'join ms max',
       ],
-      [row('wirekit', w), row('node-media-server 4.x', n)],
+      [row('wirekit', w), row('node-media-server 4.x', n), ...(BASELINE ? [row('wirekit before', b)] : [])],
     ),
     '',
-    `CPU per delivered megabit, node-media-server / wirekit: ${formatRatio(n?.cpuMsPerMbit, w?.cpuMsPerMbit)} (goal ≥ 2×).`,
+    `CPU per delivered megabit, node-media-server / wirekit: ${formatRatio(n?.cpuMsPerMbit, w?.cpuMsPerMbit)} (goal ≥ 2×)` +
+      (ratios.length > 1 ? `; per round: ${ratios.map((r) => `${r.toFixed(2)}×`).join(', ')}.` : '.'),
+    `Rounds: ${ROUNDS} (medians). Latency p50/p99: players of the herd (one process reading all 2N streams); lone player: one`,
+    "more player in the publisher's process, the server's share of the latency.",
+    `Join: connect → first tag of a new RTMP player during the measurement (${JOIN_PROBES} probes a round).`,
   ]
+  if (b !== undefined)
+    lines.push(
+      '',
+      `CPU per delivered megabit, wirekit before / wirekit: ${formatRatio(b.cpuMsPerMbit, w?.cpuMsPerMbit)}; write syscalls: ${formatRatio(b.writesPerMbit, w?.writesPerMbit)} fewer.`,
+    )
   if (failures.length > 0) lines.push('', ...failures.map((f) => `- failed: ${f}`))
   process.stdout.write(`${lines.join('\n')}\n`)
   process.exit(0)

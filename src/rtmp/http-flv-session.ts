@@ -8,8 +8,8 @@ import { ErrorCodes, WirekitError } from '../errors.ts'
 import type { AsyncSocket } from '../socket/index.ts'
 import { flvHeader } from './flv.ts'
 import type { LiveStream, Subscriber } from './live-stream.ts'
-import { flvBytes, type MediaItem, wsBytes } from './media-item.ts'
-import { PlayerGate } from './player-gate.ts'
+import { FLV_KEY, flvBytes, gather, type MediaBatch, WS_KEY, wsBytes } from './media-item.ts'
+import { admit, PlayerGate } from './player-gate.ts'
 import type { ServerContext, SweptSession } from './server-context.ts'
 import type { RtmpAction } from './server-types.ts'
 import { WsOpcode, wsAccept, wsExtendedLength, wsFrame, wsHeader, wsUnmask } from './websocket.ts'
@@ -158,16 +158,18 @@ export class HttpFlvSession implements SweptSession, Subscriber {
     }
   }
 
-  deliver(item: MediaItem): void {
-    if (
-      this.#gate.admit(
-        item,
-        this.#socket.pendingWriteBytes,
-        this.#ctx.options.playerBufferBytes,
-        this.#live!.hasVideo,
-      )
+  deliver(batch: MediaBatch): void {
+    const ws = this.protocol === 'ws-flv'
+    const encode = ws ? wsBytes : flvBytes
+    const admitted = admit(
+      this.#gate,
+      batch,
+      this.#socket.pendingWriteBytes,
+      this.#ctx.options,
+      this.#live!,
+      encode,
     )
-      this.#write(this.protocol === 'ws-flv' ? wsBytes(item) : flvBytes(item))
+    if (admitted.length > 0) this.#write(gather(batch, admitted, ws ? WS_KEY : FLV_KEY, encode))
   }
 
   published(): void {}

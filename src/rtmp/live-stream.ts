@@ -4,12 +4,12 @@
 // and late joiners wait for the next keyframe instead.
 
 import { audioCodec, isMetadata, videoCodec } from './media.ts'
-import type { MediaItem } from './media-item.ts'
+import type { MediaBatch, MediaItem } from './media-item.ts'
 
 /** What the stream hands media to: an RTMP or HTTP-FLV player. */
 export interface Subscriber {
-  /** A new frame (or metadata, or sequence header) from the publisher. */
-  deliver(item: MediaItem): void
+  /** New frames (or metadata, or sequence headers) from the publisher: what one read of it brought. */
+  deliver(batch: MediaBatch): void
   /** A publisher started: send what a decoder needs first (`join` items). */
   published(stream: LiveStream): void
   /** The publisher went away. */
@@ -41,6 +41,8 @@ export class LiveStream {
   readonly #options: LiveStreamOptions
   #gop: MediaItem[] = []
   #gopBytes = 0
+  /** Received since the last flush(), not yet handed to the players. */
+  #batch: MediaItem[] = []
   // Counters for stats(): totals, and the rates measured by the server's once-a-second tick.
   bytesIn = 0
   videoFrames = 0
@@ -74,11 +76,14 @@ export class LiveStream {
 
   /** Lets a publisher go without telling the players: another takes over at once. */
   detach(publisher: Publisher): void {
-    if (this.publisher === publisher) this.publisher = undefined
+    if (this.publisher !== publisher) return
+    this.flush()
+    this.publisher = undefined
   }
 
   stop(publisher: Publisher): void {
     if (this.publisher !== publisher) return
+    this.flush()
     this.publisher = undefined
     this.#reset()
     for (const player of this.players) player.unpublished(this)
@@ -93,7 +98,7 @@ export class LiveStream {
     this.#lastBytes = this.#lastFrames = 0
   }
 
-  /** A message from the publisher: remembered as needed, then handed to every player. */
+  /** A message from the publisher: remembered as needed; players get it at the next flush(). */
   receive(item: MediaItem): void {
     this.bytesIn += item.data.length
     if (item.type === 18) {
@@ -114,7 +119,19 @@ export class LiveStream {
         if (this.#gop.length > 0) this.#cache(item)
       }
     }
-    for (const player of this.players) player.deliver(item)
+    this.#batch.push(item)
+  }
+
+  /**
+   * Hands what was received since the last call to every player. The publisher's session calls it
+   * after each read (and before it awaits anything, so a player joining meanwhile never gets a frame
+   * twice: once from the GOP cache, once from the batch).
+   */
+  flush(): void {
+    if (this.#batch.length === 0) return
+    const batch: MediaBatch = { items: this.#batch, joined: undefined }
+    this.#batch = []
+    for (const player of this.players) player.deliver(batch)
   }
 
   #cache(item: MediaItem): void {

@@ -13,7 +13,7 @@ import { type Command, command, dataMessage, decodeCommand, onStatus } from './c
 import { answerHandshake, HANDSHAKE_SIZE } from './handshake.ts'
 import type { LiveStream, Publisher, Subscriber } from './live-stream.ts'
 import { stripSetDataFrame } from './media.ts'
-import { type MediaItem, mediaItem, rtmpBytes } from './media-item.ts'
+import { gather, type MediaBatch, type MediaItem, mediaItem, rtmpBytes } from './media-item.ts'
 import {
   isKnownType,
   MessageType,
@@ -22,7 +22,7 @@ import {
   UserControl,
   userControl,
 } from './message.ts'
-import { PlayerGate } from './player-gate.ts'
+import { admit, PlayerGate } from './player-gate.ts'
 import type { ServerContext, SweptSession } from './server-context.ts'
 import type { RtmpAction } from './server-types.ts'
 import { splitQuery } from './url.ts'
@@ -91,9 +91,13 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
         this.#pingedAt = 0
         for (const message of this.#core.receive(bytes)) {
           const pending = this.#handle(message)
-          if (pending !== undefined) await pending
+          if (pending !== undefined) {
+            this.#live?.flush()
+            await pending
+          }
           if (this.#closed) return
         }
+        if (this.action === 'publish') this.#live?.flush()
         this.#flush()
       }
     } catch (error) {
@@ -284,17 +288,19 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
     }
   }
 
-  deliver(item: MediaItem): void {
-    const live = this.#live!
-    if (
-      this.#gate.admit(
-        item,
-        this.#socket.pendingWriteBytes,
-        this.#ctx.options.playerBufferBytes,
-        live.hasVideo,
-      )
+  deliver(batch: MediaBatch): void {
+    const streamId = this.#mediaStreamId
+    const chunkSize = this.#core.chunkSize
+    const encode = (item: MediaItem) => rtmpBytes(item, streamId, chunkSize)
+    const admitted = admit(
+      this.#gate,
+      batch,
+      this.#socket.pendingWriteBytes,
+      this.#ctx.options,
+      this.#live!,
+      encode,
     )
-      this.#write(rtmpBytes(item, this.#mediaStreamId, this.#core.chunkSize))
+    if (admitted.length > 0) this.#write(gather(batch, admitted, streamId * 0x1000000 + chunkSize, encode))
   }
 
   published(live: LiveStream): void {
