@@ -99,7 +99,7 @@ export class HttpFlvSession implements SweptSession, Subscriber {
       }
       this.action = 'play'
       this.#live = live
-      live.players.add(this)
+      live.addPlayer(this)
       this.#join(live)
       this.#ctx.emit('play', this)
       if (wsKey !== undefined) return await this.#readWebSocket()

@@ -24,14 +24,15 @@ export interface Publisher {
   end(reason?: Error): void
 }
 
-export type LiveStreamOptions = { gopCache: boolean; maxGopBytes: number }
+export type LiveStreamOptions = { gopCache: boolean; maxGopBytes: number; playersPerTurn: number }
 
 export class LiveStream {
   readonly app: string
   readonly name: string
   readonly key: string
   publisher: Publisher | undefined
-  readonly players = new Set<Subscriber>()
+  /** Each player, with the count of items received when it joined (what its join items cover). */
+  readonly players = new Map<Subscriber, number>()
   metadata: MediaItem | undefined
   videoConfig: MediaItem | undefined
   audioConfig: MediaItem | undefined
@@ -43,6 +44,12 @@ export class LiveStream {
   #gopBytes = 0
   /** Received since the last flush(), not yet handed to the players. */
   #batch: MediaItem[] = []
+  /** Items received since the stream was made (never reset: players' join marks refer to it). */
+  #received = 0
+  /** Flushed batches not yet handed to every player, and where the first one is in the players. */
+  #queue: (MediaBatch & { seq: number })[] = []
+  #cursor: MapIterator<[Subscriber, number]> | undefined
+  #scheduled = false
   // Counters for stats(): totals, and the rates measured by the server's once-a-second tick.
   bytesIn = 0
   videoFrames = 0
@@ -71,22 +78,25 @@ export class LiveStream {
     this.#reset()
     this.publishedAt = now
     this.#lastTick = now
-    for (const player of this.players) player.published(this)
+    for (const player of this.players.keys()) {
+      this.players.set(player, this.#received) // it joins the new publisher afresh
+      player.published(this)
+    }
   }
 
   /** Lets a publisher go without telling the players: another takes over at once. */
   detach(publisher: Publisher): void {
     if (this.publisher !== publisher) return
-    this.flush()
+    this.#drain()
     this.publisher = undefined
   }
 
   stop(publisher: Publisher): void {
     if (this.publisher !== publisher) return
-    this.flush()
+    this.#drain()
     this.publisher = undefined
     this.#reset()
-    for (const player of this.players) player.unpublished(this)
+    for (const player of this.players.keys()) player.unpublished(this)
   }
 
   #reset(): void {
@@ -120,18 +130,52 @@ export class LiveStream {
       }
     }
     this.#batch.push(item)
+    this.#received++
+  }
+
+  /** A player joins: it is sent the join items now, and every batch received from here on. */
+  addPlayer(player: Subscriber): void {
+    this.players.set(player, this.#received)
   }
 
   /**
    * Hands what was received since the last call to every player. The publisher's session calls it
-   * after each read (and before it awaits anything, so a player joining meanwhile never gets a frame
-   * twice: once from the GOP cache, once from the batch).
+   * after each read (and before it awaits anything). At most `playersPerTurn` players are served
+   * per event-loop turn; the others follow after pending I/O has run, so with many players a
+   * publisher's data cannot starve handshakes and other streams. Batches keep their order, and a
+   * player joining meanwhile skips those its join items (the GOP cache) already hold.
    */
   flush(): void {
     if (this.#batch.length === 0) return
-    const batch: MediaBatch = { items: this.#batch, joined: undefined }
+    this.#queue.push({ items: this.#batch, joined: undefined, seq: this.#received - this.#batch.length })
     this.#batch = []
-    for (const player of this.players) player.deliver(batch)
+    if (!this.#scheduled) this.#deliver(this.#options.playersPerTurn)
+  }
+
+  /** Hands every batch to every player now (before the publisher changes or leaves). */
+  #drain(): void {
+    this.flush()
+    this.#deliver(Number.POSITIVE_INFINITY)
+  }
+
+  #deliver(budget: number): void {
+    for (let batch = this.#queue[0]; batch !== undefined; batch = this.#queue[0]) {
+      this.#cursor ??= this.players.entries()
+      for (let next = this.#cursor.next(); !next.done; next = this.#cursor.next()) {
+        const [player, joinedAt] = next.value
+        if (joinedAt <= batch.seq) player.deliver(batch)
+        if (--budget <= 0) {
+          this.#scheduled = true
+          setImmediate(() => {
+            this.#scheduled = false
+            this.#deliver(this.#options.playersPerTurn)
+          })
+          return
+        }
+      }
+      this.#cursor = undefined
+      this.#queue.shift()
+    }
   }
 
   #cache(item: MediaItem): void {

@@ -261,7 +261,7 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
     this.#send(onStatus(streamId, 'status', 'NetStream.Play.Start', `Started playing ${live.key}.`))
     this.#send(dataMessage(streamId, 0, '|RtmpSampleAccess', true, true))
     this.#flush()
-    live.players.add(this)
+    live.addPlayer(this)
     if (live.publisher !== undefined) this.#join(live)
     this.#ctx.emit('play', this)
   }

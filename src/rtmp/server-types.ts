@@ -60,6 +60,8 @@ export type RtmpServerOptions = {
   handshakeTimeout?: number
   /** Our Window Acknowledgement Size and the peer bandwidth we set. @default 2_500_000 */
   windowAckSize?: number
+  /** Players handed a publisher's data per event-loop turn; the others follow once pending I/O (handshakes, other streams) has run. @default 100 */
+  playersPerTurn?: number
 }
 
 export type ResolvedOptions = Required<Omit<RtmpServerOptions, 'authorize'>> &
