@@ -143,11 +143,16 @@ export class LiveStream {
    * after each read (and before it awaits anything). At most `playersPerTurn` players are served
    * per event-loop turn; the others follow after pending I/O has run, so with many players a
    * publisher's data cannot starve handshakes and other streams. Batches keep their order, and a
-   * player joining meanwhile skips those its join items (the GOP cache) already hold.
+   * player joining meanwhile skips what its join items (the GOP cache) already hold.
    */
   flush(): void {
     if (this.#batch.length === 0) return
-    this.#queue.push({ items: this.#batch, joined: undefined, seq: this.#received - this.#batch.length })
+    // A batch no player has had yet takes the new items too: however far the slices lag behind the
+    // publisher, a turn cycle costs one write per player and the queue holds at most two batches
+    // (without this, every read would queue its own batch and the lag would only grow).
+    const waiting = this.#queue.length > 1 ? this.#queue.at(-1) : undefined
+    if (waiting !== undefined) waiting.items.push(...this.#batch)
+    else this.#queue.push({ items: this.#batch, joined: undefined, seq: this.#received - this.#batch.length })
     this.#batch = []
     if (!this.#scheduled) this.#deliver(this.#options.playersPerTurn)
   }
@@ -164,6 +169,9 @@ export class LiveStream {
       for (let next = this.#cursor.next(); !next.done; next = this.#cursor.next()) {
         const [player, joinedAt] = next.value
         if (joinedAt <= batch.seq) player.deliver(batch)
+        else if (joinedAt < batch.seq + batch.items.length)
+          // Joined in the middle of a merged batch: only what its join items do not hold.
+          player.deliver({ items: batch.items.slice(joinedAt - batch.seq), joined: undefined })
         if (--budget <= 0) {
           this.#scheduled = true
           setImmediate(() => {

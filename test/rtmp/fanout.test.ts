@@ -126,3 +126,37 @@ test('the publisher leaving hands every pending batch to every player before the
   live.stop(publisherStub)
   for (const s of log) assert.deepEqual(s.got, ['9@0', '9@40', 'end'])
 })
+
+test('reads arriving while slices lag merge into one waiting batch; a player joining inside it gets only the rest', async () => {
+  const live = new LiveStream('live', 'merge', { gopCache: true, maxGopBytes: 1 << 20, playersPerTurn: 1 })
+  live.start(publisherStub, Date.now())
+  const log: Seen[] = []
+  const writes: number[] = [0, 0, 0]
+  for (let i = 0; i < 3; i++) {
+    const player = recorder(`p${i}`, log)
+    const deliver = player.deliver
+    player.deliver = (batch) => {
+      writes[i]!++
+      deliver(batch)
+    }
+    live.addPlayer(player)
+  }
+  const [a, b, c, d, e] = frames(0, 5)
+  live.receive(a!)
+  live.flush() // in progress: p0 has it
+  live.receive(b!)
+  live.flush() // waits
+  live.receive(c!)
+  const joiner = recorder('joiner', [])
+  live.receive(d!)
+  live.addPlayer(joiner) // its mark falls inside the waiting batch
+  joiner.got.push(...live.joinItems().map((i) => `${i.type}@${i.timestamp}`))
+  live.flush() // c and d merge into the waiting batch
+  live.receive(e!)
+  live.flush() // merges too
+  for (let i = 0; i < 12; i++) await turn()
+  const all = ['9@0', '9@40', '9@80', '9@120', '9@160']
+  for (const s of log) assert.deepEqual(s.got, all)
+  assert.deepEqual(writes, [2, 2, 2]) // one write for the first read, one for the four after it
+  assert.deepEqual(joiner.got, all)
+})
