@@ -302,8 +302,15 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
     // One more player here, beside the publisher and away from the herd of players: the latency it
     // sees is the server's part (the herd's figure adds the time their process takes to read 2N streams).
     const probeLatencies: number[] = []
-    const probe = await RtmpClient.play(`rtmp://127.0.0.1:${server.rtmp}/live/bench`, { timeout: 20_000 })
+    // A server too busy to admit it leaves the figures empty (n/a), not the run failed.
+    const probe = await RtmpClient.play(`rtmp://127.0.0.1:${server.rtmp}/live/bench`, {
+      timeout: 20_000,
+    }).catch((error: Error) => {
+      process.stderr.write(`rtmp-fanout: ${name}: the lone player could not join: ${error.message}\n`)
+      return undefined
+    })
     const probing = (async () => {
+      if (probe === undefined) return
       for await (const tag of probe.tags())
         if (tag.type === 9 && tag.data[1] === 1 && tag.data.length > 13)
           probeLatencies.push(wallNow() - tag.data.readDoubleBE(5))
@@ -322,7 +329,7 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
     const elapsed = performance.now() - t0
     const rss = rssBytes(server.pid)
     await probes
-    probe.close()
+    probe?.close()
     await probing.catch(() => {})
     joins.sort((a, b) => a - b)
     probeLatencies.sort((a, b) => a - b)
