@@ -3,7 +3,11 @@
 // megabit delivered to players, RSS per player; and the added latency publish → player (each video
 // frame carries its send time). wirekit's RtmpServer against node-media-server 4.x, in the same run,
 // with the same publisher and players (wirekit's RtmpClient, node:http for HTTP-FLV) in other processes.
-// Usage: node bench/rtmp-fanout.ts [--quick]
+// Under that load, a new RTMP player joins now and then: the time from connect to its first tag says
+// whether the server still serves newcomers when it is busy (it should not starve them).
+// Usage: node bench/rtmp-fanout.ts [--quick] [--rounds N] [--baseline DIR]
+// (rounds alternate the servers; medians reported. --baseline: a copy of the repo at an older commit,
+// whose RtmpServer runs as a third contender, "wirekit before": a same-run before/after.)
 import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -11,6 +15,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { FlvReader, RtmpClient, type RtmpPublisher, RtmpServer } from '../src/rtmp/index.ts'
@@ -24,7 +29,12 @@ const MEASURE_MS = quick ? 4000 : 10_000
 const FPS = 25
 const FRAME_BYTES = 15_000 // 25 × 15 KB × 8 ≈ 3 Mbps
 const GOP = 50
-const DEADLINE_MS = quick ? 120_000 : 300_000
+const ROUNDS = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 1
+const JOIN_PROBES = 5
+const BASELINE = process.argv.includes('--baseline')
+  ? join(process.argv[process.argv.indexOf('--baseline') + 1]!, 'bench', 'rtmp-fanout.ts')
+  : undefined
+const DEADLINE_MS = (quick ? 60_000 : 150_000) * ROUNDS * (BASELINE ? 3 : 2)
 // A real H.264 (x264) decoder configuration and AAC-LC one, so both servers parse them as they would live.
 const AVC_CONFIG = Buffer.from(
   '17000000000142c00dffe100166742c00dda0507ec0440000003004000000c83c50aa801000468ce0fc8',
@@ -40,11 +50,34 @@ async function wirekitServer(): Promise<void> {
   const server = new RtmpServer()
   const rtmp = await server.listen({ port: 0 })
   const flv = await server.listenHttpFlv({ port: 0 })
+  // Sessions that ended on an error, by code: a READ_TIMEOUT here is a handshake the server let starve.
+  const errors: Record<string, number> = {}
+  server.on('sessionError', (e) => {
+    errors[e.code] = (errors[e.code] ?? 0) + 1
+  })
   process.send!({ type: 'ready', rtmp: rtmp.port, http: flv.port })
-  process.on('message', () => process.exit(0))
+  // How long a ready event waits for the server's loop: its share of a player's latency, busy or not.
+  const delay = monitorEventLoopDelay({ resolution: 1 })
+  delay.enable()
+  process.on('message', () => {
+    const ms = (ns: number) => (ns / 1e6).toFixed(1)
+    process.stderr.write(
+      `rtmp-fanout: wirekit server event-loop delay p50 ${ms(delay.percentile(50))} ms, p99 ${ms(delay.percentile(99))} ms, max ${ms(delay.max)} ms\n`,
+    )
+    if (Object.keys(errors).length > 0)
+      process.stderr.write(`rtmp-fanout: wirekit server session errors: ${JSON.stringify(errors)}\n`)
+    process.exit(0)
+  })
 }
 
-type PlayerReport = { type: 'report'; bytes: number; connected: number; latencies?: number[] }
+type PlayerReport = {
+  type: 'report'
+  bytes: number
+  connected: number
+  /** The players' process CPU (user + system) so far, ms: near 1000 per second means it is saturated. */
+  cpu: number
+  latencies?: number[]
+}
 
 async function players(rtmpUrl: string, flvUrl: string, count: number): Promise<void> {
   let bytes = 0
@@ -83,7 +116,8 @@ async function players(rtmpUrl: string, flvUrl: string, count: number): Promise<
   }
   process.on('message', (m: { type: string }) => {
     if (m.type === 'sample') sampling = true
-    const report: PlayerReport = { type: 'report', bytes, connected }
+    const usage = process.cpuUsage()
+    const report: PlayerReport = { type: 'report', bytes, connected, cpu: (usage.user + usage.system) / 1000 }
     if (m.type === 'finish') report.latencies = latencies
     process.send!(report)
   })
@@ -93,17 +127,47 @@ async function players(rtmpUrl: string, flvUrl: string, count: number): Promise<
 
 type Measured = {
   cpuMsPerMbit: number
+  /** CPU the players' process used, in cores (1 = a whole core: it reads as fast as it can). */
+  playersCpu: number
+  /** Write syscalls per delivered megabit: what the CPU figure mostly pays for, and not load-sensitive. */
+  writesPerMbit: number
   rssPerPlayerKiB: number
   p50: number
   p99: number
   mbps: number
   connected: number
+  /** Latency seen by one player in a quiet process (the server's share). */
+  probeP50: number
+  probeP99: number
+  /** Connect → first tag of a new RTMP player during the measurement, ms (median and worst of JOIN_PROBES). */
+  joinP50: number
+  joinMax: number
+}
+
+/** Connects a new player, waits for its first tag; the time in ms (Infinity when it failed). */
+async function joinTime(url: string): Promise<number> {
+  const t0 = performance.now()
+  try {
+    const player = await RtmpClient.play(url, { timeout: 10_000 })
+    const timer = setTimeout(() => player.close(), 10_000)
+    for await (const _ of player.tags()) break
+    clearTimeout(timer)
+    const took = performance.now() - t0
+    player.close()
+    return took
+  } catch {
+    return Number.POSITIVE_INFINITY
+  }
 }
 
 /** utime + stime of a process, in ms (from /proc: Linux only). */
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // USER_HZ is 100 on Linux
+}
+/** Write syscalls a process made so far (/proc/PID/io syscw: write, writev, sendmsg…). */
+function writeCalls(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/io`, 'utf8').match(/syscw:\s+(\d+)/)?.[1] ?? Number.NaN)
 }
 function rssBytes(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)
@@ -140,14 +204,16 @@ async function freePort(): Promise<number> {
 
 const self = fileURLToPath(import.meta.url)
 
-async function startWirekit(): Promise<{ pid: number; rtmp: number; http: number; stop: () => void }> {
+async function startWirekit(
+  script = self,
+): Promise<{ pid: number; rtmp: number; http: number; stop: () => void }> {
   const profile = process.env.WIREKIT_BENCH_PROFILE // a directory: write a CPU profile of the server there
-  const child = fork(self, ['--role', 'wirekit-server'], {
+  const child = fork(script, ['--role', 'wirekit-server'], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
   })
   const [ready] = (await once(child, 'message')) as [{ rtmp: number; http: number }]
-  const stop = () => (profile ? child.send({ type: 'exit' }) : child.kill('SIGKILL'))
+  const stop = () => child.send({ type: 'exit' }) // it reports its session errors, then exits
   return { pid: child.pid!, rtmp: ready.rtmp, http: ready.http, stop }
 }
 
@@ -230,13 +296,43 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
     }
     await sleep(WARMUP_MS)
     const cpu0 = cpuMs(server.pid)
+    const writes0 = writeCalls(server.pid)
     const start = await ask(playerProc, 'sample')
     const t0 = performance.now()
+    // One more player here, beside the publisher and away from the herd of players: the latency it
+    // sees is the server's part (the herd's figure adds the time their process takes to read 2N streams).
+    const probeLatencies: number[] = []
+    // A server too busy to admit it leaves the figures empty (n/a), not the run failed.
+    const probe = await RtmpClient.play(`rtmp://127.0.0.1:${server.rtmp}/live/bench`, {
+      timeout: 20_000,
+    }).catch((error: Error) => {
+      process.stderr.write(`rtmp-fanout: ${name}: the lone player could not join: ${error.message}\n`)
+      return undefined
+    })
+    const probing = (async () => {
+      if (probe === undefined) return
+      for await (const tag of probe.tags())
+        if (tag.type === 9 && tag.data[1] === 1 && tag.data.length > 13)
+          probeLatencies.push(wallNow() - tag.data.readDoubleBE(5))
+    })()
+    const joins: number[] = []
+    const probes = (async () => {
+      for (let i = 0; i < JOIN_PROBES; i++) {
+        await sleep(MEASURE_MS / (JOIN_PROBES + 1))
+        joins.push(await joinTime(`rtmp://127.0.0.1:${server.rtmp}/live/bench`))
+      }
+    })()
     await sleep(MEASURE_MS)
     const cpu1 = cpuMs(server.pid)
+    const writes1 = writeCalls(server.pid)
     const end = await ask(playerProc, 'finish')
     const elapsed = performance.now() - t0
     const rss = rssBytes(server.pid)
+    await probes
+    probe?.close()
+    await probing.catch(() => {})
+    joins.sort((a, b) => a - b)
+    probeLatencies.sort((a, b) => a - b)
     const megabits = ((end.bytes - start.bytes) * 8) / 1e6
     const latencies = (end.latencies ?? []).sort((a, b) => a - b)
     process.stderr.write(
@@ -244,11 +340,17 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
     )
     return {
       cpuMsPerMbit: (cpu1 - cpu0) / megabits,
+      playersCpu: (end.cpu - start.cpu) / elapsed,
+      writesPerMbit: (writes1 - writes0) / megabits,
       rssPerPlayerKiB: (rss - rssAlone) / 1024 / end.connected,
       p50: quantile(latencies, 0.5),
       p99: quantile(latencies, 0.99),
       mbps: megabits / (elapsed / 1000),
       connected: end.connected,
+      probeP50: quantile(probeLatencies, 0.5),
+      probeP99: quantile(probeLatencies, 0.99),
+      joinP50: quantile(joins, 0.5),
+      joinMax: joins.at(-1) ?? Number.NaN,
     }
   } finally {
     playerProc.kill('SIGKILL')
@@ -262,37 +364,69 @@ async function main(): Promise<void> {
     process.exit(1)
   }, DEADLINE_MS)
   const dir = mkdtempSync(join(tmpdir(), 'wirekit-bench-rtmp-'))
-  const results = new Map<string, Measured>()
-  const failures: string[] = []
-  for (const [name, start] of [
-    ['wirekit', startWirekit],
+  const contenders: [string, () => ReturnType<typeof startWirekit>][] = [
+    ['wirekit', () => startWirekit()],
     ['node-media-server', () => startNms(dir)],
-  ] as const) {
-    const server = await start()
-    try {
-      results.set(name, await measure(name, server))
-    } catch (error) {
-      failures.push(`${name}: ${(error as Error).message}`)
-    } finally {
-      server.stop()
-      await sleep(500)
+  ]
+  if (BASELINE) contenders.push(['wirekit before', () => startWirekit(BASELINE)])
+  const runs = new Map<string, Measured[]>(contenders.map(([name]) => [name, []]))
+  const failures: string[] = []
+  const ratios: number[] = []
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate the order, so a drift in the machine's load hits every contender alike.
+    for (const [name, start] of round % 2 === 0 ? contenders : [...contenders].reverse()) {
+      const server = await start()
+      try {
+        runs.get(name)!.push(await measure(name, server))
+      } catch (error) {
+        failures.push(`${name}: ${(error as Error).message}`)
+      } finally {
+        server.stop()
+        await sleep(500)
+      }
     }
+    const [w, n] = [runs.get('wirekit')!.at(-1), runs.get('node-media-server')!.at(-1)]
+    if (
+      w &&
+      n &&
+      runs.get('wirekit')!.length === round + 1 &&
+      runs.get('node-media-server')!.length === round + 1
+    )
+      ratios.push(n.cpuMsPerMbit / w.cpuMsPerMbit)
   }
   rmSync(dir, { recursive: true, force: true })
   clearTimeout(deadline)
-  const w = results.get('wirekit')
-  const n = results.get('node-media-server')
+  const median = (values: number[]) =>
+    quantile(
+      [...values].sort((a, b) => a - b),
+      0.5,
+    )
+  const summary = (list: Measured[]): Measured | undefined =>
+    list.length === 0
+      ? undefined
+      : (Object.fromEntries(
+          Object.keys(list[0]!).map((k) => [k, median(list.map((m) => m[k as keyof Measured]))]),
+        ) as Measured)
+  const w = summary(runs.get('wirekit')!)
+  const n = summary(runs.get('node-media-server')!)
+  const b = BASELINE ? summary(runs.get('wirekit before')!) : undefined
   const row = (name: string, m: Measured | undefined): string[] =>
     m === undefined
-      ? [name, 'failed', '', '', '', '', '']
+      ? [name, 'failed', '', '', '', '', '', '', '', '', '', '', '']
       : [
           name,
           String(m.connected),
           `${m.mbps.toFixed(0)}`,
           m.cpuMsPerMbit.toFixed(3),
+          m.writesPerMbit.toFixed(1),
           m.rssPerPlayerKiB.toFixed(1),
           m.p50.toFixed(1),
           m.p99.toFixed(1),
+          m.probeP50.toFixed(1),
+          m.probeP99.toFixed(1),
+          m.joinP50.toFixed(0),
+          m.joinMax.toFixed(0),
+          m.playersCpu.toFixed(2),
         ]
   const lines = [
     '## RTMP fan-out',
@@ -308,15 +442,30 @@ async function main(): Promise<void> {
         'players',
         'Mbit/s delivered',
         'CPU ms / Mbit',
+        'write syscalls / Mbit',
         'RSS KiB / player',
         'latency p50 ms',
         'latency p99 ms',
+        'lone player p50 ms',
+        'lone player p99 ms',
+        'join ms p50',
+        'join ms max',
+        'players process CPU (cores)',
       ],
-      [row('wirekit', w), row('node-media-server 4.x', n)],
+      [row('wirekit', w), row('node-media-server 4.x', n), ...(BASELINE ? [row('wirekit before', b)] : [])],
     ),
     '',
-    `CPU per delivered megabit, node-media-server / wirekit: ${formatRatio(n?.cpuMsPerMbit, w?.cpuMsPerMbit)} (goal ≥ 2×).`,
+    `CPU per delivered megabit, node-media-server / wirekit: ${formatRatio(n?.cpuMsPerMbit, w?.cpuMsPerMbit)} (goal ≥ 2×)` +
+      (ratios.length > 1 ? `; per round: ${ratios.map((r) => `${r.toFixed(2)}×`).join(', ')}.` : '.'),
+    `Rounds: ${ROUNDS} (medians). Latency p50/p99: players of the herd (one process reading all 2N streams); lone player: one`,
+    "more player in the publisher's process, the server's share of the latency.",
+    `Join: connect → first tag of a new RTMP player during the measurement (${JOIN_PROBES} probes a round).`,
   ]
+  if (b !== undefined)
+    lines.push(
+      '',
+      `CPU per delivered megabit, wirekit before / wirekit: ${formatRatio(b.cpuMsPerMbit, w?.cpuMsPerMbit)}; write syscalls: ${formatRatio(b.writesPerMbit, w?.writesPerMbit)} fewer.`,
+    )
   if (failures.length > 0) lines.push('', ...failures.map((f) => `- failed: ${f}`))
   process.stdout.write(`${lines.join('\n')}\n`)
   process.exit(0)

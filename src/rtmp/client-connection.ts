@@ -3,6 +3,7 @@
 // status events to whoever waits for them and media to the player. RtmpClient builds on it.
 import { ClosedError, ErrorCodes, ProtocolError, RtmpError, WirekitError } from '../errors.ts'
 import { AsyncSocket, type TlsOptions } from '../socket/index.ts'
+import { splitAggregate } from './aggregate.ts'
 import { ChunkStream } from './chunk-stream.ts'
 import { type Command, command, decodeCommand, statusOf } from './command.ts'
 import { clientAck, clientHello, HANDSHAKE_SIZE } from './handshake.ts'
@@ -198,6 +199,8 @@ export class ClientConnection {
       case MessageType.VIDEO:
       case MessageType.DATA_AMF0:
         return this.onMessage?.(message)
+      case MessageType.AGGREGATE:
+        return this.#aggregate(splitAggregate(message))
       case MessageType.USER_CONTROL:
         if (message.payload.length >= 6)
           this.onUserControl?.(message.payload.readUInt16BE(0), message.payload.readUInt32BE(2))
@@ -207,6 +210,15 @@ export class ClientConnection {
           throw new ProtocolError(ErrorCodes.RTMP_CHUNK, `unknown message type ${message.type}`)
         return undefined
     }
+  }
+
+  /** Hands an aggregate's messages on one by one, waiting where the consumer asks to. */
+  #aggregate(messages: RtmpMessage[]): Promise<void> | undefined {
+    for (let i = 0; i < messages.length; i++) {
+      const pending = this.onMessage?.(messages[i]!)
+      if (pending !== undefined) return pending.then(() => this.#aggregate(messages.slice(i + 1)))
+    }
+    return undefined
   }
 
   #command(cmd: Command): void {

@@ -1,23 +1,28 @@
 // One HTTP-FLV player: `GET /app/stream.flv` answered with an endless FLV body (flv.js, ffplay, VLC).
 // A small HTTP/1.1 responder on AsyncSocket: one request per connection, the body ends when the
 // connection does (no Content-Length), CORS open so a page on another origin can play it.
+// The same request with `Upgrade: websocket` is WebSocket-FLV (flv.js's ws:// source): the same
+// bytes, the FLV header and then each tag in its own binary frame.
 
 import { ErrorCodes, WirekitError } from '../errors.ts'
 import type { AsyncSocket } from '../socket/index.ts'
 import { flvHeader } from './flv.ts'
 import type { LiveStream, Subscriber } from './live-stream.ts'
-import { flvBytes, type MediaItem } from './media-item.ts'
-import { PlayerGate } from './player-gate.ts'
+import { FLV_KEY, flvBytes, gather, type MediaBatch, WS_KEY, wsBytes } from './media-item.ts'
+import { admit, PlayerGate } from './player-gate.ts'
 import type { ServerContext, SweptSession } from './server-context.ts'
 import type { RtmpAction } from './server-types.ts'
+import { WsOpcode, wsAccept, wsExtendedLength, wsFrame, wsHeader, wsUnmask } from './websocket.ts'
 
 const noop = (): void => {}
 const MAX_REQUEST_HEAD = 8192
 const CORS = 'Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Headers: Range\r\n'
+/** The largest frame a WebSocket-FLV player may send (it has nothing to say but ping and close). */
+const MAX_WS_FRAME = 125
 
 export class HttpFlvSession implements SweptSession, Subscriber {
   readonly id: string
-  readonly protocol = 'http-flv' as const
+  protocol: 'http-flv' | 'ws-flv' = 'http-flv'
   app = ''
   stream = ''
   query: Record<string, string> = {}
@@ -77,18 +82,27 @@ export class HttpFlvSession implements SweptSession, Subscriber {
       if (!allowed) return this.#respond('403 Forbidden')
       const live = this.#ctx.streams.get(`${this.app}/${this.stream}`)
       if (live?.publisher === undefined) return this.#respond('404 Not Found')
-      this.#write(
-        Buffer.from(
-          `HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache\r\nConnection: close\r\n${CORS}\r\n`,
-          'latin1',
-        ),
-      )
-      this.#write(flvHeader(true, live.hasVideo || live.videoConfig !== undefined))
+      const wsKey = upgradeKey(head)
+      const header = flvHeader(true, live.hasVideo || live.videoConfig !== undefined)
+      if (wsKey !== undefined) {
+        this.protocol = 'ws-flv'
+        this.#write(wsAccept(wsKey))
+        this.#write(wsFrame(WsOpcode.BINARY, header))
+      } else {
+        this.#write(
+          Buffer.from(
+            `HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache\r\nConnection: close\r\n${CORS}\r\n`,
+            'latin1',
+          ),
+        )
+        this.#write(header)
+      }
       this.action = 'play'
       this.#live = live
-      live.players.add(this)
+      live.addPlayer(this)
       this.#join(live)
       this.#ctx.emit('play', this)
+      if (wsKey !== undefined) return await this.#readWebSocket()
       // The request is all a player sends; reading on is how its close is noticed.
       for (;;) this.bytesIn += (await socket.read()).length
     } catch (error) {
@@ -100,6 +114,26 @@ export class HttpFlvSession implements SweptSession, Subscriber {
       )
         this.#ctx.failed(failure, this)
       this.end()
+    }
+  }
+
+  /** A WebSocket-FLV player's frames: pings are answered, a close ends the session, nothing is kept. */
+  async #readWebSocket(): Promise<void> {
+    const socket = this.#socket
+    for (;;) {
+      const first = await socket.read({ length: 2 })
+      const frame = wsHeader(first)
+      const length =
+        frame.extra > 0 ? wsExtendedLength(await socket.read({ length: frame.extra })) : frame.length
+      if (!frame.masked || length > MAX_WS_FRAME) {
+        // 1002: protocol error (a client must mask); 1009: too big. Either way this player is done.
+        return this.#finish(frame.masked ? 1009 : 1002)
+      }
+      const mask = await socket.read({ length: 4 })
+      const payload = length > 0 ? wsUnmask(await socket.read({ length }), mask) : Buffer.alloc(0)
+      this.bytesIn += 6 + frame.extra + length
+      if (frame.opcode === WsOpcode.CLOSE) return this.#finish()
+      if (frame.opcode === WsOpcode.PING) this.#write(wsFrame(WsOpcode.PONG, payload))
     }
   }
 
@@ -120,20 +154,22 @@ export class HttpFlvSession implements SweptSession, Subscriber {
     this.#gate = new PlayerGate()
     for (const item of live.joinItems()) {
       if (item.keyframe) this.#gate.waiting = false
-      this.#write(flvBytes(item))
+      this.#write(this.protocol === 'ws-flv' ? wsBytes(item) : flvBytes(item))
     }
   }
 
-  deliver(item: MediaItem): void {
-    if (
-      this.#gate.admit(
-        item,
-        this.#socket.pendingWriteBytes,
-        this.#ctx.options.playerBufferBytes,
-        this.#live!.hasVideo,
-      )
+  deliver(batch: MediaBatch): void {
+    const ws = this.protocol === 'ws-flv'
+    const encode = ws ? wsBytes : flvBytes
+    const admitted = admit(
+      this.#gate,
+      batch,
+      this.#socket.pendingWriteBytes,
+      this.#ctx.options,
+      this.#live!,
+      encode,
     )
-      this.#write(flvBytes(item))
+    if (admitted.length > 0) this.#write(gather(batch, admitted, ws ? WS_KEY : FLV_KEY, encode))
   }
 
   published(): void {}
@@ -145,10 +181,12 @@ export class HttpFlvSession implements SweptSession, Subscriber {
 
   sweep(): void {}
 
-  /** Ends the response after what is queued. */
-  #finish(): void {
+  /** Ends the response after what is queued (WebSocket: with a close frame carrying `wsCode`). */
+  #finish(wsCode = 1000): void {
     this.#leave()
     if (this.#closed) return
+    if (this.protocol === 'ws-flv')
+      this.#write(wsFrame(WsOpcode.CLOSE, Buffer.from([wsCode >> 8, wsCode & 0xff])))
     this.#closed = true
     this.#ctx.remove(this)
     const socket = this.#socket
@@ -175,4 +213,19 @@ export class HttpFlvSession implements SweptSession, Subscriber {
     this.#ctx.remove(this)
     this.#socket.destroy()
   }
+}
+
+/** The Sec-WebSocket-Key of a WebSocket upgrade request, or undefined for a plain GET. */
+function upgradeKey(head: Buffer): string | undefined {
+  let upgrade = false
+  let key: string | undefined
+  for (const line of head.toString('latin1').split('\r\n')) {
+    const colon = line.indexOf(':')
+    if (colon < 0) continue
+    const name = line.slice(0, colon).trim().toLowerCase()
+    const value = line.slice(colon + 1).trim()
+    if (name === 'upgrade') upgrade = value.toLowerCase() === 'websocket'
+    else if (name === 'sec-websocket-key') key = value
+  }
+  return upgrade && key !== undefined && /^[A-Za-z0-9+/]{22}==$/.test(key) ? key : undefined
 }

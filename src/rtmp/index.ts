@@ -1,4 +1,6 @@
 // Public exports of the RTMP layer (@wirekit/core/rtmp): server, client, and the protocol pieces.
+
+export { splitAggregate } from './aggregate.ts'
 export {
   AmfEcmaArray,
   type AmfEncodable,

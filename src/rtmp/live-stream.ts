@@ -4,12 +4,12 @@
 // and late joiners wait for the next keyframe instead.
 
 import { audioCodec, isMetadata, videoCodec } from './media.ts'
-import type { MediaItem } from './media-item.ts'
+import type { MediaBatch, MediaItem } from './media-item.ts'
 
 /** What the stream hands media to: an RTMP or HTTP-FLV player. */
 export interface Subscriber {
-  /** A new frame (or metadata, or sequence header) from the publisher. */
-  deliver(item: MediaItem): void
+  /** New frames (or metadata, or sequence headers) from the publisher: what one read of it brought. */
+  deliver(batch: MediaBatch): void
   /** A publisher started: send what a decoder needs first (`join` items). */
   published(stream: LiveStream): void
   /** The publisher went away. */
@@ -24,14 +24,15 @@ export interface Publisher {
   end(reason?: Error): void
 }
 
-export type LiveStreamOptions = { gopCache: boolean; maxGopBytes: number }
+export type LiveStreamOptions = { gopCache: boolean; maxGopBytes: number; playersPerTurn: number }
 
 export class LiveStream {
   readonly app: string
   readonly name: string
   readonly key: string
   publisher: Publisher | undefined
-  readonly players = new Set<Subscriber>()
+  /** Each player, with the count of items received when it joined (what its join items cover). */
+  readonly players = new Map<Subscriber, number>()
   metadata: MediaItem | undefined
   videoConfig: MediaItem | undefined
   audioConfig: MediaItem | undefined
@@ -41,6 +42,14 @@ export class LiveStream {
   readonly #options: LiveStreamOptions
   #gop: MediaItem[] = []
   #gopBytes = 0
+  /** Received since the last flush(), not yet handed to the players. */
+  #batch: MediaItem[] = []
+  /** Items received since the stream was made (never reset: players' join marks refer to it). */
+  #received = 0
+  /** Flushed batches not yet handed to every player, and where the first one is in the players. */
+  #queue: (MediaBatch & { seq: number })[] = []
+  #cursor: MapIterator<[Subscriber, number]> | undefined
+  #scheduled = false
   // Counters for stats(): totals, and the rates measured by the server's once-a-second tick.
   bytesIn = 0
   videoFrames = 0
@@ -69,19 +78,25 @@ export class LiveStream {
     this.#reset()
     this.publishedAt = now
     this.#lastTick = now
-    for (const player of this.players) player.published(this)
+    for (const player of this.players.keys()) {
+      this.players.set(player, this.#received) // it joins the new publisher afresh
+      player.published(this)
+    }
   }
 
   /** Lets a publisher go without telling the players: another takes over at once. */
   detach(publisher: Publisher): void {
-    if (this.publisher === publisher) this.publisher = undefined
+    if (this.publisher !== publisher) return
+    this.#drain()
+    this.publisher = undefined
   }
 
   stop(publisher: Publisher): void {
     if (this.publisher !== publisher) return
+    this.#drain()
     this.publisher = undefined
     this.#reset()
-    for (const player of this.players) player.unpublished(this)
+    for (const player of this.players.keys()) player.unpublished(this)
   }
 
   #reset(): void {
@@ -93,7 +108,7 @@ export class LiveStream {
     this.#lastBytes = this.#lastFrames = 0
   }
 
-  /** A message from the publisher: remembered as needed, then handed to every player. */
+  /** A message from the publisher: remembered as needed; players get it at the next flush(). */
   receive(item: MediaItem): void {
     this.bytesIn += item.data.length
     if (item.type === 18) {
@@ -114,7 +129,61 @@ export class LiveStream {
         if (this.#gop.length > 0) this.#cache(item)
       }
     }
-    for (const player of this.players) player.deliver(item)
+    this.#batch.push(item)
+    this.#received++
+  }
+
+  /** A player joins: it is sent the join items now, and every batch received from here on. */
+  addPlayer(player: Subscriber): void {
+    this.players.set(player, this.#received)
+  }
+
+  /**
+   * Hands what was received since the last call to every player. The publisher's session calls it
+   * after each read (and before it awaits anything). At most `playersPerTurn` players are served
+   * per event-loop turn; the others follow after pending I/O has run, so with many players a
+   * publisher's data cannot starve handshakes and other streams. Batches keep their order, and a
+   * player joining meanwhile skips what its join items (the GOP cache) already hold.
+   */
+  flush(): void {
+    if (this.#batch.length === 0) return
+    // A batch no player has had yet takes the new items too: however far the slices lag behind the
+    // publisher, a turn cycle costs one write per player and the queue holds at most two batches
+    // (without this, every read would queue its own batch and the lag would only grow).
+    const waiting = this.#queue.length > 1 ? this.#queue.at(-1) : undefined
+    if (waiting !== undefined) waiting.items.push(...this.#batch)
+    else this.#queue.push({ items: this.#batch, joined: undefined, seq: this.#received - this.#batch.length })
+    this.#batch = []
+    if (!this.#scheduled) this.#deliver(this.#options.playersPerTurn)
+  }
+
+  /** Hands every batch to every player now (before the publisher changes or leaves). */
+  #drain(): void {
+    this.flush()
+    this.#deliver(Number.POSITIVE_INFINITY)
+  }
+
+  #deliver(budget: number): void {
+    for (let batch = this.#queue[0]; batch !== undefined; batch = this.#queue[0]) {
+      this.#cursor ??= this.players.entries()
+      for (let next = this.#cursor.next(); !next.done; next = this.#cursor.next()) {
+        const [player, joinedAt] = next.value
+        if (joinedAt <= batch.seq) player.deliver(batch)
+        else if (joinedAt < batch.seq + batch.items.length)
+          // Joined in the middle of a merged batch: only what its join items do not hold.
+          player.deliver({ items: batch.items.slice(joinedAt - batch.seq), joined: undefined })
+        if (--budget <= 0) {
+          this.#scheduled = true
+          setImmediate(() => {
+            this.#scheduled = false
+            this.#deliver(this.#options.playersPerTurn)
+          })
+          return
+        }
+      }
+      this.#cursor = undefined
+      this.#queue.shift()
+    }
   }
 
   #cache(item: MediaItem): void {

@@ -4,6 +4,7 @@ import { encodeChunks } from './chunk-writer.ts'
 import { encodeFlvTag, type FlvTag } from './flv.ts'
 import { isKeyframe, isSequenceHeader } from './media.ts'
 import { ChunkStreamId, MessageType } from './message.ts'
+import { WsOpcode, wsFrame } from './websocket.ts'
 
 export type MediaItem = FlvTag & {
   /** A video frame a decoder can start from. */
@@ -14,6 +15,8 @@ export type MediaItem = FlvTag & {
   rtmp: Buffer | undefined
   rtmpKey: number
   flv: Buffer | undefined
+  /** The FLV tag in a WebSocket binary frame (WebSocket-FLV). */
+  ws: Buffer | undefined
 }
 
 export function mediaItem(type: 8 | 9 | 18, timestamp: number, data: Buffer): MediaItem {
@@ -27,6 +30,7 @@ export function mediaItem(type: 8 | 9 | 18, timestamp: number, data: Buffer): Me
     rtmp: undefined,
     rtmpKey: -1,
     flv: undefined,
+    ws: undefined,
   }
 }
 
@@ -51,4 +55,36 @@ export function rtmpBytes(item: MediaItem, streamId: number, chunkSize: number):
 export function flvBytes(item: MediaItem): Buffer {
   item.flv ??= encodeFlvTag(item.type, item.timestamp, item.data)
   return item.flv
+}
+
+export function wsBytes(item: MediaItem): Buffer {
+  item.ws ??= wsFrame(WsOpcode.BINARY, flvBytes(item))
+  return item.ws
+}
+
+/**
+ * The media of one publisher read, handed to every player at once so a player gets one write for
+ * all of it (one syscall instead of one per message). Players that take the whole batch in the same
+ * encoding share one joined buffer.
+ */
+export type MediaBatch = { items: MediaItem[]; joined: Map<number, Buffer> | undefined }
+
+/** Keys of the joined encodings besides RTMP's (stream id × 2^24 + chunk size, never negative). */
+export const FLV_KEY = -1
+export const WS_KEY = -2
+
+/** `admitted` (the batch's items a player takes, in order) as one buffer; shared when it is all of them. */
+export function gather(
+  batch: MediaBatch,
+  admitted: MediaItem[],
+  key: number,
+  encode: (item: MediaItem) => Buffer,
+): Buffer {
+  if (admitted.length === 1) return encode(admitted[0]!)
+  const whole = admitted.length === batch.items.length
+  const known = whole ? batch.joined?.get(key) : undefined
+  if (known !== undefined) return known
+  const joined = Buffer.concat(admitted.map(encode))
+  if (whole) (batch.joined ??= new Map()).set(key, joined)
+  return joined
 }

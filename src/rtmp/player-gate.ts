@@ -2,7 +2,8 @@
 // pass its cap stops receiving media and resumes at the next keyframe once it is back under the cap:
 // it sees a jump, never a broken picture, and the server never holds more than the cap for it.
 // Metadata and sequence headers always go through (a decoder needs them and they are small).
-import type { MediaItem } from './media-item.ts'
+import type { LiveStream } from './live-stream.ts'
+import type { MediaBatch, MediaItem } from './media-item.ts'
 
 export class PlayerGate {
   /** Waiting for a keyframe: at the start (no GOP sent yet) and after skipping. */
@@ -32,4 +33,23 @@ export class PlayerGate {
     }
     return true
   }
+}
+
+/** The items of `batch` a player with `pending` unsent bytes takes (what it takes counts as pending). */
+export function admit(
+  gate: PlayerGate,
+  batch: MediaBatch,
+  pending: number,
+  options: { playerBufferBytes: number },
+  live: LiveStream,
+  encode: (item: MediaItem) => Buffer,
+): MediaItem[] {
+  const admitted: MediaItem[] = []
+  for (const item of batch.items) {
+    if (gate.admit(item, pending, options.playerBufferBytes, live.hasVideo)) {
+      admitted.push(item)
+      pending += encode(item).length
+    }
+  }
+  return admitted
 }

@@ -54,6 +54,7 @@ export class ServerContext {
       stream = new LiveStream(app, name, {
         gopCache: this.options.gopCache,
         maxGopBytes: this.options.maxGopBytes,
+        playersPerTurn: this.options.playersPerTurn,
       })
       this.streams.set(key, stream)
     }

@@ -6,13 +6,14 @@
 
 import { ErrorCodes, ProtocolError, RtmpError, WirekitError } from '../errors.ts'
 import type { AsyncSocket } from '../socket/index.ts'
+import { splitAggregate } from './aggregate.ts'
 import type { AmfObject } from './amf0.ts'
 import { ChunkStream } from './chunk-stream.ts'
 import { type Command, command, dataMessage, decodeCommand, onStatus } from './command.ts'
 import { answerHandshake, HANDSHAKE_SIZE } from './handshake.ts'
 import type { LiveStream, Publisher, Subscriber } from './live-stream.ts'
 import { stripSetDataFrame } from './media.ts'
-import { type MediaItem, mediaItem, rtmpBytes } from './media-item.ts'
+import { gather, type MediaBatch, type MediaItem, mediaItem, rtmpBytes } from './media-item.ts'
 import {
   isKnownType,
   MessageType,
@@ -21,7 +22,7 @@ import {
   UserControl,
   userControl,
 } from './message.ts'
-import { PlayerGate } from './player-gate.ts'
+import { admit, PlayerGate } from './player-gate.ts'
 import type { ServerContext, SweptSession } from './server-context.ts'
 import type { RtmpAction } from './server-types.ts'
 import { splitQuery } from './url.ts'
@@ -90,9 +91,13 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
         this.#pingedAt = 0
         for (const message of this.#core.receive(bytes)) {
           const pending = this.#handle(message)
-          if (pending !== undefined) await pending
+          if (pending !== undefined) {
+            this.#live?.flush()
+            await pending
+          }
           if (this.#closed) return
         }
+        if (this.action === 'publish') this.#live?.flush()
         this.#flush()
       }
     } catch (error) {
@@ -129,17 +134,22 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
       case MessageType.AUDIO:
       case MessageType.VIDEO:
       case MessageType.DATA_AMF0:
-        if (this.action === 'publish' && message.streamId === this.#mediaStreamId && this.#live) {
-          const data =
-            message.type === MessageType.DATA_AMF0 ? stripSetDataFrame(message.payload) : message.payload
-          if (data.length > 0) this.#live.receive(mediaItem(message.type, message.timestamp, data))
-        }
+        this.#media(message)
+        return undefined
+      case MessageType.AGGREGATE:
+        for (const sub of splitAggregate(message)) this.#media(sub)
         return undefined
       default:
         if (!isKnownType(message.type))
           throw new ProtocolError(ErrorCodes.RTMP_CHUNK, `unknown message type ${message.type}`)
-        return undefined // user control from the peer (buffer length, pongs), shared objects, aggregates
+        return undefined // user control from the peer (buffer length, pongs), shared objects
     }
+  }
+
+  #media(message: RtmpMessage): void {
+    if (this.action !== 'publish' || message.streamId !== this.#mediaStreamId || !this.#live) return
+    const data = message.type === MessageType.DATA_AMF0 ? stripSetDataFrame(message.payload) : message.payload
+    if (data.length > 0) this.#live.receive(mediaItem(message.type as 8 | 9 | 18, message.timestamp, data))
   }
 
   #command(cmd: Command, streamId: number): Promise<void> | undefined {
@@ -251,7 +261,7 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
     this.#send(onStatus(streamId, 'status', 'NetStream.Play.Start', `Started playing ${live.key}.`))
     this.#send(dataMessage(streamId, 0, '|RtmpSampleAccess', true, true))
     this.#flush()
-    live.players.add(this)
+    live.addPlayer(this)
     if (live.publisher !== undefined) this.#join(live)
     this.#ctx.emit('play', this)
   }
@@ -278,17 +288,19 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
     }
   }
 
-  deliver(item: MediaItem): void {
-    const live = this.#live!
-    if (
-      this.#gate.admit(
-        item,
-        this.#socket.pendingWriteBytes,
-        this.#ctx.options.playerBufferBytes,
-        live.hasVideo,
-      )
+  deliver(batch: MediaBatch): void {
+    const streamId = this.#mediaStreamId
+    const chunkSize = this.#core.chunkSize
+    const encode = (item: MediaItem) => rtmpBytes(item, streamId, chunkSize)
+    const admitted = admit(
+      this.#gate,
+      batch,
+      this.#socket.pendingWriteBytes,
+      this.#ctx.options,
+      this.#live!,
+      encode,
     )
-      this.#write(rtmpBytes(item, this.#mediaStreamId, this.#core.chunkSize))
+    if (admitted.length > 0) this.#write(gather(batch, admitted, streamId * 0x1000000 + chunkSize, encode))
   }
 
   published(live: LiveStream): void {

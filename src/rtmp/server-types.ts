@@ -17,7 +17,7 @@ export type AuthorizeRequest = {
 /** A connection to the server (RTMP or HTTP-FLV), as events and stats() report it. */
 export interface RtmpSession {
   readonly id: string
-  readonly protocol: 'rtmp' | 'rtmps' | 'http-flv'
+  readonly protocol: 'rtmp' | 'rtmps' | 'http-flv' | 'ws-flv'
   readonly app: string
   readonly stream: string
   readonly query: Record<string, string>
@@ -60,6 +60,8 @@ export type RtmpServerOptions = {
   handshakeTimeout?: number
   /** Our Window Acknowledgement Size and the peer bandwidth we set. @default 2_500_000 */
   windowAckSize?: number
+  /** Players handed a publisher's data per event-loop turn; the others follow once pending I/O (handshakes, other streams) has run. @default 100 */
+  playersPerTurn?: number
 }
 
 export type ResolvedOptions = Required<Omit<RtmpServerOptions, 'authorize'>> &

@@ -1,0 +1,162 @@
+// Fan-out in slices: with `playersPerTurn` smaller than the audience, a publisher's data reaches the
+// players over several event-loop turns; every player still gets every tag once, in order, and a
+// player joining while slices are pending gets no tag twice (its GOP-cache start covers them).
+import assert from 'node:assert/strict'
+import { after, test } from 'node:test'
+import { type FlvTag, RtmpClient, type RtmpPlayer, RtmpServer } from '../../src/rtmp/index.ts'
+import { LiveStream, type Subscriber } from '../../src/rtmp/live-stream.ts'
+import { mediaItem } from '../../src/rtmp/media-item.ts'
+import { until } from '../interop/rtmp-tools.ts'
+import { aacConfig, avcConfig, gops, hex } from './fixtures.ts'
+
+const server = new RtmpServer({ playersPerTurn: 2 })
+after(() => server.close())
+const listening = server.listen({ port: 0 })
+const url = async (key: string) => `rtmp://127.0.0.1:${(await listening).port}/live/${key}`
+
+function collect(player: RtmpPlayer): FlvTag[] {
+  const got: FlvTag[] = []
+  void (async () => {
+    for await (const tag of player.tags()) got.push(tag)
+  })()
+  return got
+}
+
+test('seven players with two served per turn all get every tag once, in order, with a joiner in the middle', async () => {
+  const publisher = await RtmpClient.publish(await url('slices'))
+  const head = [avcConfig(), aacConfig()]
+  for (const tag of head) await publisher.writeTag(tag)
+  const players = await Promise.all(
+    Array.from({ length: 6 }, async () => RtmpClient.play(await url('slices'))),
+  )
+  const received = players.map(collect)
+  await until(() => server.stats().streams[0]?.players === 6, 5000, 'six players')
+  const media = gops(4, 5)
+  const half = media.length / 2
+  // Written without waiting for the server, so reads carry several tags and slices overlap.
+  const first = media.slice(0, half).map((tag) => publisher.writeTag(tag))
+  const joiner = await RtmpClient.play(await url('slices'))
+  const late = collect(joiner)
+  await Promise.all([...first, ...media.slice(half).map((tag) => publisher.writeTag(tag))])
+  const all = [...head, ...media]
+  await until(() => received.every((got) => got.length >= all.length), 10_000, 'every tag at every player')
+  for (const got of received) assert.deepEqual(hex(got), hex(all))
+  // The joiner starts with the sequence headers, then a keyframe, then everything after it, once.
+  await until(
+    () => late.at(-1)?.timestamp === media.at(-1)!.timestamp && late.at(-1)?.type === 8,
+    10_000,
+    'the joiner to catch up',
+  )
+  assert.deepEqual(hex(late.slice(0, 2)), hex(head))
+  const start = media.findIndex((t) => hex([t])[0] === hex([late[2]!])[0])
+  assert.ok(start >= 0 && late[2]!.data[0] === 0x17, 'the joiner starts at a keyframe')
+  assert.deepEqual(hex(late.slice(2)), hex(media.slice(start)))
+  for (const p of [...players, joiner]) p.close()
+  await publisher.close()
+})
+
+// ---- the stream core itself, driven turn by turn (LiveStream is not public: no sockets here) ----
+
+type Seen = { name: string; got: string[] }
+
+function recorder(name: string, log: Seen[]): Subscriber & Seen {
+  const seen: Subscriber & Seen = {
+    name,
+    got: [],
+    deliver: (batch) => seen.got.push(...batch.items.map((i) => `${i.type}@${i.timestamp}`)),
+    published: () => {},
+    unpublished: () => seen.got.push('end'),
+  }
+  log.push(seen)
+  return seen
+}
+const publisherStub = { id: 'p', idleFor: () => 0, end: () => {} }
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
+const frames = (from: number, count: number) =>
+  gops(1, count, from)
+    .filter((t) => t.type === 9)
+    .map((t) => mediaItem(9, t.timestamp, t.data))
+
+test('a batch reaches two players per turn; a later batch waits its turn; order holds for everyone', async () => {
+  const live = new LiveStream('live', 'core', { gopCache: true, maxGopBytes: 1 << 20, playersPerTurn: 2 })
+  live.start(publisherStub, Date.now())
+  const log: Seen[] = []
+  for (let i = 0; i < 5; i++) live.addPlayer(recorder(`p${i}`, log))
+  for (const item of frames(0, 2)) live.receive(item)
+  live.flush()
+  assert.deepEqual(
+    log.map((s) => s.got.length),
+    [2, 2, 0, 0, 0],
+  )
+  for (const item of frames(80, 1)) live.receive(item)
+  live.flush() // queued behind the first batch
+  assert.deepEqual(
+    log.map((s) => s.got.length),
+    [2, 2, 0, 0, 0],
+  )
+  for (let i = 0; i < 6; i++) await turn()
+  for (const s of log) assert.deepEqual(s.got, ['9@0', '9@40', '9@80'])
+})
+
+test('a player joining while batches are pending gets none of the frames its join items already hold', async () => {
+  const live = new LiveStream('live', 'join', { gopCache: true, maxGopBytes: 1 << 20, playersPerTurn: 1 })
+  live.start(publisherStub, Date.now())
+  const log: Seen[] = []
+  for (let i = 0; i < 3; i++) live.addPlayer(recorder(`p${i}`, log))
+  for (const item of frames(0, 3)) live.receive(item)
+  live.flush() // p0 served now, p1 and p2 later
+  const joiner = recorder('joiner', [])
+  live.addPlayer(joiner)
+  joiner.got.push(...live.joinItems().map((i) => `${i.type}@${i.timestamp}`)) // what a session writes on join
+  for (const item of frames(120, 1)) live.receive(item)
+  live.flush()
+  for (let i = 0; i < 10; i++) await turn()
+  const all = ['9@0', '9@40', '9@80', '9@120']
+  for (const s of log) assert.deepEqual(s.got, all)
+  assert.deepEqual(joiner.got, all)
+})
+
+test('the publisher leaving hands every pending batch to every player before the end', () => {
+  const live = new LiveStream('live', 'stop', { gopCache: true, maxGopBytes: 1 << 20, playersPerTurn: 1 })
+  live.start(publisherStub, Date.now())
+  const log: Seen[] = []
+  for (let i = 0; i < 3; i++) live.addPlayer(recorder(`p${i}`, log))
+  for (const item of frames(0, 2)) live.receive(item)
+  live.flush()
+  live.stop(publisherStub)
+  for (const s of log) assert.deepEqual(s.got, ['9@0', '9@40', 'end'])
+})
+
+test('reads arriving while slices lag merge into one waiting batch; a player joining inside it gets only the rest', async () => {
+  const live = new LiveStream('live', 'merge', { gopCache: true, maxGopBytes: 1 << 20, playersPerTurn: 1 })
+  live.start(publisherStub, Date.now())
+  const log: Seen[] = []
+  const writes: number[] = [0, 0, 0]
+  for (let i = 0; i < 3; i++) {
+    const player = recorder(`p${i}`, log)
+    const deliver = player.deliver
+    player.deliver = (batch) => {
+      writes[i]!++
+      deliver(batch)
+    }
+    live.addPlayer(player)
+  }
+  const [a, b, c, d, e] = frames(0, 5)
+  live.receive(a!)
+  live.flush() // in progress: p0 has it
+  live.receive(b!)
+  live.flush() // waits
+  live.receive(c!)
+  const joiner = recorder('joiner', [])
+  live.receive(d!)
+  live.addPlayer(joiner) // its mark falls inside the waiting batch
+  joiner.got.push(...live.joinItems().map((i) => `${i.type}@${i.timestamp}`))
+  live.flush() // c and d merge into the waiting batch
+  live.receive(e!)
+  live.flush() // merges too
+  for (let i = 0; i < 12; i++) await turn()
+  const all = ['9@0', '9@40', '9@80', '9@120', '9@160']
+  for (const s of log) assert.deepEqual(s.got, all)
+  assert.deepEqual(writes, [2, 2, 2]) // one write for the first read, one for the four after it
+  assert.deepEqual(joiner.got, all)
+})
