@@ -42,6 +42,7 @@ export function program(): Command {
     .option('--tls-cert <file>', 'TLS certificate (PEM); with --tls-key serves tls://')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--redis <url>', 'share rooms and sessions with other nodes through Redis')
+    .option('--data <dir>', 'keep chat history in DIR/history.sqlite (survives restarts; else memory)')
     .option(
       '--http <[host:]port>',
       'also serve HTTP (admin routes such as /metrics only with --admin-token)',

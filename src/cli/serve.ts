@@ -1,10 +1,13 @@
 // `wirekit serve`: the chat server (src/cli/chat-server.ts) on a MessageServer, listening on TCP (and
 // optionally TLS, a Unix socket), with rooms and sessions shared through Redis when --redis is given, and
 // an HTTP side (--http: /metrics now; the browser chat and dashboard mount there once WebSockets land).
+// Chat lines go through durable rooms: SQLite under --data DIR (survives a restart), Redis Streams with
+// --redis (shared by every node), else memory (history on join; a restart starts a new log).
 
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
-import type { ListenOptions } from '../messaging/index.ts'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { HistoryOptions, ListenOptions } from '../messaging/index.ts'
 import { MessageServer, RedisAdapter } from '../messaging/index.ts'
 import { parseHostPort } from '../proxy/index.ts'
 import { type HttpListener, listenHttp, metricsFor, serveRoutes } from '../web/index.ts'
@@ -19,6 +22,8 @@ export type ServeOptions = {
   tlsCert?: string
   tlsKey?: string
   redis?: string
+  /** Directory for the chat history (DIR/history.sqlite), created if missing. Ignored with `redis`. */
+  data?: string
   /** Heartbeat: ping after this much silence, ms. @default 5000 */
   heartbeatInterval?: number
   /** Heartbeat: declare the link dead this long after the ping, ms. @default 5000 */
@@ -40,6 +45,8 @@ export type ServeOptions = {
 export function chatServer(
   options: Pick<ServeOptions, 'heartbeatInterval' | 'heartbeatTimeout' | 'retention'> & {
     adapter?: RedisAdapter
+    /** Where chat lines are logged. @default memory */
+    history?: HistoryOptions
     log?: (line: string) => void
   } = {},
 ): MessageServer {
@@ -50,16 +57,41 @@ export function chatServer(
     // Short enough that a dead link shows within 10 s on both sides, long enough for a loaded laptop.
     heartbeat: { interval: options.heartbeatInterval ?? 5000, timeout: options.heartbeatTimeout ?? 5000 },
     authenticate: (credentials) => chat!.authenticate(credentials),
+    history: { ...CHAT_HISTORY, ...(options.history ?? { store: 'memory' }) },
   })
   chat = new ChatService(server, { log: options.log })
   return server
 }
 
+/**
+ * What a chat room's log keeps: only the chat's `chat:` rooms are durable (presence and per-client rooms
+ * are not); 1000 lines or 1 MiB per room, whichever is less, for a day.
+ */
+const CHAT_HISTORY: HistoryOptions = {
+  maxMessages: 1000,
+  maxBytes: 1024 * 1024,
+  rooms: { 'chat:*': {}, '*': false },
+}
+
+/** The history option for `serve`'s flags: Redis Streams, SQLite under --data, or memory. */
+export function chatHistory(options: Pick<ServeOptions, 'redis' | 'data'>): HistoryOptions {
+  if (options.redis) return { store: 'redis', redis: options.redis }
+  if (options.data !== undefined) {
+    mkdirSync(options.data, { recursive: true })
+    return { store: 'sqlite', path: join(options.data, 'history.sqlite') }
+  }
+  return { store: 'memory' }
+}
+
 export async function serve(options: ServeOptions): Promise<MessageServer> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`))
   const retention = options.retention ?? 60_000
+  const history = chatHistory(options)
   const adapter = options.redis ? await redisAdapter(options.redis, retention) : undefined
-  const server = chatServer({ ...options, retention, adapter, log })
+  const server = chatServer({ ...options, retention, adapter, history, log })
+  log(
+    `chat history: ${history.store === 'sqlite' ? history.path : history.store === 'redis' ? 'Redis Streams' : 'memory (lost on restart; --data DIR keeps it)'}`,
+  )
   const tls =
     options.tlsCert && options.tlsKey
       ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) }

@@ -45,7 +45,7 @@ export {
   RedisSessionStore,
 } from './redis/index.ts'
 export { BroadcastOperator } from './rooms/broadcast-operator.ts'
-export type { AuthorizeSubscribe } from './rooms/room-subscriptions.ts'
+export type { AuthorizeSubscribe, RoomHistoryEntry } from './rooms/room-subscriptions.ts'
 export {
   type AuthenticateInfo,
   type CloseOptions,

@@ -44,7 +44,11 @@ import { Peer, type PeerCore, type RateLimit } from './peer.ts'
 import { newResumeToken, newSessionId, secretsMatch, tokenDigest } from './resume-token.ts'
 import { SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
 import { type BroadcastContext, BroadcastOperator } from './rooms/broadcast-operator.ts'
-import { type AuthorizeSubscribe, RoomSubscriptions } from './rooms/room-subscriptions.ts'
+import {
+  type AuthorizeSubscribe,
+  type RoomHistoryEntry,
+  RoomSubscriptions,
+} from './rooms/room-subscriptions.ts'
 import { MAX_EARLY_FRAME_BYTES, type RequestHandler } from './session.ts'
 import {
   attachWebSocket,
@@ -383,6 +387,17 @@ export class MessageServer {
   publish(room: string, name: string, data?: unknown): Promise<HistoryPosition> {
     if (this.#history === undefined) throw new InvalidArgumentError('publish() needs the history option')
     return this.#history.publish(room, name, data)
+  }
+
+  /**
+   * The last `last` publications of a durable room (default 50, at most 1000), oldest first, decoded,
+   * each with its place in the log. For showing a room's recent past (a page that just joined); a
+   * subscriber that wants everything uses `client.subscribe(room, { since })`. Needs the `history` option.
+   * @example const lines = await server.history('lobby', { last: 50 })
+   */
+  history(room: string, options?: { last?: number }): Promise<RoomHistoryEntry[]> {
+    if (this.#history === undefined) throw new InvalidArgumentError('history() needs the history option')
+    return this.#history.recent(room, options?.last ?? 50)
   }
 
   /**

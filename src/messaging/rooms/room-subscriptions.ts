@@ -15,13 +15,19 @@ import {
   type RoomFeed,
 } from '../cluster/history/index.ts'
 import { checkName, Format } from '../envelope.ts'
-import { encodeBody, formatOf, type PayloadCodecName } from '../payload-codec.ts'
+import { decodePayload, encodeBody, formatOf, type PayloadCodecName } from '../payload-codec.ts'
 import type { Peer } from '../peer.ts'
 import { checkEventName } from '../peer.ts'
 import { encodeGap, encodePublication, ROOM_EVENT, storedPayload } from '../room-message.ts'
 
 /** Decides whether `peer` may read `room`; true by default (every room is readable). */
 export type AuthorizeSubscribe = (peer: Peer, room: string) => boolean | Promise<boolean>
+
+/** One publication read back from a room's log by `server.history()`. */
+export type RoomHistoryEntry = { offset: number; epoch: string; name: string; data: unknown; time: number }
+
+/** The most `server.history()` returns in one call. */
+const MAX_RECENT = 1000
 
 /** Subscriptions one peer may hold at once. */
 const MAX_FEEDS_PER_PEER = 1024
@@ -40,6 +46,12 @@ function parseRequest(data: unknown): SubscribeRequest {
   return since === undefined || since === null
     ? { room }
     : { room, since: { offset: since.offset, epoch: since.epoch } }
+}
+
+/** A log entry's data (format byte, then body) back into application data. */
+function decodeStored(stored: Uint8Array): unknown {
+  const bytes = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength)
+  return decodePayload(bytes, 1, bytes[0] as Format)
 }
 
 const roomMessage = (body: Uint8Array): BroadcastMessage => ({
@@ -89,6 +101,26 @@ export class RoomSubscriptions {
     const bytes =
       body === undefined ? new Uint8Array() : typeof body === 'string' ? encoder.encode(body) : body
     return this.durable.publish(room, name, storedPayload(format, bytes))
+  }
+
+  /** The last `last` entries of a durable room, oldest first, decoded (what `server.history()` returns). */
+  async recent(room: string, last: number): Promise<RoomHistoryEntry[]> {
+    if (!Number.isSafeInteger(last) || last < 1 || last > MAX_RECENT)
+      throw new InvalidArgumentError(`history: last must be an integer from 1 to ${MAX_RECENT}`)
+    if (!this.durable.isDurable(room)) return []
+    const store = this.durable.store
+    const head = await store.head(room)
+    if (head.offset === 0) return []
+    const after = { offset: Math.max(0, head.offset - last), epoch: head.epoch }
+    // What the limits trimmed since is simply not there: a page of recent lines, not a recovery.
+    const page = await store.read(room, { after, limit: last })
+    return page.entries.map((entry) => ({
+      offset: entry.offset,
+      epoch: page.head.epoch,
+      name: entry.name,
+      data: decodeStored(entry.data),
+      time: entry.time,
+    }))
   }
 
   /** The 'wirekit:subscribe' request: checks, authorizes, replaces any feed of the same room. */
