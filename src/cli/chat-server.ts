@@ -3,7 +3,7 @@
 // is announced as gone and leaves `who` as soon as the server notices (the peer's 'detached' event),
 // not when its session's retention runs out; if it resumes, it is announced back.
 //
-// Client → server: credentials { name, token }; emit 'say' { room, text, me? }; requests 'join' room
+// Client → server: credentials { name, token }; emit 'say' { room, text, me?, ref? }; requests 'join' room
 // (or { room, subscribed: true }), 'leave' room, 'who' room, 'rooms', 'nick' name, 'history' room.
 // Server → client: 'message' ChatLine, 'system' Notice.
 //
@@ -23,9 +23,22 @@ import { inert } from './inert.ts'
  * A chat line as it travels to clients. `me`: an action (`/me waves`). `offset`: its place in the room's
  * log (1, 2, 3…), on every line the server sends; a client that has seen an offset has seen that line.
  */
-export type ChatLine = { room: string; from: string; text: string; at: number; me?: boolean; offset?: number }
+export type ChatLine = {
+  room: string
+  from: string
+  text: string
+  at: number
+  me?: boolean
+  offset?: number
+  /**
+   * The sender's own mark for the line (the browser page sets one per typed line), sent back as given:
+   * the sender knows its line arrived when it comes back, or is in the history after a server restart.
+   */
+  ref?: string
+}
 /** A server notice: to a room (joins, leaves) or, without `room`, to one client (a refusal). */
-export type ChatNotice = { room?: string; text: string; at: number }
+/** `ref`: on a refusal of a line, that line's `ref` (see ChatLine). */
+export type ChatNotice = { room?: string; text: string; at: number; ref?: string }
 /** A room and how many connected people are in it. */
 export type RoomInfo = { room: string; members: number }
 
@@ -38,6 +51,10 @@ type Member = { identity: Identity; rooms: Set<string>; away: boolean }
 const ROOM_PREFIX = 'room:'
 /** Members that take lines as 'message' events (everyone but those reading the log by subscription). */
 const LIVE_PREFIX = 'live:'
+/** A line's `ref`: short, and only characters that cannot mean anything anywhere. */
+const REF = /^[A-Za-z0-9_-]{1,40}$/
+/** Recent (owner, ref) pairs remembered to drop a line sent twice (a page re-sending after a lost session). */
+const RECENT_REFS = 10_000
 /** Lines returned by the `history` request. */
 const HISTORY_LINES = 50
 
@@ -52,6 +69,8 @@ export class ChatService {
   readonly #log: (line: string) => void
   /** nameKey → the peer holding that name. */
   readonly #names = new Map<string, Peer>()
+  /** `token ref` of recent lines, oldest first (a Map keeps insertion order): bounded by RECENT_REFS. */
+  readonly #recentRefs = new Map<string, true>()
 
   constructor(server: MessageServer, options: ChatServerOptions = {}) {
     this.#server = server
@@ -210,14 +229,16 @@ export class ChatService {
   }
 
   #say(peer: Peer, input: unknown): void {
-    const line = input as { room?: unknown; text?: unknown; me?: unknown } | undefined
+    const line = input as { room?: unknown; text?: unknown; me?: unknown; ref?: unknown } | undefined
     const room = checkRoom(line?.room)
     const text = checkLine(line?.text)
+    const ref = typeof line?.ref === 'string' && REF.test(line.ref) ? line.ref : undefined
     if (!room.ok || !text.ok) {
-      this.#tell(peer, `line refused: ${room.ok ? (text as { reason: string }).reason : room.reason}`)
+      this.#tell(peer, `line refused: ${room.ok ? (text as { reason: string }).reason : room.reason}`, ref)
       return
     }
     const state = member(peer)
+    if (ref !== undefined && this.#seenBefore(state.identity.token, ref)) return
     // Saying into a room makes one present in it: after a server restart a client's queued lines can
     // arrive before its new `join`. Its lines come with the `join` (or from the log it subscribes to).
     if (!state.rooms.has(room.value)) {
@@ -226,14 +247,28 @@ export class ChatService {
     }
     const out: ChatLine = { room: room.value, from: state.identity.name, text: text.value, at: Date.now() }
     if (line?.me === true) out.me = true
+    if (ref !== undefined) out.ref = ref
     // Logged first: a member who is away reads it from the log when it comes back.
     this.#server
       .publish(logRoom(room.value), 'message', out)
       .then(({ offset }) => this.#server.to(LIVE_PREFIX + room.value).emit('message', { ...out, offset }))
       .catch((error: Error) => {
         this.#log(`! history: ${inert(error.message)}`)
-        this.#tell(peer, `line NOT delivered (the server could not store it): ${text.value}`)
+        this.#tell(peer, `line NOT delivered (the server could not store it): ${text.value}`, ref)
       })
+  }
+
+  /**
+   * Whether this owner already sent a line with this ref. A page that lost its session sends again what the
+   * room's history does not show yet; a line the server took but had not logged yet would come twice.
+   */
+  #seenBefore(token: string, ref: string): boolean {
+    if (token === '') return false
+    const key = `${token} ${ref}`
+    if (this.#recentRefs.has(key)) return true
+    this.#recentRefs.set(key, true)
+    if (this.#recentRefs.size > RECENT_REFS) this.#recentRefs.delete(this.#recentRefs.keys().next().value!)
+    return false
   }
 
   #announce(rooms: Iterable<string>, text: string): void {
@@ -243,8 +278,9 @@ export class ChatService {
     }
   }
 
-  #tell(peer: Peer, text: string): void {
+  #tell(peer: Peer, text: string, ref?: string): void {
     const notice: ChatNotice = { text, at: Date.now() }
+    if (ref !== undefined) notice.ref = ref
     peer.emit('system', notice).catch(() => {})
   }
 }

@@ -1,6 +1,7 @@
 // `wirekit serve`: the chat server (src/cli/chat-server.ts) on a MessageServer, listening on TCP (and
 // optionally TLS, a Unix socket), with rooms and sessions shared through Redis when --redis is given, and
-// an HTTP side (--http: /metrics now; the browser chat and dashboard mount there once WebSockets land).
+// an HTTP side: the browser chat at / and WebSocket clients at /ws (--http, 127.0.0.1:8080 from the CLI),
+// and for the operator /metrics and a live /dashboard (--admin-http, or --http with --admin-token).
 // Chat lines go through durable rooms: SQLite under --data DIR (survives a restart), Redis Streams with
 // --redis (shared by every node), else memory (history on join; a restart starts a new log).
 
@@ -10,7 +11,7 @@ import { join } from 'node:path'
 import type { HistoryOptions, ListenOptions } from '../messaging/index.ts'
 import { MessageServer, RedisAdapter } from '../messaging/index.ts'
 import { parseHostPort } from '../proxy/index.ts'
-import { type HttpListener, listenHttp, metricsFor, serveRoutes } from '../web/index.ts'
+import { ADMIN_FEED_PATH, adminFeed, listenHttp, metricsFor, serveRoutes } from '../web/index.ts'
 import { ChatService } from './chat-server.ts'
 
 export type { ChatLine, ChatNotice, RoomInfo } from './chat-server.ts'
@@ -30,7 +31,10 @@ export type ServeOptions = {
   heartbeatTimeout?: number
   /** How long a disconnected client's session (and its unacknowledged lines) is kept, ms. @default 60_000 */
   retention?: number
-  /** Public HTTP listener, `[host:]port` (host defaults to `host`): admin routes only with the token. */
+  /**
+   * Public HTTP listener, `[host:]port` (host defaults to `host`): the browser chat at `/`, WebSocket
+   * clients at `/ws`; admin routes only with the token. `'off'` or absent: none. (The CLI defaults to 8080.)
+   */
   http?: string
   /** Operator HTTP listener for /metrics and the dashboard, `[host:]port`, loopback unless a host is given. */
   adminHttp?: string
@@ -129,32 +133,41 @@ async function listenWeb(
   server: MessageServer,
   options: ServeOptions,
   log: (line: string) => void,
-): Promise<HttpListener[]> {
-  if (options.http === undefined && options.adminHttp === undefined) return []
+): Promise<{ close(): Promise<unknown> }[]> {
+  const http = options.http === 'off' ? undefined : options.http
+  if (http === undefined && options.adminHttp === undefined) return []
   const token = options.adminToken ?? process.env.WIREKIT_ADMIN_TOKEN
   const metrics = metricsFor(server)
   const routes = serveRoutes(metrics)
-  const listeners: HttpListener[] = []
-  if (options.http !== undefined) {
-    const at = parseHostPort(options.http, options.host)
-    const h = await listenHttp({ ...at, routes, role: 'public', token, metrics })
-    listeners.push(h)
+  const feed = adminFeed(metrics, { token })
+  const closers: { close(): Promise<unknown> }[] = [feed]
+  if (http !== undefined) {
+    const at = parseHostPort(http, options.host)
+    // Without a token the dashboard's feed is not on the public listener at all (as the admin routes).
+    const upgrades = token ? ['/ws', ADMIN_FEED_PATH] : ['/ws']
+    const h = await listenHttp({ ...at, routes, role: 'public', token, metrics, upgrades })
+    closers.unshift(h)
     // Browsers (and any WebSocket client) join the same chat at /ws.
     server.attach(h.server, { path: '/ws' })
+    metrics.trackWebSockets(h.server, '/ws')
+    if (token) feed.server.attach(h.server, { path: ADMIN_FEED_PATH })
+    const base = `http://${hostForUrl(h.host)}:${h.port}`
+    log(`wirekit chat in the browser: ${base}/ (open it in two tabs)`)
     log(
-      `wirekit http on http://${hostForUrl(h.host)}:${h.port}/ (${token ? '/metrics with the admin token' : 'no admin routes: give --admin-token or --admin-http'})`,
+      `wirekit http on ${base}/ (${token ? '/dashboard and /metrics with the admin token' : 'no admin routes: give --admin-token or --admin-http'})`,
     )
     log(`wirekit websocket on ws://${hostForUrl(h.host)}:${h.port}/ws`)
   }
   if (options.adminHttp !== undefined) {
     const at = parseHostPort(options.adminHttp, '127.0.0.1')
-    const h = await listenHttp({ ...at, routes, role: 'admin', token, metrics })
-    listeners.push(h)
-    log(
-      `wirekit admin http on http://${hostForUrl(h.host)}:${h.port}/metrics${token ? ' (admin token required)' : ''}`,
-    )
+    const h = await listenHttp({ ...at, routes, role: 'admin', token, metrics, upgrades: [ADMIN_FEED_PATH] })
+    closers.unshift(h)
+    feed.server.attach(h.server, { path: ADMIN_FEED_PATH })
+    const base = `http://${hostForUrl(h.host)}:${h.port}`
+    log(`wirekit admin http on ${base}/metrics${token ? ' (admin token required)' : ''}`)
+    log(`wirekit dashboard on ${base}/dashboard${token ? '#token=<admin token>' : ''}`)
   }
-  return listeners
+  return closers
 }
 
 function hostForUrl(host: string): string {

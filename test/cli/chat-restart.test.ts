@@ -52,7 +52,7 @@ test(`server killed (SIGKILL) and restarted ${RESTARTS} times while alice types:
   const port = await freePort()
   const data = join(dir, 'data')
   const startServer = async () => {
-    const server = spawn(['serve', '--port', String(port), '--data', data])
+    const server = spawn(['serve', '--port', String(port), '--data', data, '--http', 'off'])
     await server.until(/listening on tcp:/, 20_000)
     return server
   }
