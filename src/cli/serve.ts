@@ -61,6 +61,9 @@ export function chatServer(
     // Short enough that a dead link shows within 10 s on both sides, long enough for a loaded laptop.
     heartbeat: { interval: options.heartbeatInterval ?? 5000, timeout: options.heartbeatTimeout ?? 5000 },
     authenticate: (credentials) => chat!.authenticate(credentials),
+    // No person types 100 lines a second; a flooding client is slowed to that (its reads pause), and
+    // everyone else's lines keep flowing.
+    rateLimit: { messages: 100, interval: 1000, action: 'throttle' },
     history: { ...CHAT_HISTORY, ...(options.history ?? { store: 'memory' }) },
   })
   chat = new ChatService(server, { log: options.log })

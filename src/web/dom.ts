@@ -22,6 +22,7 @@ export type El = {
     add(...names: string[]): void
     remove(...names: string[]): void
     toggle(name: string, on?: boolean): boolean
+    contains(name: string): boolean
   }
   readonly children: ArrayLike<El>
   readonly parentElement: El | null
@@ -55,6 +56,7 @@ export const page = globalThis as unknown as {
   location: { protocol: string; host: string; hash: string; reload(): void }
   sessionStorage: Storage
   addEventListener(type: string, listener: (event: DomEvent) => void): void
+  requestAnimationFrame(callback: () => void): number
 }
 
 /** An element with text (never markup) and an optional class. */

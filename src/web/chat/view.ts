@@ -2,7 +2,7 @@
 // from the server goes in as text (textContent), never as markup. Lines carry their place in the room's
 // log (`offset`), so a line seen live and again in the history shows once, in log order.
 
-import { byId, type El, element } from '../dom.ts'
+import { byId, type El, element, page } from '../dom.ts'
 
 /** A chat line as the server sends it (src/cli/chat-server.ts ChatLine). */
 export type Line = {
@@ -17,6 +17,9 @@ export type Line = {
 /** A line typed here and not yet acknowledged by the server; `sent`: handed to the client (in its outbox). */
 export type Typed = { ref: string; room: string; text: string; me?: boolean; sent?: boolean }
 export type Mark = 'pending' | 'delivered' | 'failed'
+
+/** Lines kept per room in the page; older ones are dropped from the view (the server's history keeps them). */
+const MAX_ITEMS = 500
 
 const MARK_TEXT: Record<Mark, string> = {
   pending: '… pending',
@@ -34,6 +37,7 @@ type RoomView = {
 export class ChatView {
   readonly #rooms = new Map<string, RoomView>()
   #current = ''
+  #scrollPending = false
   /** Lines typed here still waiting for their mark to settle: ref → the item and its mark. */
   readonly #typed = new Map<string, { item: El; badge: El }>()
 
@@ -111,6 +115,9 @@ export class ChatView {
     if (typed !== undefined) {
       this.mark(line.ref!, 'delivered')
       this.#typed.delete(line.ref!)
+      // Now it has its place in the log (lines from others may have come before it).
+      typed.remove()
+      this.#insert(view, typed, line.offset)
       return
     }
     this.#insert(view, item, line.offset)
@@ -172,19 +179,41 @@ export class ChatView {
 
   /** In log order: before the first line with a later offset; lines without one (notices, pending) go last. */
   #insert(view: RoomView, item: El, offset: number | undefined): void {
-    const scroller = byId('logs')
-    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40
     let before: El | null = null
+    const items = view.log.children
     if (offset !== undefined) {
-      const items = view.log.children
       for (let i = items.length - 1; i >= 0; i--) {
         const at = Number(items[i]!.dataset.offset ?? Number.NaN)
         if (at > offset) before = items[i]!
         else if (at < offset) break
       }
+      // A line newer than all goes above the lines still waiting to be sent (they will come after it).
+      if (before === null) {
+        for (let i = 0; i < items.length && before === null; i++)
+          if (items[i]!.classList.contains('pending')) before = items[i]!
+      }
     }
+    this.#scrollSoon()
     view.log.insertBefore(item, before)
-    if (atBottom || before === null) scroller.scrollTop = scroller.scrollHeight
+    // Bounded: a flood (or a long day) cannot grow the page without end.
+    while (items.length > MAX_ITEMS) {
+      const oldest = items[0]!
+      if (oldest.dataset.offset !== undefined) view.shown.delete(Number(oldest.dataset.offset))
+      if (oldest.dataset.ref !== undefined) this.#typed.delete(oldest.dataset.ref)
+      oldest.remove()
+    }
+  }
+
+  /** Keeps the newest line in view if the reader was at the bottom: one layout read per frame, not per line. */
+  #scrollSoon(): void {
+    if (this.#scrollPending) return
+    const scroller = byId('logs')
+    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40
+    this.#scrollPending = true
+    page.requestAnimationFrame(() => {
+      this.#scrollPending = false
+      if (atBottom) scroller.scrollTop = scroller.scrollHeight
+    })
   }
 
   #renderWho(): void {
