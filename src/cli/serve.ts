@@ -157,7 +157,7 @@ async function listenWeb(
     const base = `http://${hostForUrl(h.host)}:${h.port}`
     log(`wirekit chat in the browser: ${base}/ (open it in two tabs)`)
     log(
-      `wirekit http on ${base}/ (${token ? '/dashboard and /metrics with the admin token' : 'no admin routes: give --admin-token or --admin-http'})`,
+      `wirekit http on ${base}/ (${token ? '/dashboard and /metrics with the admin token' : options.adminHttp !== undefined ? 'admin routes on --admin-http only' : 'no admin routes: give --admin-token or --admin-http'})`,
     )
     log(`wirekit websocket on ws://${hostForUrl(h.host)}:${h.port}/ws`)
   }
