@@ -15,7 +15,7 @@ import {
   type RoomFeed,
 } from '../cluster/history/index.ts'
 import { checkName, Format } from '../envelope.ts'
-import { decodePayload, encodeBody, formatOf, type PayloadCodecName } from '../payload-codec.ts'
+import { decodePayload, encodeBody, formatOf, type PayloadCodecName, refusedFormat } from '../payload-codec.ts'
 import type { Peer } from '../peer.ts'
 import { checkEventName } from '../peer.ts'
 import { encodeGap, encodePublication, ROOM_EVENT, storedPayload } from '../room-message.ts'
@@ -48,10 +48,13 @@ function parseRequest(data: unknown): SubscribeRequest {
     : { room, since: { offset: since.offset, epoch: since.epoch } }
 }
 
-/** A log entry's data (format byte, then body) back into application data. */
-function decodeStored(stored: Uint8Array): unknown {
+/** A log entry's data (format byte, then body) back into application data, in a format `accept` allows. */
+function decodeStored(stored: Uint8Array, acceptsMsgpack: boolean): unknown {
   const bytes = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength)
-  return decodePayload(bytes, 1, bytes[0] as Format)
+  const format = bytes[0] as Format
+  // A shared log (Redis) holds what every node published, in its codec.
+  if (format === Format.MSGPACK && !acceptsMsgpack) throw refusedFormat(format)
+  return decodePayload(bytes, 1, format)
 }
 
 const roomMessage = (body: Uint8Array): BroadcastMessage => ({
@@ -70,11 +73,18 @@ export class RoomSubscriptions {
   readonly #encoded = new WeakMap<HistoryEntry, BroadcastMessage>()
 
   readonly #onError: (error: unknown) => void
+  readonly #acceptsMsgpack: boolean
 
-  constructor(options: HistoryOptions, codec: PayloadCodecName, onError: (error: unknown) => void) {
+  constructor(
+    options: HistoryOptions,
+    codec: PayloadCodecName,
+    onError: (error: unknown) => void,
+    acceptsMsgpack = true,
+  ) {
     this.durable = new DurableRooms(options, onError)
     this.#codec = codec
     this.#onError = onError
+    this.#acceptsMsgpack = acceptsMsgpack
   }
 
   /** Reports a failure nobody awaits (a broadcast's append). */
@@ -118,7 +128,7 @@ export class RoomSubscriptions {
       offset: entry.offset,
       epoch: page.head.epoch,
       name: entry.name,
-      data: decodeStored(entry.data),
+      data: decodeStored(entry.data, this.#acceptsMsgpack),
       time: entry.time,
     }))
   }
