@@ -34,7 +34,9 @@ function decoder(client: SubscribingClient): (format: number, body: Uint8Array) 
     if (format === Formats.EMPTY) return undefined
     if (format === Formats.RAW) return body
     if (format === Formats.MSGPACK && !client.acceptsMsgpack) throw refusedFormat(format)
-    return decodePayload(Buffer.from(body.buffer, body.byteOffset, body.byteLength), 0, format as Format)
+    // The session hands raw payloads over as Buffers: no second view needed.
+    const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+    return decodePayload(bytes, 0, format as Format)
   }
 }
 
