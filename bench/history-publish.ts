@@ -3,11 +3,20 @@
 // subscribed) on the memory and SQLite stores. Time until every client has every message, best of runs.
 // Server and clients share this process, so its CPU time per publication is also reported: on a shared
 // machine wall time swings with the load, CPU time much less.
-// Usage: node bench/history-publish.ts [--quick]
+// On Redis (one real redis-server, both cases on a RedisAdapter): the pub/sub broadcast path against
+// the durable Redis Streams store.
+// Usage: node bench/history-publish.ts [--quick] [--only <case part>]
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type HistoryOptions, MessageClient, MessageServer } from '../src/messaging/index.ts'
+import {
+  type HistoryOptions,
+  MessageClient,
+  MessageServer,
+  type MessageServerOptions,
+  RedisAdapter,
+} from '../src/messaging/index.ts'
+import { startRedisServer } from '../test/helpers/redis-server.ts'
 import { formatRate, formatRatio, markdownTable } from './peers/format.ts'
 import { quick, selected } from './peers/harness.ts'
 import { jsonMessage } from './peers/payload.ts'
@@ -19,7 +28,10 @@ const LIMIT_MS = 120_000
 const dir = mkdtempSync(join(tmpdir(), 'wirekit-bench-publish-'))
 let files = 0
 
-type Case = { name: string; history?: () => HistoryOptions }
+const redis = await startRedisServer()
+let prefixes = 0
+
+type Case = { name: string; history?: () => HistoryOptions; redis?: boolean }
 const cases: Case[] = [
   { name: 'non-durable `to(room).emit` (joined peers)' },
   {
@@ -30,13 +42,24 @@ const cases: Case[] = [
     name: 'durable, SQLite store (`publish`, subscribers)',
     history: () => ({ store: 'sqlite', path: join(dir, `p${files++}.sqlite`), maxMessages: 100_000 }),
   },
+  { name: 'Redis: non-durable `to(room).emit` (RedisAdapter pub/sub)', redis: true },
+  {
+    name: 'Redis: durable, Redis Streams store (`publish`, subscribers)',
+    redis: true,
+    history: () => ({ store: 'redis', redis: redis.url, prefix: `b${prefixes++}`, maxMessages: 100_000 }),
+  },
 ]
 
 type Result = { rate: number; cpuRate: number }
 
 async function once(c: Case): Promise<Result> {
   const history = c.history?.()
-  const server = new MessageServer(history === undefined ? {} : { history })
+  const adapter = c.redis ? new RedisAdapter({ redis: redis.url, prefix: `a${prefixes++}` }) : undefined
+  await adapter?.ready()
+  const options: MessageServerOptions = {}
+  if (history !== undefined) options.history = history
+  if (adapter !== undefined) options.adapter = adapter
+  const server = new MessageServer(options)
   server.on('connection', (peer) => {
     if (history === undefined) peer.join('room')
   })
@@ -76,6 +99,7 @@ async function once(c: Case): Promise<Result> {
   const cpuRate = MESSAGES / ((used.user + used.system) / 1e6)
   await Promise.all(clients.map((client) => client.close()))
   await server.close()
+  await adapter?.close()
   return { rate, cpuRate }
 }
 
@@ -97,13 +121,14 @@ try {
   }
 } finally {
   rmSync(dir, { recursive: true, force: true })
+  await redis.stop()
 }
-const base = best.get(cases[0]!.name)
-const baseCpu = bestCpu.get(cases[0]!.name)
+/** Each case against the non-durable broadcast of its own setting (embedded, or on Redis). */
+const baseOf = (c: Case) => cases.find((b) => b.history === undefined && b.redis === c.redis)!
 const lines = [
   `## Durable rooms: publish into a room of ${CLIENTS} clients, through the server`,
   '',
-  `${MESSAGES} 64-byte JSON messages into one room; time until each of the ${CLIENTS} clients has all of them. Best of ${RUNS} runs, cases interleaved${quick ? ' (quick run)' : ''}.`,
+  `${MESSAGES} 64-byte JSON messages into one room; time until each of the ${CLIENTS} clients has all of them. Best of ${RUNS} runs, cases interleaved${quick ? ' (quick run)' : ''}. Ratios against the non-durable broadcast of the same setting (embedded, or on one redis-server). "Per CPU-second": publications per second of this process's CPU time (server and clients share it).`,
   '',
   markdownTable(
     ['case', 'publications/s', 'vs non-durable', 'per CPU-second', 'vs non-durable (CPU)', 'goal'],
@@ -112,11 +137,13 @@ const lines = [
       .map((c) => {
         const rate = best.get(c.name)!
         const cpuRate = bestCpu.get(c.name)!
+        const base = best.get(baseOf(c).name)
+        const baseCpu = bestCpu.get(baseOf(c).name)
         const ratio = base === undefined ? undefined : rate / base
         const goal = c.name.includes('memory')
           ? `≥ 0.7×: ${ratio !== undefined && ratio >= 0.7 ? 'met' : 'not met'}`
           : ''
-        const first = c === cases[0]
+        const first = c === baseOf(c)
         return [
           c.name,
           formatRate(rate),
