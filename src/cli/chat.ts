@@ -24,6 +24,8 @@ export type ChatOptions = { name: string; room: string; ca?: string }
 /** A line the server has not acknowledged for this long is shown as pending. */
 const PENDING_AFTER_MS = 1000
 const REQUEST_TIMEOUT_MS = 10_000
+/** Lines from before joining shown on join. */
+const EARLIER_LINES = 20
 
 const HELP = [
   'commands:',
@@ -43,8 +45,11 @@ type Said = { room: string; text: string; me?: boolean }
 export async function chat(url: string, options: ChatOptions): Promise<void> {
   const tty = process.stdin.isTTY === true
   const credentials = { name: options.name, token: randomBytes(16).toString('base64url') }
-  const joined = new Set<string>([options.room])
-  let room: string | undefined = options.room
+  // The room as the server names it (#Lobby is lobby): the key of `joined` and of the subscriptions.
+  const checkedRoom = checkRoom(options.room)
+  const firstRoom = checkedRoom.ok ? checkedRoom.value : options.room
+  const joined = new Set<string>([firstRoom])
+  let room: string | undefined = firstRoom
   let state: ClientState | 'starting' = 'starting'
 
   const input = createInterface({ input: process.stdin, output: process.stdout, terminal: tty })
@@ -157,7 +162,8 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
         joined.add(joinedRoom)
         room = joinedRoom
         setPrompt()
-        return print(`* now talking in #${inert(joinedRoom)}; here: ${members.map(inert).join(', ')}`)
+        print(`* now talking in #${inert(joinedRoom)}; here: ${members.map(inert).join(', ')}`)
+        return showEarlier(joinedRoom)
       }
       case 'leave': {
         const target = arg || room
@@ -252,8 +258,9 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
   state = client.state
   setPrompt()
 
-  const showLine = (m: ChatLine, missed = false) => {
-    const where = `${time(m.at)} [#${inert(String(m.room))}]${missed ? (tty ? ' \x1b[2m(missed)\x1b[22m' : ' (missed)') : ''}`
+  const showLine = (m: ChatLine, mark?: 'missed' | 'earlier') => {
+    const tag = mark === undefined ? '' : tty ? ` \x1b[2m(${mark})\x1b[22m` : ` (${mark})`
+    const where = `${time(m.at)} [#${inert(String(m.room))}]${tag}`
     print(
       m.me
         ? `${where} * ${inert(String(m.from))} ${inert(String(m.text))}`
@@ -281,7 +288,7 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
     sub.on('message', (data, meta) => {
       if (meta.name !== 'message' || typeof data !== 'object' || data === null) return
       const m = data as ChatLine
-      showLine(m, typeof m.at === 'number' && m.at < backAt)
+      showLine(m, typeof m.at === 'number' && m.at < backAt ? 'missed' : undefined)
     })
     sub.on('gap', (gap: GapInfo) => print(gapText(name, gap)))
     return true
@@ -293,6 +300,20 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
       'join',
       subscribed ? { room: name, subscribed } : name,
     )
+  }
+  /**
+   * The room's last lines from before we joined, marked "(earlier)": those up to where our subscription
+   * started (later ones arrive through it, so none shows twice).
+   */
+  const showEarlier = async (name: string) => {
+    const start = subscriptions.get(name)?.position?.offset
+    if (start === undefined || start === 0) return
+    const lines = await request<ChatLine[]>('history', name).catch(() => [] as ChatLine[])
+    if (!Array.isArray(lines)) return
+    const earlier = lines
+      .filter((l) => typeof l?.offset === 'number' && l.offset <= start)
+      .slice(-EARLIER_LINES)
+    for (const line of earlier) showLine(line, 'earlier')
   }
   client.on('error', (error: Error & { remoteMessage?: unknown }) =>
     print(`* ${inert(String(error.remoteMessage ?? error.message))}`),
@@ -333,10 +354,11 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
   })
 
   try {
-    const { members } = await join(options.room)
+    const { members } = await join(firstRoom)
     print(
       `* connected to ${url} as ${inert(credentials.name)}; in #${options.room}: ${members.map(inert).join(', ')}`,
     )
+    await showEarlier(firstRoom)
   } catch (error) {
     print(`* could not join #${options.room}: ${(error as Error).message}`)
   }
@@ -353,7 +375,7 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
 
 function gapText(room: string, gap: GapInfo): string {
   if (gap.reason === 'epoch')
-    return `* [#${inert(room)}] the server lost its history of this room (restarted without --data?): lines sent while you were away are missing`
+    return `* [#${inert(room)}] the server restarted without its history of this room (no --data?): lines sent while you were away, if any, are lost`
   return `* [#${inert(room)}] ${gap.count} line(s) sent while you were away are no longer kept by the server and cannot be shown`
 }
 

@@ -27,6 +27,7 @@ import { type Listener, Listeners } from './listeners.ts'
 import { type OutboxLimits, rejectEntry } from './outbox.ts'
 import type { PayloadCodecName } from './payload-codec.ts'
 import { isOwnRoomName, secretsMatch, tokenDigest } from './resume-token.ts'
+import { ROOM_EVENT } from './room-message.ts'
 import { type RequestHandler, type RequestOptions, Session } from './session.ts'
 
 /** Names that are lifecycle events on one side or the other: they cannot be sent as messages. */
@@ -40,6 +41,8 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
   'resumed',
   'sessionLost',
   'state',
+  // Durable rooms' publications and gaps (room-message.ts): an application emitting it would forge them.
+  ROOM_EVENT,
 ])
 
 // The last name that passed: a stream repeats one event name, so most checks end here.

@@ -260,8 +260,11 @@ export class MessageServer {
       },
     }
     if (options.history !== undefined) {
-      const history = new RoomSubscriptions(options.history, this.#core.payloadCodec, (error) =>
-        listeners.fail(error),
+      const history = new RoomSubscriptions(
+        options.history,
+        this.#core.payloadCodec,
+        (error) => listeners.fail(error),
+        this.#core.acceptsMsgpack,
       )
       this.#history = history
       handlers.set(SUBSCRIBE_METHOD, (data, peer) => history.subscribe(peer, data))

@@ -1,14 +1,17 @@
 // The alice/bob scenario of issue 12, over the CLI: `wirekit serve --data DIR` and two `wirekit chat`
 // processes on pipes. The server is killed with SIGKILL while alice types, then restarted on the same
 // port and data directory, 10 times. Bob must see every line alice typed exactly once; alice must say how
-// many lines she sent again; lines bob was away for are marked "(missed)".
+// many lines she sent again; lines bob was away for are marked "(missed)". And a client joining a room
+// is shown its last lines once, marked "(earlier)".
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
+import { closeWeb } from '../../src/cli/serve.ts'
+import { MessageClient } from '../../src/messaging/index.ts'
 import { freePort } from '../helpers/redis-server.ts'
-import { type CliProcess, wirekit } from './chat-process.ts'
+import { type CliProcess, chatServerFor, wirekit } from './chat-process.ts'
 
 const RESTARTS = 10
 const dir = mkdtempSync(join(tmpdir(), 'wirekit-chat-restart-'))
@@ -99,4 +102,30 @@ test(`server killed (SIGKILL) and restarted ${RESTARTS} times while alice types:
   assert.deepEqual(heard, typed, 'bob saw every line alice typed, once each, in order')
   assert.equal(count(alice.out, 'unacknowledged line(s) again'), RESTARTS)
   assert.equal(count(alice.out, 'sending 2 unacknowledged line(s) again'), RESTARTS)
+})
+
+test("a client that joins is shown the room's last lines once, marked (earlier), then the live ones", async () => {
+  const { server, url } = await chatServerFor()
+  const alice = await MessageClient.connect(url, { credentials: { name: 'alice' }, reconnect: false })
+  after(async () => {
+    await alice.close()
+    await closeWeb(server)
+    await server.close()
+  })
+  for (const text of ['one', 'two', 'three']) await alice.emit('say', { room: 'lobby', text })
+  const bob = spawn(['chat', url, '--name', 'bob', '--room', '#Lobby'])
+  await seen(bob, '(earlier) <alice> three')
+  alice.emit('say', { room: 'lobby', text: 'four' }).catch(() => {})
+  await seen(bob, '<alice> four')
+  await new Promise((r) => setTimeout(r, 300))
+  const heard = bob.out.split('\n').filter((l) => l.includes('<alice>'))
+  assert.deepEqual(
+    heard.map((l) => l.replace(/^\S+ /, '')),
+    [
+      '[#lobby] (earlier) <alice> one',
+      '[#lobby] (earlier) <alice> two',
+      '[#lobby] (earlier) <alice> three',
+      '[#lobby] <alice> four',
+    ],
+  )
 })
