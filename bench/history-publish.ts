@@ -1,13 +1,24 @@
 // Benchmark: publishing into a room through the whole server. The same room, the same clients: a
 // non-durable broadcast (`to(room).emit`, peers joined) against a durable room (`server.publish`, clients
 // subscribed) on the memory and SQLite stores. Time until every client has every message, best of runs.
-// Usage: node bench/history-publish.ts [--quick]
+// Server and clients share this process, so its CPU time per publication is also reported: on a shared
+// machine wall time swings with the load, CPU time much less.
+// On Redis (one real redis-server, both cases on a RedisAdapter): the pub/sub broadcast path against
+// the durable Redis Streams store.
+// Usage: node bench/history-publish.ts [--quick] [--only <case part>]
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type HistoryOptions, MessageClient, MessageServer } from '../src/messaging/index.ts'
+import {
+  type HistoryOptions,
+  MessageClient,
+  MessageServer,
+  type MessageServerOptions,
+  RedisAdapter,
+} from '../src/messaging/index.ts'
+import { startRedisServer } from '../test/helpers/redis-server.ts'
 import { formatRate, formatRatio, markdownTable } from './peers/format.ts'
-import { quick } from './peers/harness.ts'
+import { quick, selected } from './peers/harness.ts'
 import { jsonMessage } from './peers/payload.ts'
 
 const CLIENTS = quick ? 10 : 20
@@ -17,7 +28,10 @@ const LIMIT_MS = 120_000
 const dir = mkdtempSync(join(tmpdir(), 'wirekit-bench-publish-'))
 let files = 0
 
-type Case = { name: string; history?: () => HistoryOptions }
+const redis = await startRedisServer()
+let prefixes = 0
+
+type Case = { name: string; history?: () => HistoryOptions; redis?: boolean }
 const cases: Case[] = [
   { name: 'non-durable `to(room).emit` (joined peers)' },
   {
@@ -28,11 +42,24 @@ const cases: Case[] = [
     name: 'durable, SQLite store (`publish`, subscribers)',
     history: () => ({ store: 'sqlite', path: join(dir, `p${files++}.sqlite`), maxMessages: 100_000 }),
   },
+  { name: 'Redis: non-durable `to(room).emit` (RedisAdapter pub/sub)', redis: true },
+  {
+    name: 'Redis: durable, Redis Streams store (`publish`, subscribers)',
+    redis: true,
+    history: () => ({ store: 'redis', redis: redis.url, prefix: `b${prefixes++}`, maxMessages: 100_000 }),
+  },
 ]
 
-async function once(c: Case): Promise<number> {
+type Result = { rate: number; cpuRate: number }
+
+async function once(c: Case): Promise<Result> {
   const history = c.history?.()
-  const server = new MessageServer(history === undefined ? {} : { history })
+  const adapter = c.redis ? new RedisAdapter({ redis: redis.url, prefix: `a${prefixes++}` }) : undefined
+  await adapter?.ready()
+  const options: MessageServerOptions = {}
+  if (history !== undefined) options.history = history
+  if (adapter !== undefined) options.adapter = adapter
+  const server = new MessageServer(options)
   server.on('connection', (peer) => {
     if (history === undefined) peer.join('room')
   })
@@ -53,6 +80,7 @@ async function once(c: Case): Promise<number> {
   }
   await new Promise((resolve) => setTimeout(resolve, 100))
   const started = performance.now()
+  const cpu = process.cpuUsage()
   for (let i = 0; i < MESSAGES; i++) {
     if (history === undefined) server.to('room').emit('m', jsonMessage(i))
     else void server.publish('room', 'm', jsonMessage(i))
@@ -67,18 +95,25 @@ async function once(c: Case): Promise<number> {
     ),
   ]).finally(() => clearTimeout(timer))
   const rate = MESSAGES / ((performance.now() - started) / 1000)
+  const used = process.cpuUsage(cpu)
+  const cpuRate = MESSAGES / ((used.user + used.system) / 1e6)
   await Promise.all(clients.map((client) => client.close()))
   await server.close()
-  return rate
+  await adapter?.close()
+  return { rate, cpuRate }
 }
 
 const best = new Map<string, number>()
+const bestCpu = new Map<string, number>()
 const failures: string[] = []
 try {
   for (let run = 0; run < RUNS; run++) {
     for (const c of cases) {
+      if (!selected(c.name)) continue
       try {
-        best.set(c.name, Math.max(best.get(c.name) ?? 0, await once(c)))
+        const { rate, cpuRate } = await once(c)
+        best.set(c.name, Math.max(best.get(c.name) ?? 0, rate))
+        bestCpu.set(c.name, Math.max(bestCpu.get(c.name) ?? 0, cpuRate))
       } catch (error) {
         failures.push(`${c.name}: ${(error as Error).message}`)
       }
@@ -86,24 +121,37 @@ try {
   }
 } finally {
   rmSync(dir, { recursive: true, force: true })
+  await redis.stop()
 }
-const base = best.get(cases[0]!.name)
+/** Each case against the non-durable broadcast of its own setting (embedded, or on Redis). */
+const baseOf = (c: Case) => cases.find((b) => b.history === undefined && b.redis === c.redis)!
 const lines = [
   `## Durable rooms: publish into a room of ${CLIENTS} clients, through the server`,
   '',
-  `${MESSAGES} 64-byte JSON messages into one room; time until each of the ${CLIENTS} clients has all of them. Best of ${RUNS} runs, cases interleaved${quick ? ' (quick run)' : ''}.`,
+  `${MESSAGES} 64-byte JSON messages into one room; time until each of the ${CLIENTS} clients has all of them. Best of ${RUNS} runs, cases interleaved${quick ? ' (quick run)' : ''}. Ratios against the non-durable broadcast of the same setting (embedded, or on one redis-server). "Per CPU-second": publications per second of this process's CPU time (server and clients share it).`,
   '',
   markdownTable(
-    ['case', 'publications/s', 'vs non-durable', 'goal'],
+    ['case', 'publications/s', 'vs non-durable', 'per CPU-second', 'vs non-durable (CPU)', 'goal'],
     cases
       .filter((c) => best.has(c.name))
       .map((c) => {
         const rate = best.get(c.name)!
+        const cpuRate = bestCpu.get(c.name)!
+        const base = best.get(baseOf(c).name)
+        const baseCpu = bestCpu.get(baseOf(c).name)
         const ratio = base === undefined ? undefined : rate / base
         const goal = c.name.includes('memory')
           ? `≥ 0.7×: ${ratio !== undefined && ratio >= 0.7 ? 'met' : 'not met'}`
           : ''
-        return [c.name, formatRate(rate), c === cases[0] ? '1.00×' : formatRatio(rate, base), goal]
+        const first = c === baseOf(c)
+        return [
+          c.name,
+          formatRate(rate),
+          first ? '1.00×' : formatRatio(rate, base),
+          formatRate(cpuRate),
+          first ? '1.00×' : formatRatio(cpuRate, baseCpu),
+          goal,
+        ]
       }),
   ),
 ]

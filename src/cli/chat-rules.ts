@@ -62,6 +62,14 @@ export function checkRoom(input: unknown): Checked {
   return { ok: true, value: room }
 }
 
+/** Chat rooms keep their lines in the durable room `chat:<room>` (the server's history log). */
+export const LOG_PREFIX = 'chat:'
+
+/** The durable room holding a (checked) chat room's lines: what `wirekit chat` subscribes to. */
+export function logRoom(room: string): string {
+  return LOG_PREFIX + room
+}
+
 /** Checks a chat line: refused whole if too long or carrying control characters (tabs become spaces). */
 export function checkLine(input: unknown): Checked {
   if (typeof input !== 'string') return { ok: false, reason: LINE_RULE }

@@ -3,17 +3,42 @@
 // is announced as gone and leaves `who` as soon as the server notices (the peer's 'detached' event),
 // not when its session's retention runs out; if it resumes, it is announced back.
 //
-// Client → server: credentials { name, token }; emit 'say' { room, text, me? }; requests 'join' room,
-// 'leave' room, 'who' room, 'rooms', 'nick' name. Server → client: 'message' ChatLine, 'system' Notice.
+// Client → server: credentials { name, token }; emit 'say' { room, text, me?, ref? }; requests 'join' room
+// (or { room, subscribed: true }), 'leave' room, 'who' room, 'rooms', 'nick' name, 'history' room.
+// Server → client: 'message' ChatLine, 'system' Notice.
+//
+// Every room's lines go through a durable log (the durable room `chat:<room>`, see logRoom): a line is
+// appended first, then sent to the room's members with its offset. A client can read the log two ways:
+// `history` (the last 50 lines, for a page that just joined) or `client.subscribe(logRoom(room),
+// { recover: true })` (every line, exactly once, across reconnects and server restarts; `wirekit chat`
+// does this, and joins with `subscribed: true` so it does not get each line twice). Chat rooms are public
+// (anyone may join any room), so reading a room's log is open to every signed-in client, exactly as
+// joining it is; durable rooms outside the chat are refused.
 
 import type { MessageServer, Peer } from '../messaging/index.ts'
-import { checkLine, checkName, checkRoom, nameKey, UNIQUE_RULE } from './chat-rules.ts'
+import { checkLine, checkName, checkRoom, LOG_PREFIX, logRoom, nameKey, UNIQUE_RULE } from './chat-rules.ts'
 import { inert } from './inert.ts'
 
-/** A chat line as it travels to clients. `me`: an action (`/me waves`). */
-export type ChatLine = { room: string; from: string; text: string; at: number; me?: boolean }
+/**
+ * A chat line as it travels to clients. `me`: an action (`/me waves`). `offset`: its place in the room's
+ * log (1, 2, 3…), on every line the server sends; a client that has seen an offset has seen that line.
+ */
+export type ChatLine = {
+  room: string
+  from: string
+  text: string
+  at: number
+  me?: boolean
+  offset?: number
+  /**
+   * The sender's own mark for the line (the browser page sets one per typed line), sent back as given:
+   * the sender knows its line arrived when it comes back, or is in the history after a server restart.
+   */
+  ref?: string
+}
 /** A server notice: to a room (joins, leaves) or, without `room`, to one client (a refusal). */
-export type ChatNotice = { room?: string; text: string; at: number }
+/** `ref`: on a refusal of a line, that line's `ref` (see ChatLine). */
+export type ChatNotice = { room?: string; text: string; at: number; ref?: string }
 /** A room and how many connected people are in it. */
 export type RoomInfo = { room: string; members: number }
 
@@ -22,7 +47,16 @@ type Identity = { name: string; token: string }
 /** Per-peer chat state, in `peer.data`. */
 type Member = { identity: Identity; rooms: Set<string>; away: boolean }
 
+/** Presence: every member (who, notices). */
 const ROOM_PREFIX = 'room:'
+/** Members that take lines as 'message' events (everyone but those reading the log by subscription). */
+const LIVE_PREFIX = 'live:'
+/** A line's `ref`: short, and only characters that cannot mean anything anywhere. */
+const REF = /^[A-Za-z0-9_-]{1,40}$/
+/** Recent (owner, ref) pairs remembered to drop a line sent twice (a page re-sending after a lost session). */
+const RECENT_REFS = 10_000
+/** Lines returned by the `history` request. */
+const HISTORY_LINES = 50
 
 export type ChatServerOptions = { log?: (line: string) => void }
 
@@ -35,6 +69,8 @@ export class ChatService {
   readonly #log: (line: string) => void
   /** nameKey → the peer holding that name. */
   readonly #names = new Map<string, Peer>()
+  /** `token ref` of recent lines, oldest first (a Map keeps insertion order): bounded by RECENT_REFS. */
+  readonly #recentRefs = new Map<string, true>()
 
   constructor(server: MessageServer, options: ChatServerOptions = {}) {
     this.#server = server
@@ -45,6 +81,8 @@ export class ChatService {
     server.handle('who', (room: unknown) => this.#who(room))
     server.handle('rooms', () => this.#rooms())
     server.handle('nick', (name: unknown, peer: Peer) => this.#nick(peer, name))
+    server.handle('history', (room: unknown) => this.#history(room))
+    server.authorizeSubscribe((_peer, room) => isLogRoom(room))
   }
 
   /** For MessageServerOptions.authenticate: the identity, or a throw whose message states the rule. */
@@ -110,22 +148,27 @@ export class ChatService {
     return true
   }
 
-  async #join(peer: Peer, input: unknown): Promise<{ room: string; members: string[] }> {
-    const room = checkRoom(input)
+  async #join(peer: Peer, input: unknown): Promise<{ room: string; members: string[]; log: string }> {
+    const given = typeof input === 'object' && input !== null ? (input as Record<string, unknown>) : {}
+    const room = checkRoom(typeof input === 'string' ? input : given.room)
     if (!room.ok) throw new Error(`cannot join: ${room.reason}`)
     const state = member(peer)
+    // A subscriber reads the lines from the log; sending them as events as well would show each twice.
+    if (given.subscribed === true) peer.leave(LIVE_PREFIX + room.value)
+    else peer.join(LIVE_PREFIX + room.value)
     if (!state.rooms.has(room.value)) {
       state.rooms.add(room.value)
       peer.join(ROOM_PREFIX + room.value)
       this.#announce([room.value], `${state.identity.name} joined #${room.value}`)
     }
-    return { room: room.value, members: await this.#who(room.value) }
+    return { room: room.value, members: await this.#who(room.value), log: logRoom(room.value) }
   }
 
   #leave(peer: Peer, input: unknown): { room: string } {
     const room = checkRoom(input)
     if (!room.ok) throw new Error(`cannot leave: ${room.reason}`)
     const state = member(peer)
+    peer.leave(LIVE_PREFIX + room.value)
     if (state.rooms.delete(room.value)) {
       peer.leave(ROOM_PREFIX + room.value)
       this.#announce([room.value], `${state.identity.name} left #${room.value}`)
@@ -156,6 +199,19 @@ export class ChatService {
       .sort((a, b) => (a.room < b.room ? -1 : 1))
   }
 
+  /** The last lines of a room's log, oldest first, each with its offset. */
+  async #history(input: unknown): Promise<ChatLine[]> {
+    const room = checkRoom(input)
+    if (!room.ok) throw new Error(`no history: ${room.reason}`)
+    const entries = await this.#server.history(logRoom(room.value), { last: HISTORY_LINES })
+    const lines: ChatLine[] = []
+    for (const entry of entries) {
+      if (entry.name !== 'message' || typeof entry.data !== 'object' || entry.data === null) continue
+      lines.push({ ...(entry.data as ChatLine), offset: entry.offset })
+    }
+    return lines
+  }
+
   #nick(peer: Peer, input: unknown): { name: string } {
     const checked = checkName(input)
     if (!checked.ok) throw new Error(`invalid nickname: ${checked.reason}`)
@@ -173,23 +229,46 @@ export class ChatService {
   }
 
   #say(peer: Peer, input: unknown): void {
-    const line = input as { room?: unknown; text?: unknown; me?: unknown } | undefined
+    const line = input as { room?: unknown; text?: unknown; me?: unknown; ref?: unknown } | undefined
     const room = checkRoom(line?.room)
     const text = checkLine(line?.text)
+    const ref = typeof line?.ref === 'string' && REF.test(line.ref) ? line.ref : undefined
     if (!room.ok || !text.ok) {
-      this.#tell(peer, `line refused: ${room.ok ? (text as { reason: string }).reason : room.reason}`)
+      this.#tell(peer, `line refused: ${room.ok ? (text as { reason: string }).reason : room.reason}`, ref)
       return
     }
     const state = member(peer)
-    // Saying into a room joins it: after a server restart a client's queued lines can arrive before its
-    // new `join`, and they must not be dropped.
+    if (ref !== undefined && this.#seenBefore(state.identity.token, ref)) return
+    // Saying into a room makes one present in it: after a server restart a client's queued lines can
+    // arrive before its new `join`. Its lines come with the `join` (or from the log it subscribes to).
     if (!state.rooms.has(room.value)) {
       state.rooms.add(room.value)
       peer.join(ROOM_PREFIX + room.value)
     }
     const out: ChatLine = { room: room.value, from: state.identity.name, text: text.value, at: Date.now() }
     if (line?.me === true) out.me = true
-    this.#server.to(ROOM_PREFIX + room.value).emit('message', out)
+    if (ref !== undefined) out.ref = ref
+    // Logged first: a member who is away reads it from the log when it comes back.
+    this.#server
+      .publish(logRoom(room.value), 'message', out)
+      .then(({ offset }) => this.#server.to(LIVE_PREFIX + room.value).emit('message', { ...out, offset }))
+      .catch((error: Error) => {
+        this.#log(`! history: ${inert(error.message)}`)
+        this.#tell(peer, `line NOT delivered (the server could not store it): ${text.value}`, ref)
+      })
+  }
+
+  /**
+   * Whether this owner already sent a line with this ref. A page that lost its session sends again what the
+   * room's history does not show yet; a line the server took but had not logged yet would come twice.
+   */
+  #seenBefore(token: string, ref: string): boolean {
+    if (token === '') return false
+    const key = `${token} ${ref}`
+    if (this.#recentRefs.has(key)) return true
+    this.#recentRefs.set(key, true)
+    if (this.#recentRefs.size > RECENT_REFS) this.#recentRefs.delete(this.#recentRefs.keys().next().value!)
+    return false
   }
 
   #announce(rooms: Iterable<string>, text: string): void {
@@ -199,10 +278,18 @@ export class ChatService {
     }
   }
 
-  #tell(peer: Peer, text: string): void {
+  #tell(peer: Peer, text: string, ref?: string): void {
     const notice: ChatNotice = { text, at: Date.now() }
+    if (ref !== undefined) notice.ref = ref
     peer.emit('system', notice).catch(() => {})
   }
+}
+
+/** True for the durable room of a chat room (`chat:` + a room name as checkRoom returns it). */
+function isLogRoom(room: string): boolean {
+  if (!room.startsWith(LOG_PREFIX)) return false
+  const checked = checkRoom(room.slice(LOG_PREFIX.length))
+  return checked.ok && LOG_PREFIX + checked.value === room
 }
 
 /** Two sessions belong to one client when they carry the same token; clients without one never match. */

@@ -4,14 +4,18 @@
 // acknowledged within a second is shown as pending and then as delivered, a dead link is reported as soon
 // as the heartbeat declares it, and when a session cannot be resumed (the server restarted) the client
 // rejoins its rooms and sends again the lines the old server never acknowledged.
+//
+// Lines are read from each room's durable log (`client.subscribe(chat:<room>, { recover: true })`): after
+// any outage, server restart included, the lines published while away arrive once each, in order, marked
+// "(missed)", or the client says how many could not be recovered.
 
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { ErrorCodes, isWirekitError } from '../errors.ts'
-import type { ClientState, UnacknowledgedMessage } from '../messaging/index.ts'
+import type { ClientState, GapInfo, Subscription, UnacknowledgedMessage } from '../messaging/index.ts'
 import { MessageClient } from '../messaging/index.ts'
-import { checkLine, checkName, checkRoom } from './chat-rules.ts'
+import { checkLine, checkName, checkRoom, logRoom } from './chat-rules.ts'
 import type { ChatLine, ChatNotice, RoomInfo } from './chat-server.ts'
 import { inert } from './inert.ts'
 
@@ -20,6 +24,8 @@ export type ChatOptions = { name: string; room: string; ca?: string }
 /** A line the server has not acknowledged for this long is shown as pending. */
 const PENDING_AFTER_MS = 1000
 const REQUEST_TIMEOUT_MS = 10_000
+/** Lines from before joining shown on join. */
+const EARLIER_LINES = 20
 
 const HELP = [
   'commands:',
@@ -39,8 +45,11 @@ type Said = { room: string; text: string; me?: boolean }
 export async function chat(url: string, options: ChatOptions): Promise<void> {
   const tty = process.stdin.isTTY === true
   const credentials = { name: options.name, token: randomBytes(16).toString('base64url') }
-  const joined = new Set<string>([options.room])
-  let room: string | undefined = options.room
+  // The room as the server names it (#Lobby is lobby): the key of `joined` and of the subscriptions.
+  const checkedRoom = checkRoom(options.room)
+  const firstRoom = checkedRoom.ok ? checkedRoom.value : options.room
+  const joined = new Set<string>([firstRoom])
+  let room: string | undefined = firstRoom
   let state: ClientState | 'starting' = 'starting'
 
   const input = createInterface({ input: process.stdin, output: process.stdout, terminal: tty })
@@ -61,6 +70,8 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
   let closing = false
   let client: MessageClient | undefined
   let pending = 0
+  /** Lines sent and not yet acknowledged: what a lost session makes the client send again. */
+  const unacknowledged = new Set<Said>()
   let finish: () => void = () => {}
   const finished = new Promise<void>((resolve) => (finish = resolve))
 
@@ -110,6 +121,7 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
     }
     const timer = c.connected ? setTimeout(mark, PENDING_AFTER_MS) : undefined
     if (timer === undefined) mark()
+    unacknowledged.add(said)
     c.emit('say', said)
       .then(
         () => {
@@ -123,6 +135,7 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
       )
       .finally(() => {
         clearTimeout(timer)
+        unacknowledged.delete(said)
         pending--
         maybeFinish()
       })
@@ -145,11 +158,12 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
       case 'join': {
         const checked = checkRoom(arg)
         if (!checked.ok) return print(`* cannot join "${inert(arg)}": ${checked.reason}`)
-        const { room: joinedRoom, members } = await request<{ room: string; members: string[] }>('join', arg)
+        const { room: joinedRoom, members } = await join(checked.value)
         joined.add(joinedRoom)
         room = joinedRoom
         setPrompt()
-        return print(`* now talking in #${inert(joinedRoom)}; here: ${members.map(inert).join(', ')}`)
+        print(`* now talking in #${inert(joinedRoom)}; here: ${members.map(inert).join(', ')}`)
+        return showEarlier(joinedRoom)
       }
       case 'leave': {
         const target = arg || room
@@ -158,6 +172,9 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
         if (!checked.ok) return print(`* cannot leave "${inert(target)}": ${checked.reason}`)
         await request('leave', checked.value)
         joined.delete(checked.value)
+        const sub = subscriptions.get(checked.value)
+        subscriptions.delete(checked.value)
+        await sub?.unsubscribe().catch(() => {})
         if (room === checked.value) room = [...joined].at(-1)
         setPrompt()
         return print(
@@ -241,14 +258,66 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
   state = client.state
   setPrompt()
 
-  client.on('message', (m: ChatLine) => {
-    const where = `${time(m.at)} [#${inert(String(m.room))}]`
+  const showLine = (m: ChatLine, mark?: 'missed' | 'earlier') => {
+    const tag = mark === undefined ? '' : tty ? ` \x1b[2m(${mark})\x1b[22m` : ` (${mark})`
+    const where = `${time(m.at)} [#${inert(String(m.room))}]${tag}`
     print(
       m.me
         ? `${where} * ${inert(String(m.from))} ${inert(String(m.text))}`
         : `${where} <${inert(String(m.from))}> ${inert(String(m.text))}`,
     )
-  })
+  }
+  // A server without durable rooms (or an older one) sends lines as events.
+  client.on('message', (m: ChatLine) => showLine(m))
+
+  // Lines published before this moment (the last time the link came back after an outage) arrive from
+  // the log, not live: they are shown as missed. The clocks of client and server are assumed close; the
+  // mark is a hint, the offsets are what make each line arrive exactly once.
+  let backAt = 0
+  const subscriptions = new Map<string, Subscription>()
+  /** Reads the room's log from now on (and, after an outage, from where it left off); false if unavailable. */
+  const subscribe = async (name: string): Promise<boolean> => {
+    if (subscriptions.has(name)) return true
+    let sub: Subscription
+    try {
+      sub = await client!.subscribe(logRoom(name), { recover: true })
+    } catch {
+      return false
+    }
+    subscriptions.set(name, sub)
+    sub.on('message', (data, meta) => {
+      if (meta.name !== 'message' || typeof data !== 'object' || data === null) return
+      const m = data as ChatLine
+      showLine(m, typeof m.at === 'number' && m.at < backAt ? 'missed' : undefined)
+    })
+    sub.on('gap', (gap: GapInfo) => print(gapText(name, gap)))
+    return true
+  }
+  /** Joins a room, reading its lines from the log when the server has one. */
+  const join = async (name: string) => {
+    const subscribed = await subscribe(name)
+    return request<{ room: string; members: string[] }>(
+      'join',
+      subscribed ? { room: name, subscribed } : name,
+    )
+  }
+  /**
+   * The room's last lines from before we joined, marked "(earlier)": those up to where our subscription
+   * started (later ones arrive through it, so none shows twice).
+   */
+  const showEarlier = async (name: string) => {
+    const start = subscriptions.get(name)?.position?.offset
+    if (start === undefined || start === 0) return
+    const lines = await request<ChatLine[]>('history', name).catch(() => [] as ChatLine[])
+    if (!Array.isArray(lines)) return
+    const earlier = lines
+      .filter((l) => typeof l?.offset === 'number' && l.offset <= start)
+      .slice(-EARLIER_LINES)
+    for (const line of earlier) showLine(line, 'earlier')
+  }
+  client.on('error', (error: Error & { remoteMessage?: unknown }) =>
+    print(`* ${inert(String(error.remoteMessage ?? error.message))}`),
+  )
   client.on('system', (m: ChatNotice) =>
     print(
       `${time(m.at)}${m.room === undefined ? '' : ` [#${inert(String(m.room))}]`} * ${inert(String(m.text))}`,
@@ -261,14 +330,22 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
     // Once per outage, not once per attempt.
     if (next === 'reconnecting' && shown === 'connected')
       print('* connection lost; reconnecting… (what you type is kept and sent when the link is back)')
+    if (next === 'connected' && shown === 'reconnecting') backAt = Date.now()
     if (next === 'connected' || next === 'reconnecting') shown = next
   })
   client.on('resumed', () => print('* reconnected: session resumed, nothing lost'))
-  client.on('sessionLost', (unacknowledged: UnacknowledgedMessage[]) => {
-    const lines = unacknowledged.filter((m) => m.kind === 'event' && m.name === 'say')
-    print(`* the server lost our session; rejoining and sending ${lines.length} unacknowledged line(s) again`)
-    for (const r of joined) void client!.request('join', r, { timeout: REQUEST_TIMEOUT_MS }).catch(() => {})
-    for (const m of lines) send(m.data as Said)
+  client.on('sessionLost', (unacknowledgedMessages: UnacknowledgedMessage[]) => {
+    // `lost` were written to the old server and are sent again here; the rest never left this process
+    // and go out on the new session by themselves. Both were unacknowledged: the count is all of them.
+    const lost = unacknowledgedMessages.filter((m) => m.kind === 'event' && m.name === 'say')
+    print(
+      `* the server lost our session; rejoining and sending ${unacknowledged.size} unacknowledged line(s) again`,
+    )
+    for (const r of joined) {
+      const data = subscriptions.has(r) ? { room: r, subscribed: true } : r
+      void client!.request('join', data, { timeout: REQUEST_TIMEOUT_MS }).catch(() => {})
+    }
+    for (const m of lost) send(m.data as Said)
   })
   client.on('close', (reason?: Error) => {
     if (reason !== undefined) print(`* disconnected: ${inert(reason.message)}`)
@@ -277,10 +354,11 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
   })
 
   try {
-    const { members } = await request<{ room: string; members: string[] }>('join', options.room)
+    const { members } = await join(firstRoom)
     print(
       `* connected to ${url} as ${inert(credentials.name)}; in #${options.room}: ${members.map(inert).join(', ')}`,
     )
+    await showEarlier(firstRoom)
   } catch (error) {
     print(`* could not join #${options.room}: ${(error as Error).message}`)
   }
@@ -293,6 +371,12 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
   // A pipe whose writer is still open would keep the process alive after /quit.
   process.stdin.destroy()
   await client.close()
+}
+
+function gapText(room: string, gap: GapInfo): string {
+  if (gap.reason === 'epoch')
+    return `* [#${inert(room)}] the server restarted without its history of this room (no --data?): lines sent while you were away, if any, are lost`
+  return `* [#${inert(room)}] ${gap.count} line(s) sent while you were away are no longer kept by the server and cannot be shown`
 }
 
 function time(at: unknown): string {

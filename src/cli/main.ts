@@ -42,14 +42,16 @@ export function program(): Command {
     .option('--tls-cert <file>', 'TLS certificate (PEM); with --tls-key serves tls://')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--redis <url>', 'share rooms and sessions with other nodes through Redis')
+    .option('--data <dir>', 'keep chat history in DIR/history.sqlite (survives restarts; else memory)')
     .option(
       '--http <[host:]port>',
-      'also serve HTTP (admin routes such as /metrics only with --admin-token)',
-      checked(parseHostPort),
+      'HTTP: the browser chat at /, WebSocket clients at /ws ("off": none; admin routes only with --admin-token)',
+      checked((value) => (value === 'off' ? value : parseHostPort(value))),
+      '8080',
     )
     .option(
       '--admin-http <[host:]port>',
-      'serve /metrics and /stats.json here (host defaults to 127.0.0.1)',
+      'serve /metrics and the live /dashboard here (host defaults to 127.0.0.1)',
       checked(parseHostPort),
     )
     .option(

@@ -1,13 +1,17 @@
 // `wirekit serve`: the chat server (src/cli/chat-server.ts) on a MessageServer, listening on TCP (and
 // optionally TLS, a Unix socket), with rooms and sessions shared through Redis when --redis is given, and
-// an HTTP side (--http: /metrics now; the browser chat and dashboard mount there once WebSockets land).
+// an HTTP side: the browser chat at / and WebSocket clients at /ws (--http, 127.0.0.1:8080 from the CLI),
+// and for the operator /metrics and a live /dashboard (--admin-http, or --http with --admin-token).
+// Chat lines go through durable rooms: SQLite under --data DIR (survives a restart), Redis Streams with
+// --redis (shared by every node), else memory (history on join; a restart starts a new log).
 
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
-import type { ListenOptions } from '../messaging/index.ts'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { HistoryOptions, ListenOptions } from '../messaging/index.ts'
 import { MessageServer, RedisAdapter } from '../messaging/index.ts'
 import { parseHostPort } from '../proxy/index.ts'
-import { type HttpListener, listenHttp, metricsFor, serveRoutes } from '../web/index.ts'
+import { ADMIN_FEED_PATH, adminFeed, listenHttp, metricsFor, serveRoutes } from '../web/index.ts'
 import { ChatService } from './chat-server.ts'
 
 export type { ChatLine, ChatNotice, RoomInfo } from './chat-server.ts'
@@ -19,13 +23,18 @@ export type ServeOptions = {
   tlsCert?: string
   tlsKey?: string
   redis?: string
+  /** Directory for the chat history (DIR/history.sqlite), created if missing. Ignored with `redis`. */
+  data?: string
   /** Heartbeat: ping after this much silence, ms. @default 5000 */
   heartbeatInterval?: number
   /** Heartbeat: declare the link dead this long after the ping, ms. @default 5000 */
   heartbeatTimeout?: number
   /** How long a disconnected client's session (and its unacknowledged lines) is kept, ms. @default 60_000 */
   retention?: number
-  /** Public HTTP listener, `[host:]port` (host defaults to `host`): admin routes only with the token. */
+  /**
+   * Public HTTP listener, `[host:]port` (host defaults to `host`): the browser chat at `/`, WebSocket
+   * clients at `/ws`; admin routes only with the token. `'off'` or absent: none. (The CLI defaults to 8080.)
+   */
   http?: string
   /** Operator HTTP listener for /metrics and the dashboard, `[host:]port`, loopback unless a host is given. */
   adminHttp?: string
@@ -40,6 +49,8 @@ export type ServeOptions = {
 export function chatServer(
   options: Pick<ServeOptions, 'heartbeatInterval' | 'heartbeatTimeout' | 'retention'> & {
     adapter?: RedisAdapter
+    /** Where chat lines are logged. @default memory */
+    history?: HistoryOptions
     log?: (line: string) => void
   } = {},
 ): MessageServer {
@@ -50,16 +61,44 @@ export function chatServer(
     // Short enough that a dead link shows within 10 s on both sides, long enough for a loaded laptop.
     heartbeat: { interval: options.heartbeatInterval ?? 5000, timeout: options.heartbeatTimeout ?? 5000 },
     authenticate: (credentials) => chat!.authenticate(credentials),
+    // No person types 100 lines a second; a flooding client is slowed to that (its reads pause), and
+    // everyone else's lines keep flowing.
+    rateLimit: { messages: 100, interval: 1000, action: 'throttle' },
+    history: { ...CHAT_HISTORY, ...(options.history ?? { store: 'memory' }) },
   })
   chat = new ChatService(server, { log: options.log })
   return server
 }
 
+/**
+ * What a chat room's log keeps: only the chat's `chat:` rooms are durable (presence and per-client rooms
+ * are not); 1000 lines or 1 MiB per room, whichever is less, for a day.
+ */
+const CHAT_HISTORY: HistoryOptions = {
+  maxMessages: 1000,
+  maxBytes: 1024 * 1024,
+  rooms: { 'chat:*': {}, '*': false },
+}
+
+/** The history option for `serve`'s flags: Redis Streams, SQLite under --data, or memory. */
+export function chatHistory(options: Pick<ServeOptions, 'redis' | 'data'>): HistoryOptions {
+  if (options.redis) return { store: 'redis', redis: options.redis }
+  if (options.data !== undefined) {
+    mkdirSync(options.data, { recursive: true })
+    return { store: 'sqlite', path: join(options.data, 'history.sqlite') }
+  }
+  return { store: 'memory' }
+}
+
 export async function serve(options: ServeOptions): Promise<MessageServer> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`))
   const retention = options.retention ?? 60_000
+  const history = chatHistory(options)
   const adapter = options.redis ? await redisAdapter(options.redis, retention) : undefined
-  const server = chatServer({ ...options, retention, adapter, log })
+  const server = chatServer({ ...options, retention, adapter, history, log })
+  log(
+    `chat history: ${history.store === 'sqlite' ? history.path : history.store === 'redis' ? 'Redis Streams' : 'memory (lost on restart; --data DIR keeps it)'}`,
+  )
   const tls =
     options.tlsCert && options.tlsKey
       ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) }
@@ -97,32 +136,41 @@ async function listenWeb(
   server: MessageServer,
   options: ServeOptions,
   log: (line: string) => void,
-): Promise<HttpListener[]> {
-  if (options.http === undefined && options.adminHttp === undefined) return []
+): Promise<{ close(): Promise<unknown> }[]> {
+  const http = options.http === 'off' ? undefined : options.http
+  if (http === undefined && options.adminHttp === undefined) return []
   const token = options.adminToken ?? process.env.WIREKIT_ADMIN_TOKEN
   const metrics = metricsFor(server)
   const routes = serveRoutes(metrics)
-  const listeners: HttpListener[] = []
-  if (options.http !== undefined) {
-    const at = parseHostPort(options.http, options.host)
-    const h = await listenHttp({ ...at, routes, role: 'public', token, metrics })
-    listeners.push(h)
+  const feed = adminFeed(metrics, { token })
+  const closers: { close(): Promise<unknown> }[] = [feed]
+  if (http !== undefined) {
+    const at = parseHostPort(http, options.host)
+    // Without a token the dashboard's feed is not on the public listener at all (as the admin routes).
+    const upgrades = token ? ['/ws', ADMIN_FEED_PATH] : ['/ws']
+    const h = await listenHttp({ ...at, routes, role: 'public', token, metrics, upgrades })
+    closers.unshift(h)
     // Browsers (and any WebSocket client) join the same chat at /ws.
     server.attach(h.server, { path: '/ws' })
+    metrics.trackWebSockets(h.server, '/ws')
+    if (token) feed.server.attach(h.server, { path: ADMIN_FEED_PATH })
+    const base = `http://${hostForUrl(h.host)}:${h.port}`
+    log(`wirekit chat in the browser: ${base}/ (open it in two tabs)`)
     log(
-      `wirekit http on http://${hostForUrl(h.host)}:${h.port}/ (${token ? '/metrics with the admin token' : 'no admin routes: give --admin-token or --admin-http'})`,
+      `wirekit http on ${base}/ (${token ? '/dashboard and /metrics with the admin token' : options.adminHttp !== undefined ? 'admin routes on --admin-http only' : 'no admin routes: give --admin-token or --admin-http'})`,
     )
     log(`wirekit websocket on ws://${hostForUrl(h.host)}:${h.port}/ws`)
   }
   if (options.adminHttp !== undefined) {
     const at = parseHostPort(options.adminHttp, '127.0.0.1')
-    const h = await listenHttp({ ...at, routes, role: 'admin', token, metrics })
-    listeners.push(h)
-    log(
-      `wirekit admin http on http://${hostForUrl(h.host)}:${h.port}/metrics${token ? ' (admin token required)' : ''}`,
-    )
+    const h = await listenHttp({ ...at, routes, role: 'admin', token, metrics, upgrades: [ADMIN_FEED_PATH] })
+    closers.unshift(h)
+    feed.server.attach(h.server, { path: ADMIN_FEED_PATH })
+    const base = `http://${hostForUrl(h.host)}:${h.port}`
+    log(`wirekit admin http on ${base}/metrics${token ? ' (admin token required)' : ''}`)
+    log(`wirekit dashboard on ${base}/dashboard${token ? '#token=<admin token>' : ''}`)
   }
-  return listeners
+  return closers
 }
 
 function hostForUrl(host: string): string {

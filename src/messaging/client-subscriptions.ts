@@ -8,13 +8,15 @@ import type { Listener } from './listeners.ts'
 import { decodeRoomMessage, ROOM_EVENT, SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
 import { type SubscribeOptions, Subscription } from './subscription.ts'
 import { type Format, Format as Formats } from './wire/envelope.ts'
-import { decodePayload } from './wire/payload-codec.ts'
+import { decodePayload, refusedFormat } from './wire/payload-codec.ts'
 
 /** What this needs of a client: requests, and its events. */
 export type SubscribingClient = {
   request(method: string, data?: unknown): Promise<unknown>
   on(event: string, listener: Listener): unknown
   readonly connected: boolean
+  /** The client's `accept`: whether MessagePack payloads are decoded. */
+  readonly acceptsMsgpack: boolean
 }
 
 /** The server's refusal arrives as a remote error; give it back its own code. */
@@ -26,20 +28,28 @@ function refusal(error: unknown): unknown {
   return error
 }
 
-function decode(format: number, body: Uint8Array): unknown {
-  if (format === Formats.EMPTY) return undefined
-  if (format === Formats.RAW) return body
-  return decodePayload(Buffer.from(body.buffer, body.byteOffset, body.byteLength), 0, format as Format)
+/** Decodes a publication's payload in a format the client accepts (its `accept` option), else throws WK_PROTOCOL. */
+function decoder(client: SubscribingClient): (format: number, body: Uint8Array) => unknown {
+  return (format, body) => {
+    if (format === Formats.EMPTY) return undefined
+    if (format === Formats.RAW) return body
+    if (format === Formats.MSGPACK && !client.acceptsMsgpack) throw refusedFormat(format)
+    // The session hands raw payloads over as Buffers: no second view needed.
+    const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+    return decodePayload(bytes, 0, format as Format)
+  }
 }
 
 export class ClientSubscriptions {
   readonly #client: SubscribingClient
   readonly #subscriptions = new Map<string, Subscription>()
   readonly #onError: (error: unknown) => void
+  readonly #decode: (format: number, body: Uint8Array) => unknown
 
   constructor(client: SubscribingClient, onError: (error: unknown) => void) {
     this.#client = client
     this.#onError = onError
+    this.#decode = decoder(client)
     client.on(ROOM_EVENT, (data: unknown) => this.#receive(data))
     client.on('state', (state: string) => {
       if (state === 'connected') this.#resubscribeAll()
@@ -47,7 +57,7 @@ export class ClientSubscriptions {
   }
 
   async subscribe(room: string, options: SubscribeOptions = {}): Promise<Subscription> {
-    const subscription = new Subscription(room, options, decode, (s) => this.#end(s))
+    const subscription = new Subscription(room, options, this.#decode, (s) => this.#end(s))
     this.#subscriptions
       .get(room)
       ?.unsubscribe()

@@ -206,6 +206,11 @@ export class MessageClient implements CoreOwner {
     return this.#state === 'connected'
   }
 
+  /** Whether this client decodes MessagePack payloads (its `accept` option); subscriptions obey it too. */
+  get acceptsMsgpack(): boolean {
+    return this.core.profile.acceptsMsgpack
+  }
+
   /** Messages to the server not yet acknowledged. */
   get outbox(): Outbox {
     return this.core.outbox

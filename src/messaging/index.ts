@@ -42,7 +42,7 @@ export {
   RedisSessionStore,
 } from './cluster/redis/index.ts'
 export { BroadcastOperator } from './cluster/rooms/broadcast-operator.ts'
-export type { AuthorizeSubscribe } from './cluster/rooms/room-subscriptions.ts'
+export type { AuthorizeSubscribe, RoomHistoryEntry } from './cluster/rooms/room-subscriptions.ts'
 export type { HeartbeatOptions } from './heartbeat.ts'
 export { Peer, type RateLimit } from './peer.ts'
 export {

@@ -23,6 +23,7 @@ import { delayAck } from './delayed-acks.ts'
 import type { Heartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
 import { isOwnRoomName, secretsMatch, tokenDigest } from './resume-token.ts'
+import { ROOM_EVENT } from './room-message.ts'
 import type { SessionCore, SessionProfile } from './session/core.ts'
 import { type Outbox, type OutboxLimits, rejectEntry } from './session/outbox.ts'
 import {
@@ -57,6 +58,8 @@ export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
   'resumed',
   'sessionLost',
   'state',
+  // Durable rooms' publications and gaps (room-message.ts): an application emitting it would forge them.
+  ROOM_EVENT,
 ])
 
 // The last name that passed: a stream repeats one event name, so most checks end here.

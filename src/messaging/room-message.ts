@@ -48,11 +48,39 @@ function bad(message: string): never {
   throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad room message: ${message}`)
 }
 
+// A stream repeats one room, name and epoch: the last few encodings and decodings are kept, so a
+// publication costs no TextEncoder/TextDecoder call for them (they were ~10% of a durable fan-out).
+const MEMO = 8
+const encoded = new Map<string, Uint8Array>()
+type Decoded = { bytes: Uint8Array; value: string }
+const decoded: Decoded[] = []
+
 function text(value: string, what: string, max: number): Uint8Array {
-  const bytes = encoder.encode(value)
+  let bytes = encoded.get(value)
+  if (bytes === undefined) {
+    bytes = encoder.encode(value)
+    if (encoded.size >= MEMO) encoded.clear()
+    encoded.set(value, bytes)
+  }
   if (bytes.length > max)
     throw new InvalidArgumentError(`${what} "${value.slice(0, 32)}" is longer than ${max} bytes`)
   return bytes
+}
+
+function sameBytes(a: Uint8Array, source: Uint8Array, at: number, n: number): boolean {
+  if (a.length !== n) return false
+  for (let i = 0; i < n; i++) if (a[i] !== source[at + i]) return false
+  return true
+}
+
+/** UTF-8 bytes `at`..`at + n` of `source` as a string (throws on bad UTF-8), from the memo when seen. */
+function decodeText(source: Uint8Array, at: number, n: number): string {
+  for (const d of decoded) if (sameBytes(d.bytes, source, at, n)) return d.value
+  const bytes = source.slice(at, at + n)
+  const value = decoder.decode(bytes)
+  if (decoded.length >= MEMO) decoded.shift()
+  decoded.push({ bytes, value })
+  return value
 }
 
 function writeU48(target: Uint8Array, at: number, value: number): void {
@@ -143,7 +171,7 @@ export function decodeRoomMessage(bytes: Uint8Array): RoomPublication | RoomGap 
     need(n, what)
     let value: string
     try {
-      value = decoder.decode(bytes.subarray(at, at + n))
+      value = decodeText(bytes, at, n)
     } catch {
       bad(`${what} is not UTF-8`)
     }

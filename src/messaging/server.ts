@@ -24,7 +24,11 @@ import type { MessagingAdapter, PeerInfo, SessionSnapshot } from './cluster/adap
 import type { HistoryOptions, HistoryPosition } from './cluster/history/index.ts'
 import { MemoryAdapter } from './cluster/memory-adapter.ts'
 import { type BroadcastContext, BroadcastOperator } from './cluster/rooms/broadcast-operator.ts'
-import { type AuthorizeSubscribe, RoomSubscriptions } from './cluster/rooms/room-subscriptions.ts'
+import {
+  type AuthorizeSubscribe,
+  type RoomHistoryEntry,
+  RoomSubscriptions,
+} from './cluster/rooms/room-subscriptions.ts'
 import { type HeartbeatOptions, resolveHeartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
 import { Peer, type PeerCore, type RateLimit } from './peer.ts'
@@ -261,8 +265,11 @@ export class MessageServer {
       },
     }
     if (options.history !== undefined) {
-      const history = new RoomSubscriptions(options.history, this.#core.payloadCodec, (error) =>
-        listeners.fail(error),
+      const history = new RoomSubscriptions(
+        options.history,
+        this.#core.payloadCodec,
+        (error) => listeners.fail(error),
+        this.#core.acceptsMsgpack,
       )
       this.#history = history
       handlers.set(SUBSCRIBE_METHOD, (data, peer) => history.subscribe(peer, data))
@@ -388,6 +395,17 @@ export class MessageServer {
   publish(room: string, name: string, data?: unknown): Promise<HistoryPosition> {
     if (this.#history === undefined) throw new InvalidArgumentError('publish() needs the history option')
     return this.#history.publish(room, name, data)
+  }
+
+  /**
+   * The last `last` publications of a durable room (default 50, at most 1000), oldest first, decoded,
+   * each with its place in the log. For showing a room's recent past (a page that just joined); a
+   * subscriber that wants everything uses `client.subscribe(room, { since })`. Needs the `history` option.
+   * @example const lines = await server.history('lobby', { last: 50 })
+   */
+  history(room: string, options?: { last?: number }): Promise<RoomHistoryEntry[]> {
+    if (this.#history === undefined) throw new InvalidArgumentError('history() needs the history option')
+    return this.#history.recent(room, options?.last ?? 50)
   }
 
   /**

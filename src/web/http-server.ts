@@ -7,10 +7,13 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { Histogram } from 'prom-client'
-import { clientScript } from './client-script.ts'
+import { browserScript } from './bundle.ts'
+import { chatRoutes } from './chat/page.ts'
 import { dashboardRoutes } from './dashboard/page.ts'
 import type { ServerMetrics } from './metrics.ts'
+import { asset, text } from './respond.ts'
 
 export type Route = {
   path: string
@@ -31,6 +34,8 @@ export type HttpListenerOptions = {
   token?: string
   /** Where request durations are recorded (the server's metrics registry). */
   metrics?: ServerMetrics
+  /** Paths whose WebSocket upgrades other listeners take (MessageServer.attach); others get 404 at once. */
+  upgrades?: string[]
 }
 
 export type HttpListener = { server: Server; host: string; port: number; close(): Promise<void> }
@@ -95,6 +100,13 @@ export async function listenHttp(options: HttpListenerOptions): Promise<HttpList
       else res.destroy()
     }
   })
+  // An upgrade nobody takes would hang until the client gives up: refuse it now.
+  const upgrades = new Set(options.upgrades ?? [])
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    if (upgrades.has((req.url ?? '/').split('?', 1)[0]!)) return
+    socket.on('error', () => {})
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+  })
   // Slow or oversized requests cannot hold the listener: it only ever answers small GETs.
   server.headersTimeout = 10_000
   server.requestTimeout = 15_000
@@ -149,21 +161,13 @@ export function serveRoutes(metrics: ServerMetrics, extra: Route[] = []): Route[
       // The browser client (`@wirekit/core/client`) for pages that talk to this server at /ws.
       path: '/wirekit-client.js',
       admin: false,
-      handle(_req, res) {
-        let body: string
-        try {
-          body = clientScript()
-        } catch (error) {
-          return text(res, 503, `${(error as Error).message}\n`)
-        }
-        res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' })
-        res.end(body)
-      },
+      handle: asset('text/javascript; charset=utf-8', () => browserScript('client')),
     },
+    ...chatRoutes(),
     ...dashboardRoutes(),
     ...extra,
-    // '/ws' (WebSocket clients) is not a route: serve() attaches the MessageServer to the public listener.
-    // Still to come: '/' the browser chat page (strict CSP, text never innerHTML).
+    // '/ws' (chat clients) and '/admin/ws' (the dashboard's feed) are not routes: serve() attaches
+    // MessageServers to the listeners for them.
   ]
 }
 
@@ -175,9 +179,4 @@ function authorized(req: IncomingMessage, expected: Buffer): boolean {
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest()
-}
-
-function text(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
-  res.end(body)
 }

@@ -1,5 +1,7 @@
 // Public exports of the web layer: what `wirekit serve` shows over HTTP, and the metrics registry for
 // applications that run their own HTTP server.
+
+export { ADMIN_FEED_PATH, type AdminFeed, type AdminFeedOptions, adminFeed } from './admin-feed.ts'
 export {
   type HttpListener,
   type HttpListenerOptions,

@@ -4,7 +4,9 @@
 // resends, rate limiting and handler timings come from the messaging diagnostics channels.
 
 import diagnostics from 'node:diagnostics_channel'
+import type { Server as HttpServer, IncomingMessage } from 'node:http'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import type { Duplex } from 'node:stream'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { ErrorCodes } from '../errors.ts'
 import type { MessageServer, Peer } from '../messaging/index.ts'
@@ -18,6 +20,8 @@ export type MetricsOptions = {
 export type ServerStats = {
   at: number
   connections: number
+  /** Of `connections`, those over WebSocket (counted once trackWebSockets is called); the rest are TCP/TLS/Unix. */
+  websockets: number
   sessions: { connected: number; retained: number }
   rooms: number
   roomMembers: number
@@ -37,6 +41,8 @@ export type ServerMetrics = {
   metrics(): Promise<string>
   readonly contentType: string
   stats(): ServerStats
+  /** Counts the WebSocket connections `http` upgrades at `path` (where the server is attached). */
+  trackWebSockets(http: HttpServer, path: string): void
   /** Stops listening to the server and the diagnostics channels. */
   close(): void
 }
@@ -72,6 +78,7 @@ function build(server: MessageServer, options: MetricsOptions): ServerMetrics {
   const totals = { received: 0, sent: 0, resends: 0, slow: 0, rateLimited: 0 }
   const ended = new Map<string, number>()
   const seen = new WeakMap<Peer, Seen>()
+  let websockets = 0
 
   // Message counts: a session's sequence numbers are its reliable message counts; count the growth.
   const account = (peer: Peer) => {
@@ -158,8 +165,8 @@ function build(server: MessageServer, options: MetricsOptions): ServerMetrics {
     labelNames: ['transport'],
     registers,
     collect() {
-      // Every connection is a byte stream (TCP, TLS, Unix) until the WebSocket transport lands.
-      this.set({ transport: 'stream' }, server.connectionCount)
+      this.set({ transport: 'websocket' }, Math.min(websockets, server.connectionCount))
+      this.set({ transport: 'stream' }, Math.max(0, server.connectionCount - websockets))
     },
   })
   new Gauge({
@@ -281,6 +288,7 @@ function build(server: MessageServer, options: MetricsOptions): ServerMetrics {
       return {
         at: Date.now(),
         connections: server.connectionCount,
+        websockets: Math.min(websockets, server.connectionCount),
         sessions: { connected: s.connected, retained: s.retained },
         rooms: s.rooms,
         roomMembers: s.members,
@@ -293,6 +301,14 @@ function build(server: MessageServer, options: MetricsOptions): ServerMetrics {
         eventLoopLagMs: lag.ms(),
         memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal },
       }
+    },
+    trackWebSockets(http, path) {
+      // Its own upgrade listener beside the server's: counts the sockets of `path` until they close.
+      http.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+        if ((req.url ?? '/').split('?', 1)[0] !== path) return
+        websockets++
+        socket.once('close', () => websockets--)
+      })
     },
     close() {
       server.off('disconnect', onDisconnect)

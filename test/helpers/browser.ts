@@ -22,8 +22,27 @@ export function launchChromium(): Promise<Browser> {
   })
 }
 
-/** Builds dist/browser/client.js (scripts/build-browser.ts) and returns its text. */
+/** Builds dist/browser/ (client.js, chat.js, dashboard.js: scripts/build-browser.ts); returns client.js. */
 export function browserBundle(): string {
   execFileSync(process.execPath, ['scripts/build-browser.ts'], { stdio: 'ignore' })
   return readFileSync('dist/browser/client.js', 'utf8')
+}
+
+/** How many distinct colours a PNG has (sampled), decoded by Chromium in a blank page: > 20 is not blank. */
+export async function pngColours(browser: Browser, png: Buffer): Promise<number> {
+  const blank = await browser.newPage()
+  try {
+    return (await blank.evaluate(`(async () => {
+      const bitmap = await createImageBitmap(await (await fetch('data:image/png;base64,${png.toString('base64')}')).blob())
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height)
+      const ctx = canvas.getContext('2d')
+      ctx.drawImage(bitmap, 0, 0)
+      const data = ctx.getImageData(0, 0, bitmap.width, bitmap.height).data
+      const seen = new Set()
+      for (let i = 0; i < data.length; i += 4 * 7) seen.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2])
+      return seen.size
+    })()`)) as number
+  } finally {
+    await blank.close()
+  }
 }

@@ -8,7 +8,7 @@ import { closeWeb, serve } from '../../src/cli/serve.ts'
 import { MessageClient } from '../../src/messaging/index.ts'
 
 // The dashboard in real Chromium: figures rise as clients talk, no CSP violation, a non-blank screenshot.
-// The screenshot goes to the test output folder; WIREKIT_DOCS_SCREENSHOTS=1 also writes docs/dashboard.png.
+// The screenshot goes to the test output folder (docs/dashboard.png is taken by test/browser/chat-page.test.ts).
 const cleanup: (() => unknown)[] = []
 after(async () => {
   for (const fn of cleanup.reverse()) await fn()
@@ -43,7 +43,7 @@ test('the dashboard shows connections, rooms and message rates rising, under a s
   const problems: string[] = []
   page.on('console', (m) => m.type() === 'error' && problems.push(m.text()))
   page.on('pageerror', (e) => problems.push(e.message))
-  // The token rides in the fragment and goes out as a header; without it /stats.json answers 401.
+  // The token rides in the fragment and goes out in the feed's credentials (public listener: token required).
   await page.goto(`${base}/dashboard#token=dash-token`)
   const value = (label: string) => page.textContent(`[data-series="${label}"]`)
   await page.waitForFunction("document.getElementById('status')?.className === 'live'")
@@ -66,8 +66,9 @@ test('the dashboard shows connections, rooms and message rates rising, under a s
     `document.querySelector('[data-series="Sessions connected"]')?.textContent === '2'`,
   )
   assert.equal(await value('Connections'), '2')
-  assert.equal(await value('Rooms'), '1')
-  assert.equal(await value('Room members'), '2')
+  // One chat room is two server rooms: presence (room:lobby) and live lines (live:lobby).
+  assert.equal(await value('Rooms'), '2')
+  assert.equal(await value('Room members'), '4')
   const points = await page.getAttribute('polyline', 'points')
   assert.ok(points && points.split(' ').length >= 3, 'the first chart has drawn a line')
 
@@ -75,8 +76,6 @@ test('the dashboard shows connections, rooms and message rates rising, under a s
   const dir = join(tmpdir(), 'wirekit-test-output')
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, 'dashboard.png'), png)
-  if (process.env.WIREKIT_DOCS_SCREENSHOTS === '1')
-    writeFileSync(new URL('../../docs/dashboard.png', import.meta.url), png)
   // Non-blank: decode the PNG in a blank page (no CSP there) and count its colours.
   const blank = await browser.newPage()
   const colours = (await blank.evaluate(`(async () => {

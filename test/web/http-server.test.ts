@@ -72,4 +72,32 @@ describe('serve --http: the route table and its admin gate', () => {
     assert.equal(ok.status, 200)
     assert.match(await ok.text(), /wirekit_sessions\{state="connected"\} 0/)
   })
+
+  test('wirekit serve serves HTTP on 127.0.0.1:8080 unless told otherwise, and --http off turns it off', async () => {
+    const { run } = await import('../cli/chat-process.ts')
+    const help = await run(['serve', '--help'])
+    assert.match(help.out, /--http <\[host:\]port>[\s\S]*\(default: "8080"\)/)
+    const serve = wirekit(['serve', '--port', '0', '--http', 'off'])
+    cleanup.push(async () => {
+      serve.child.kill('SIGTERM')
+      await serve.exited
+    })
+    await serve.until(/listening on tcp:/)
+    await new Promise((r) => setTimeout(r, 300))
+    assert.doesNotMatch(serve.out, /http/)
+  })
+
+  test('the chat page at / is served under a strict CSP (no inline script), with its script and style', async () => {
+    const base = await listener('public')
+    const page = await fetch(`${base}/`)
+    assert.equal(page.status, 200)
+    const csp = page.headers.get('content-security-policy') ?? ''
+    assert.match(csp, /script-src 'self'/)
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/)
+    const html = await page.text()
+    assert.doesNotMatch(html, /<script>|<script [^>]*>[^<]/, 'no inline script')
+    assert.doesNotMatch(html, /style=/, 'no inline style')
+    for (const asset of ['/chat.js', '/chat.css']) assert.equal((await fetch(`${base}${asset}`)).status, 200)
+    assert.equal((await fetch(`${base}/nothing-here`)).status, 404)
+  })
 })

@@ -49,3 +49,37 @@ test('a WebSocket client at /ws and a TCP client share a room; /wirekit-client.j
   assert.match(res.headers.get('content-type') ?? '', /javascript/)
   assert.match(await res.text(), /export\s*\{/)
 })
+
+test('the dashboard feed (/admin/ws): absent from the public listener without a token; with one, it needs it and pushes stats every second', async () => {
+  const start = async (adminToken?: string) => {
+    const logs: string[] = []
+    const server = await serve({
+      host: '127.0.0.1',
+      port: 0,
+      http: '127.0.0.1:0',
+      adminToken,
+      signal: AbortSignal.abort(),
+      log: (l) => logs.push(l),
+    })
+    cleanup.push(async () => {
+      await closeWeb(server)
+      await server.close()
+    })
+    return /wirekit websocket on (ws:\/\/[^/]+)\/ws/.exec(logs.join('\n'))![1]!
+  }
+  const open = await start(undefined)
+  await assert.rejects(MessageClient.connect(`${open}/admin/ws`, { reconnect: false }))
+  const gated = await start('feed-token')
+  await assert.rejects(
+    MessageClient.connect(`${gated}/admin/ws`, { credentials: { token: 'wrong' }, reconnect: false }),
+    /admin token is missing or wrong/,
+  )
+  const feed = await MessageClient.connect(`${gated}/admin/ws`, { credentials: { token: 'feed-token' } })
+  cleanup.push(() => feed.close())
+  const stats = await new Promise<{ connections: number; websockets: number }>((resolve) =>
+    feed.once('stats', resolve),
+  )
+  // The feed's own connection is not one of the chat's.
+  assert.equal(stats.connections, 0)
+  assert.equal(stats.websockets, 0)
+})

@@ -1,25 +1,12 @@
-// The dashboard page's script (bundled by esbuild, served as /dashboard.js): polls /stats.json every
-// second and draws each figure as a hand-made SVG line chart. Text goes in with textContent only.
-// DESIGN wants it live over the wirekit browser client; this polling is the stand-in until that lands.
+// The dashboard page's script (bundled with the wirekit client, served as /dashboard.js): live over a
+// wirekit MessageClient at /admin/ws, which pushes the server's figures every second; each figure is a
+// hand-made SVG line chart of the last two minutes. Text goes in with textContent only.
 
+import { MessageClient } from '../../messaging/client-entry.ts'
+import { byId, type El as Element, page, socketUrl } from '../dom.ts'
 import type { ServerStats } from '../metrics.ts'
 
-// The few DOM shapes used here, declared locally: the project typechecks against Node's types, and the
-// DOM library would change the meaning of globals (fetch bodies, timers) for every other file.
-type Element = {
-  append(...children: Element[]): void
-  setAttribute(name: string, value: string): void
-  textContent: string | null
-  className: string
-  id: string
-  dataset: Record<string, string>
-}
-type Document = {
-  createElement(tag: string): Element
-  createElementNS(namespace: string, tag: string): Element
-  getElementById(id: string): Element | null
-}
-const { document, location } = globalThis as unknown as { document: Document; location: { hash: string } }
+const { document, location } = page
 
 const WINDOW = 120 // points kept: two minutes at one per second
 const SVG = 'http://www.w3.org/2000/svg'
@@ -39,10 +26,14 @@ const ended = (s: ServerStats, reason: string) => s.sessionsEnded[reason] ?? 0
 
 const SERIES: Series[] = [
   { label: 'Connections', unit: '', value: (s) => s.connections },
+  { label: 'TCP connections', unit: '', value: (s) => s.connections - (s.websockets ?? 0) },
+  { label: 'WebSocket connections', unit: '', value: (s) => s.websockets ?? 0 },
   { label: 'Sessions connected', unit: '', value: (s) => s.sessions.connected },
   { label: 'Sessions retained (client away)', unit: '', value: (s) => s.sessions.retained },
   { label: 'Messages in', unit: '/s', value: rate((s) => s.messages.received) },
   { label: 'Messages out', unit: '/s', value: rate((s) => s.messages.sent) },
+  { label: 'Messages in, total', unit: '', value: (s) => s.messages.received },
+  { label: 'Messages out, total', unit: '', value: (s) => s.messages.sent },
   { label: 'Resends', unit: '/s', value: rate((s) => s.resends) },
   { label: 'Rooms', unit: '', value: (s) => s.rooms },
   { label: 'Room members', unit: '', value: (s) => s.roomMembers },
@@ -118,35 +109,57 @@ function draw(chart: Chart, series: Series): void {
 }
 
 function start(): void {
-  const main = document.getElementById('charts')!
-  const status = document.getElementById('status')!
-  // The token rides in the fragment (#token=…), which the browser never sends; it goes out as a header.
-  const token = new URLSearchParams(location.hash.slice(1)).get('token')
-  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
+  const main = byId('charts')
+  const status = byId('status')
   const charts = SERIES.map((series, i) => makeChart(main, series, i))
   let before: ServerStats | undefined
-  const poll = async () => {
-    try {
-      const res = await fetch('/stats.json', { headers, cache: 'no-store' })
-      if (!res.ok) throw new Error(`HTTP ${res.status}`)
-      const now = (await res.json()) as ServerStats
-      const seconds = before === undefined ? 0 : (now.at - before.at) / 1000
-      SERIES.forEach((series, i) => {
-        const chart = charts[i]!
-        chart.points.push(series.value(now, before, seconds))
-        if (chart.points.length > WINDOW) chart.points.shift()
-        draw(chart, series)
-      })
-      before = now
-      status.textContent = `live · updated ${new Date(now.at).toLocaleTimeString()}`
-      status.className = 'live'
-    } catch (error) {
-      status.textContent = `cannot reach the server (${(error as Error).message}); retrying every second`
-      status.className = 'down'
-    }
-    setTimeout(poll, 1000)
+  const add = (now: ServerStats) => {
+    if (before !== undefined && now.at <= before.at) return
+    const seconds = before === undefined ? 0 : (now.at - before.at) / 1000
+    SERIES.forEach((series, i) => {
+      const chart = charts[i]!
+      chart.points.push(series.value(now, before, seconds))
+      if (chart.points.length > WINDOW) chart.points.shift()
+    })
+    before = now
   }
-  void poll()
+  const redraw = () => {
+    SERIES.forEach((series, i) => {
+      draw(charts[i]!, series)
+    })
+    if (before !== undefined) status.textContent = `live · ${new Date(before.at).toLocaleTimeString()}`
+  }
+  const down = (text: string) => {
+    status.textContent = text
+    status.className = 'down'
+  }
+  // The token rides in the fragment (#token=…), which the browser never sends; it goes in the credentials.
+  const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? undefined
+  MessageClient.connect(socketUrl('/admin/ws'), {
+    credentials: { token },
+    reconnect: { initialDelay: 200, maxDelay: 3000, retryFirstConnect: true },
+  }).then(
+    (client) => {
+      const catchUp = async () => {
+        // After a gap (first load, or a reconnect) the feed's last two minutes fill the charts.
+        for (const stats of await client.request<ServerStats[]>('recent')) add(stats)
+        redraw()
+      }
+      client.on('stats', (stats: ServerStats) => {
+        add(stats)
+        redraw()
+        status.className = 'live'
+      })
+      client.on('state', (state: string) => {
+        if (state === 'connected') void catchUp()
+        else if (state === 'reconnecting') down('connection to the server lost; reconnecting…')
+      })
+      client.on('close', (error?: Error) => down(`disconnected: ${error?.message ?? 'closed'}`))
+      status.className = 'live'
+      void catchUp()
+    },
+    (error: Error) => down(`cannot connect: ${error.message}`),
+  )
 }
 
 start()

@@ -1,12 +1,9 @@
-// The dashboard's routes: the page, its stylesheet and its script (src/web/dashboard/app.ts, bundled by
-// esbuild). The page holds no data, so it needs no token; the data it polls (/stats.json) does.
-import { existsSync, readFileSync } from 'node:fs'
+// The dashboard's routes: the page, its stylesheet and its script (src/web/dashboard/app.ts, bundled with
+// the wirekit client). The page holds no data, so it needs no token; its feed (/admin/ws, see
+// admin-feed.ts) and /stats.json do.
+import { browserScript } from '../bundle.ts'
 import type { Route } from '../http-server.ts'
-
-/** Nothing inline, nothing from elsewhere: the page can only load its own script and style. */
-export const DASHBOARD_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
-  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+import { asset } from '../respond.ts'
 
 const HTML = `<!doctype html>
 <html lang="en">
@@ -22,7 +19,7 @@ const HTML = `<!doctype html>
 <p id="status" role="status" aria-live="polite">connecting…</p>
 </header>
 <main id="charts" aria-label="server figures, one chart per figure, last two minutes"></main>
-<footer>Polls /stats.json every second (this node). /metrics has the same figures for Prometheus.</footer>
+<footer>Live: pushed every second over a wirekit connection (/admin/ws), this node. /metrics has the same figures for Prometheus.</footer>
 <script type="module" src="/dashboard.js"></script>
 </body>
 </html>
@@ -47,64 +44,15 @@ svg text { fill: var(--muted); }
 footer { color: var(--muted); font-size: 12px; }
 `
 
-let script: Promise<string> | undefined
-
-/** The bundled script: dist/browser/dashboard.js when built, else bundled now from the TypeScript source. */
-export function dashboardScript(): Promise<string> {
-  script ??= (async () => {
-    // From dist/web/dashboard/page.js (installed) or src/web/dashboard/page.ts (a built checkout).
-    for (const candidate of ['../../browser/dashboard.js', '../../../dist/browser/dashboard.js']) {
-      const built = new URL(candidate, import.meta.url)
-      if (built.pathname.includes('/dist/browser/') && existsSync(built)) return readFileSync(built, 'utf8')
-    }
-    // A checkout: esbuild (a dev dependency) bundles the source once, in memory.
-    const esbuild = await import('esbuild').catch(() => {
-      script = undefined // try again on the next request (a build may land meanwhile)
-      throw new Error('the dashboard script is not built (dist/browser/dashboard.js) and esbuild is absent')
-    })
-    const result = await esbuild.build({
-      // app.ts beside the source, app.js beside the compiled dist/web/dashboard/page.js.
-      entryPoints: [
-        ['./app.ts', './app.js'].map((f) => new URL(f, import.meta.url).pathname).find(existsSync)!,
-      ],
-      bundle: true,
-      minify: true,
-      format: 'esm',
-      target: 'es2022',
-      write: false,
-    })
-    return result.outputFiles[0]!.text
-  })()
-  return script
-}
-
 export function dashboardRoutes(): Route[] {
-  const page =
-    (type: string, body: () => string | Promise<string>): Route['handle'] =>
-    async (_req, res) => {
-      let text: string
-      try {
-        text = await body()
-      } catch (error) {
-        res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
-        res.end(`${(error as Error).message}\n`)
-        return
-      }
-      res.writeHead(200, {
-        'content-type': type,
-        'content-security-policy': DASHBOARD_CSP,
-        'cache-control': 'no-cache',
-      })
-      res.end(text)
-    }
   return [
-    { path: '/dashboard', admin: true, open: true, handle: page('text/html; charset=utf-8', () => HTML) },
-    { path: '/dashboard.css', admin: true, open: true, handle: page('text/css; charset=utf-8', () => CSS) },
+    { path: '/dashboard', admin: true, open: true, handle: asset('text/html; charset=utf-8', () => HTML) },
+    { path: '/dashboard.css', admin: true, open: true, handle: asset('text/css; charset=utf-8', () => CSS) },
     {
       path: '/dashboard.js',
       admin: true,
       open: true,
-      handle: page('text/javascript; charset=utf-8', dashboardScript),
+      handle: asset('text/javascript; charset=utf-8', () => browserScript('dashboard')),
     },
   ]
 }

@@ -44,8 +44,9 @@ end
 `
 
 /**
- * ARGV: new epoch, now, maxMessages, maxAge, maxBytes, notice channel ('' for none), room, then (name, data, size)
- * per entry. → {epoch, first offset}. The notice `<epoch> <last offset> <room>` tells every node to read.
+ * ARGV: new epoch, now, maxMessages, maxAge, maxBytes, notice channel ('' for none), room, origin (the
+ * appending store), then (name, data, size) per entry. → {epoch, first offset}. The notice
+ * `<epoch> <last offset> <origin> <room>` tells every node to read.
  */
 const APPEND = `${TRIM}
 local epoch = redis.call('HGET', KEYS[2], 'epoch')
@@ -54,16 +55,16 @@ if not epoch then
   redis.call('HSET', KEYS[2], 'epoch', ARGV[1], 'last', 0, 'bytes', 0)
   epoch = ARGV[1]
 end
-local n = (#ARGV - 7) / 3
+local n = (#ARGV - 8) / 3
 local last = redis.call('HINCRBY', KEYS[2], 'last', n)
 local first = last - n + 1
 local added = 0
 for i = 0, n - 1 do
-  local size = tonumber(ARGV[10 + i * 3])
-  redis.call('XADD', KEYS[1], string.format('%d-0', first + i), 't', ARGV[2], 'n', ARGV[8 + i * 3], 'd', ARGV[9 + i * 3], 's', size)
+  local size = tonumber(ARGV[11 + i * 3])
+  redis.call('XADD', KEYS[1], string.format('%d-0', first + i), 't', ARGV[2], 'n', ARGV[9 + i * 3], 'd', ARGV[10 + i * 3], 's', size)
   added = added + size
 end
-if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], epoch .. ' ' .. string.format('%d', last) .. ' ' .. ARGV[7]) end
+if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[6], epoch .. ' ' .. string.format('%d', last) .. ' ' .. ARGV[8] .. ' ' .. ARGV[7]) end
 redis.call('HINCRBY', KEYS[2], 'bytes', added)
 trim(KEYS[1], KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 if tonumber(ARGV[4]) >= 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end

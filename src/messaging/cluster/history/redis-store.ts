@@ -68,6 +68,8 @@ export class RedisHistoryStore implements HistoryStore {
   readonly #channel: string
   #subscriber: Redis | undefined
   readonly #watchers = new Set<HistoryWatcher>()
+  /** Names this store in its notices, so it can tell its own appends from other nodes'. */
+  readonly #origin = randomBytes(6).toString('hex')
 
   constructor(options: RedisHistoryOptions) {
     this.#limits = new RoomLimits(options, options.rooms)
@@ -124,11 +126,16 @@ export class RedisHistoryStore implements HistoryStore {
   #notice(text: string): void {
     const a = text.indexOf(' ')
     const b = text.indexOf(' ', a + 1)
-    if (a < 1 || b < 0) return
+    const c = text.indexOf(' ', b + 1)
+    if (a < 1 || b < 0 || c < 0) return
+    // Our own append: its one watcher (the usual case: one server per store) delivers it when the append
+    // resolves. The notice often arrives first (another connection), and would send every subscriber of
+    // the room to read from Redis what is about to be handed to them: a read per subscriber per batch.
+    if (this.#watchers.size === 1 && text.slice(b + 1, c) === this.#origin) return
     const offset = Number(text.slice(a + 1, b))
     if (!Number.isSafeInteger(offset)) return
     const position = { offset, epoch: text.slice(0, a) }
-    const room = text.slice(b + 1)
+    const room = text.slice(c + 1)
     for (const watcher of this.#watchers) watcher.appended(room, position)
   }
 
@@ -229,6 +236,7 @@ export class RedisHistoryStore implements HistoryStore {
           limitArg(maxBytes),
           this.#channel,
           room,
+          this.#origin,
         ]
         for (const p of batch) {
           const data = Buffer.isBuffer(p.data)

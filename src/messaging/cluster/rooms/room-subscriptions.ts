@@ -8,7 +8,13 @@ import type { Peer } from '../../peer.ts'
 import { checkEventName } from '../../peer.ts'
 import { encodeGap, encodePublication, ROOM_EVENT, storedPayload } from '../../room-message.ts'
 import { checkName, Format } from '../../wire/envelope.ts'
-import { encodeBody, formatOf, type PayloadCodecName } from '../../wire/payload-codec.ts'
+import {
+  decodePayload,
+  encodeBody,
+  formatOf,
+  type PayloadCodecName,
+  refusedFormat,
+} from '../../wire/payload-codec.ts'
 import type { BroadcastMessage } from '../adapter.ts'
 import {
   type CursorEvent,
@@ -22,6 +28,12 @@ import {
 
 /** Decides whether `peer` may read `room`; true by default (every room is readable). */
 export type AuthorizeSubscribe = (peer: Peer, room: string) => boolean | Promise<boolean>
+
+/** One publication read back from a room's log by `server.history()`. */
+export type RoomHistoryEntry = { offset: number; epoch: string; name: string; data: unknown; time: number }
+
+/** The most `server.history()` returns in one call. */
+const MAX_RECENT = 1000
 
 /** Subscriptions one peer may hold at once. */
 const MAX_FEEDS_PER_PEER = 1024
@@ -42,6 +54,24 @@ function parseRequest(data: unknown): SubscribeRequest {
     : { room, since: { offset: since.offset, epoch: since.epoch } }
 }
 
+/** What the log keeps of a publication: the format byte, then the body, encoded straight into place. */
+function stored(format: Format, body: string | Uint8Array | undefined): Uint8Array {
+  if (typeof body !== 'string') return storedPayload(format, body ?? new Uint8Array())
+  const out = new Uint8Array(1 + Buffer.byteLength(body))
+  out[0] = format
+  encoder.encodeInto(body, out.subarray(1))
+  return out
+}
+
+/** A log entry's data (format byte, then body) back into application data, in a format `accept` allows. */
+function decodeStored(stored: Uint8Array, acceptsMsgpack: boolean): unknown {
+  const bytes = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength)
+  const format = bytes[0] as Format
+  // A shared log (Redis) holds what every node published, in its codec.
+  if (format === Format.MSGPACK && !acceptsMsgpack) throw refusedFormat(format)
+  return decodePayload(bytes, 1, format)
+}
+
 const roomMessage = (body: Uint8Array): BroadcastMessage => ({
   event: ROOM_EVENT,
   format: Format.RAW,
@@ -54,15 +84,27 @@ export class RoomSubscriptions {
   readonly #codec: PayloadCodecName
   #authorize: AuthorizeSubscribe = () => true
   readonly #feeds = new Map<Peer, Map<string, RoomFeed>>()
-  /** A publication is encoded once for every feed that delivers it. */
-  readonly #encoded = new WeakMap<HistoryEntry, BroadcastMessage>()
+  /**
+   * The last publication encoded: a live entry goes to every feed of its room in one loop, so it is
+   * encoded once. (A WeakMap keyed by entry kept the encoding as long as the memory store kept the entry:
+   * twice the memory, and a GC pass over every live ephemeron; 10% of a durable fan-out.)
+   */
+  #lastEntry: HistoryEntry | undefined
+  #lastMessage: BroadcastMessage | undefined
 
   readonly #onError: (error: unknown) => void
+  readonly #acceptsMsgpack: boolean
 
-  constructor(options: HistoryOptions, codec: PayloadCodecName, onError: (error: unknown) => void) {
+  constructor(
+    options: HistoryOptions,
+    codec: PayloadCodecName,
+    onError: (error: unknown) => void,
+    acceptsMsgpack = true,
+  ) {
     this.durable = new DurableRooms(options, onError)
     this.#codec = codec
     this.#onError = onError
+    this.#acceptsMsgpack = acceptsMsgpack
   }
 
   /** Reports a failure nobody awaits (a broadcast's append). */
@@ -86,9 +128,27 @@ export class RoomSubscriptions {
     }
     const format = formatOf(data, this.#codec)
     const body = encodeBody(data, format)
-    const bytes =
-      body === undefined ? new Uint8Array() : typeof body === 'string' ? encoder.encode(body) : body
-    return this.durable.publish(room, name, storedPayload(format, bytes))
+    return this.durable.publish(room, name, stored(format, body))
+  }
+
+  /** The last `last` entries of a durable room, oldest first, decoded (what `server.history()` returns). */
+  async recent(room: string, last: number): Promise<RoomHistoryEntry[]> {
+    if (!Number.isSafeInteger(last) || last < 1 || last > MAX_RECENT)
+      throw new InvalidArgumentError(`history: last must be an integer from 1 to ${MAX_RECENT}`)
+    if (!this.durable.isDurable(room)) return []
+    const store = this.durable.store
+    const head = await store.head(room)
+    if (head.offset === 0) return []
+    const after = { offset: Math.max(0, head.offset - last), epoch: head.epoch }
+    // What the limits trimmed since is simply not there: a page of recent lines, not a recovery.
+    const page = await store.read(room, { after, limit: last })
+    return page.entries.map((entry) => ({
+      offset: entry.offset,
+      epoch: page.head.epoch,
+      name: entry.name,
+      data: decodeStored(entry.data, this.#acceptsMsgpack),
+      time: entry.time,
+    }))
   }
 
   /** The 'wirekit:subscribe' request: checks, authorizes, replaces any feed of the same room. */
@@ -139,10 +199,11 @@ export class RoomSubscriptions {
     if (event.type === 'gap') message = roomMessage(encodeGap(event.gap))
     else {
       const entry = event.entry
-      message = this.#encoded.get(entry)
-      if (message === undefined) {
+      if (entry === this.#lastEntry) message = this.#lastMessage!
+      else {
         message = roomMessage(encodePublication(room, entry.name, event.epoch, entry.offset, entry.data))
-        this.#encoded.set(entry, message)
+        this.#lastEntry = entry
+        this.#lastMessage = message
       }
     }
     // The broadcast path (no promise per message): a peer cut for a full outbox ends its session, and
