@@ -49,8 +49,8 @@ type Member = { identity: Identity; rooms: Set<string>; away: boolean }
 
 /** Presence: every member (who, notices). */
 const ROOM_PREFIX = 'room:'
-/** Members that take lines as 'message' events (everyone but those reading the log by subscription). */
-const LIVE_PREFIX = 'live:'
+/** Members that read the lines from the log by subscription: lines are not sent to them as events. */
+const SUBSCRIBED_PREFIX = 'sub:'
 /** A line's `ref`: short, and only characters that cannot mean anything anywhere. */
 const REF = /^[A-Za-z0-9_-]{1,40}$/
 /** Recent (owner, ref) pairs remembered to drop a line sent twice (a page re-sending after a lost session). */
@@ -154,8 +154,8 @@ export class ChatService {
     if (!room.ok) throw new Error(`cannot join: ${room.reason}`)
     const state = member(peer)
     // A subscriber reads the lines from the log; sending them as events as well would show each twice.
-    if (given.subscribed === true) peer.leave(LIVE_PREFIX + room.value)
-    else peer.join(LIVE_PREFIX + room.value)
+    if (given.subscribed === true) peer.join(SUBSCRIBED_PREFIX + room.value)
+    else peer.leave(SUBSCRIBED_PREFIX + room.value)
     if (!state.rooms.has(room.value)) {
       state.rooms.add(room.value)
       peer.join(ROOM_PREFIX + room.value)
@@ -168,7 +168,7 @@ export class ChatService {
     const room = checkRoom(input)
     if (!room.ok) throw new Error(`cannot leave: ${room.reason}`)
     const state = member(peer)
-    peer.leave(LIVE_PREFIX + room.value)
+    peer.leave(SUBSCRIBED_PREFIX + room.value)
     if (state.rooms.delete(room.value)) {
       peer.leave(ROOM_PREFIX + room.value)
       this.#announce([room.value], `${state.identity.name} left #${room.value}`)
@@ -240,7 +240,7 @@ export class ChatService {
     const state = member(peer)
     if (ref !== undefined && this.#seenBefore(state.identity.token, ref)) return
     // Saying into a room makes one present in it: after a server restart a client's queued lines can
-    // arrive before its new `join`. Its lines come with the `join` (or from the log it subscribes to).
+    // arrive before its new `join`.
     if (!state.rooms.has(room.value)) {
       state.rooms.add(room.value)
       peer.join(ROOM_PREFIX + room.value)
@@ -251,7 +251,12 @@ export class ChatService {
     // Logged first: a member who is away reads it from the log when it comes back.
     this.#server
       .publish(logRoom(room.value), 'message', out)
-      .then(({ offset }) => this.#server.to(LIVE_PREFIX + room.value).emit('message', { ...out, offset }))
+      .then(({ offset }) =>
+        this.#server
+          .to(ROOM_PREFIX + room.value)
+          .except(SUBSCRIBED_PREFIX + room.value)
+          .emit('message', { ...out, offset }),
+      )
       .catch((error: Error) => {
         this.#log(`! history: ${inert(error.message)}`)
         this.#tell(peer, `line NOT delivered (the server could not store it): ${text.value}`, ref)

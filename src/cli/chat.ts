@@ -268,7 +268,12 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
     )
   }
   // A server without durable rooms (or an older one) sends lines as events.
-  client.on('message', (m: ChatLine) => showLine(m))
+  // A room read through its log never shows an event copy (after a restart the server may send one
+  // before our subscribed join reaches it).
+  client.on('message', (m: ChatLine) => {
+    if (typeof m?.room === 'string' && subscriptions.has(m.room)) return
+    showLine(m)
+  })
 
   // Lines published before this moment (the last time the link came back after an outage) arrive from
   // the log, not live: they are shown as missed. The clocks of client and server are assumed close; the

@@ -119,16 +119,31 @@ export class Subscription {
     }
     const position = this.#position
     if (message.type === 'gap') {
+      // The server judged from the position it was asked for; a message of the old feed can have arrived
+      // since (a re-subscribe racing the previous feed). The gap names only what this subscriber lacks.
+      // (An 'epoch' gap starts the position over, even under the same epoch name: a position beyond the
+      // log's head was never this log's.)
+      let from = message.from
+      if (message.reason === 'trimmed' && position !== undefined && position.epoch === message.epoch) {
+        if (message.to <= position.offset) return
+        from = Math.max(from, position.offset + 1)
+      }
       const info: GapInfo = {
         room: this.room,
         reason: message.reason,
         epoch: message.epoch,
-        from: message.from,
+        from,
         to: message.to,
-        count: Math.max(0, message.to - message.from + 1),
+        count: Math.max(0, message.to - from + 1),
       }
-      if (message.previous !== undefined) info.previous = message.previous
-      this.#position = { offset: message.to, epoch: message.epoch }
+      if (message.previous !== undefined) {
+        const had = position !== undefined && position.epoch === message.previous.epoch
+        info.previous = had && position.offset > message.previous.offset ? { ...position } : message.previous
+      }
+      this.#position = {
+        offset: message.reason === 'trimmed' ? Math.max(message.to, from - 1) : message.to,
+        epoch: message.epoch,
+      }
       this.#listeners.dispatch('gap', info)
       return
     }

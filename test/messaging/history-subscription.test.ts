@@ -124,3 +124,32 @@ test('a listener that throws does not stop the next message', () => {
   assert.equal(errors.length, 1)
   assert.equal(got.length, 2)
 })
+
+test('a gap names only what the subscriber lacks: one judged from an older position is narrowed, one already covered is dropped', () => {
+  const { sub, gaps } = subscription()
+  for (const offset of [1, 2, 3]) sub.receive(pub(offset))
+  // A re-subscribe sent from offset 1 raced messages 2 and 3 of the previous feed.
+  sub.receive({ type: 'gap', room: 'lobby', epoch: 'e1', from: 2, to: 3, reason: 'trimmed' })
+  sub.receive({ type: 'gap', room: 'lobby', epoch: 'e1', from: 2, to: 5, reason: 'trimmed' })
+  sub.receive({
+    type: 'gap',
+    room: 'lobby',
+    epoch: '',
+    from: 1,
+    to: 0,
+    reason: 'epoch',
+    previous: { offset: 4, epoch: 'e1' },
+  })
+  assert.deepEqual(gaps, [
+    { room: 'lobby', reason: 'trimmed', epoch: 'e1', from: 4, to: 5, count: 2 },
+    {
+      room: 'lobby',
+      reason: 'epoch',
+      epoch: '',
+      from: 1,
+      to: 0,
+      count: 0,
+      previous: { offset: 5, epoch: 'e1' },
+    },
+  ])
+})

@@ -42,6 +42,8 @@ export type RoomFeed = {
 
 const RETRY_MIN_MS = 100
 const RETRY_MAX_MS = 5_000
+/** A replay paused for its receiver (no budget) looks again after this long. */
+const BUDGET_WAIT_MS = 10
 
 /** Makes the store an options object names. */
 export function createHistoryStore(options: HistoryOptions): HistoryStore {
@@ -74,6 +76,7 @@ type Feed = {
   deliver: (event: CursorEvent) => void
   closed: boolean
   pumping: boolean
+  budget: () => number
   retryMs: number
   timer: NodeJS.Timeout | undefined
 }
@@ -136,11 +139,17 @@ export class DurableRooms {
     }
   }
 
-  /** Starts a feed: live from now, or from `since` (replayed from the log first, then live). */
+  /**
+   * Starts a feed: live from now, or from `since` (replayed from the log first, then live). `budget` says
+   * how many more entries the receiver can take now: a replay reads at most that many per page and waits
+   * while it is below 1 (a subscriber that missed more than its connection buffers is fed as it acknowledges,
+   * not cut as a slow consumer). Live entries are not held back.
+   */
   subscribe(
     room: string,
     since: HistoryPosition | undefined,
     deliver: (event: CursorEvent) => void,
+    budget: () => number = () => Number.POSITIVE_INFINITY,
   ): RoomFeed {
     const feed: Feed = {
       room,
@@ -148,6 +157,7 @@ export class DurableRooms {
       deliver,
       closed: false,
       pumping: false,
+      budget,
       retryMs: RETRY_MIN_MS,
       timer: undefined,
     }
@@ -200,11 +210,16 @@ export class DurableRooms {
     feed.pumping = true
     void (async () => {
       try {
-        for (
-          let read = feed.cursor.nextRead();
-          read !== undefined && !feed.closed;
-          read = feed.cursor.nextRead()
-        ) {
+        while (!feed.closed && feed.cursor.wantsRead) {
+          const budget = Math.floor(feed.budget())
+          if (budget < 1) {
+            clearTimeout(feed.timer)
+            feed.timer = setTimeout(() => this.#pump(feed), BUDGET_WAIT_MS)
+            return
+          }
+          const read = feed.cursor.nextRead()
+          if (read === undefined) break
+          read.limit = Math.min(read.limit ?? budget, budget)
           let page: Awaited<ReturnType<HistoryStore['read']>>
           try {
             page = await this.store.read(feed.room, read)

@@ -72,6 +72,18 @@ function decodeStored(stored: Uint8Array, acceptsMsgpack: boolean): unknown {
   return decodePayload(bytes, 1, format)
 }
 
+/**
+ * How many replayed messages `peer` can take now: what keeps its outbox (unacknowledged pushes, cut as a
+ * slow consumer when full) under half full, by count and by bytes (`typical`: bytes of a room message
+ * lately). The first page of a room of huge messages can still overshoot the estimate.
+ */
+function replayBudget(peer: Peer, typical: number): number {
+  const outbox = peer.outbox
+  const byCount = outbox.maxMessages / 2 - outbox.count
+  const byBytes = (outbox.maxBytes / 2 - outbox.bytes) / typical
+  return Math.min(byCount, byBytes)
+}
+
 const roomMessage = (body: Uint8Array): BroadcastMessage => ({
   event: ROOM_EVENT,
   format: Format.RAW,
@@ -89,6 +101,8 @@ export class RoomSubscriptions {
    * encoded once. (A WeakMap keyed by entry kept the encoding as long as the memory store kept the entry:
    * twice the memory, and a GC pass over every live ephemeron; 10% of a durable fan-out.)
    */
+  /** Bytes of a room message lately (a moving average), for the replay budget. */
+  #typical = 512
   #lastEntry: HistoryEntry | undefined
   #lastMessage: BroadcastMessage | undefined
 
@@ -175,7 +189,12 @@ export class RoomSubscriptions {
     feeds.get(room)?.close()
     feeds.set(
       room,
-      this.durable.subscribe(room, start, (event) => this.#send(peer, room, event)),
+      this.durable.subscribe(
+        room,
+        start,
+        (event) => this.#send(peer, room, event),
+        () => replayBudget(peer, this.#typical),
+      ),
     )
     return { room, position: start }
   }
@@ -204,6 +223,7 @@ export class RoomSubscriptions {
         message = roomMessage(encodePublication(room, entry.name, event.epoch, entry.offset, entry.data))
         this.#lastEntry = entry
         this.#lastMessage = message
+        this.#typical = Math.max(64, this.#typical * 0.9 + (message.body as Uint8Array).length * 0.1)
       }
     }
     // The broadcast path (no promise per message): a peer cut for a full outbox ends its session, and
