@@ -66,9 +66,8 @@ test('the dashboard shows connections, rooms and message rates rising, under a s
     `document.querySelector('[data-series="Sessions connected"]')?.textContent === '2'`,
   )
   assert.equal(await value('Connections'), '2')
-  // One chat room is two server rooms: presence (room:lobby) and live lines (live:lobby).
-  assert.equal(await value('Rooms'), '2')
-  assert.equal(await value('Room members'), '4')
+  assert.equal(await value('Rooms'), '1')
+  assert.equal(await value('Room members'), '2')
   const points = await page.getAttribute('polyline', 'points')
   assert.ok(points && points.split(' ').length >= 3, 'the first chart has drawn a line')
 

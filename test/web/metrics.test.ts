@@ -85,9 +85,8 @@ describe('/metrics', () => {
     assert.equal(sampleValue(now, 'wirekit_messages_sent_total'), 25)
     assert.equal(sampleValue(now, 'wirekit_sessions', { state: 'connected' }), 2)
     assert.equal(sampleValue(now, 'wirekit_connections', { transport: 'stream' }), 2)
-    // One chat room is two server rooms: presence (room:lobby) and live lines (live:lobby).
-    assert.equal(sampleValue(now, 'wirekit_rooms'), 2)
-    assert.equal(sampleValue(now, 'wirekit_room_members'), 4)
+    assert.equal(sampleValue(now, 'wirekit_rooms'), 1)
+    assert.equal(sampleValue(now, 'wirekit_room_members'), 2)
     assert.equal(
       sampleValue(now, 'wirekit_request_handler_duration_seconds_count', { method: 'join', outcome: 'ok' }),
       2,
