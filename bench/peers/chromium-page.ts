@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import type http from 'node:http'
 import os from 'node:os'
 import { join } from 'node:path'
-import { CHROMIUM } from '../../test/helpers/browser.ts'
+import { CHROMIUM, CHROMIUM_FLAGS } from '../../test/helpers/browser.ts'
 
 /** A step that overran: the page is in an unknown state, so the run stops there. */
 export class StepTimeout extends Error {}
@@ -97,22 +97,10 @@ export type RunningChromium = {
 export function startChromium(url: string): RunningChromium {
   const profile = mkdtempSync(join(os.tmpdir(), 'wirekit-bench-chromium-'))
   // The flags test/helpers/browser.ts gives playwright, for a root container.
-  const chromium: ChildProcess = spawn(
-    CHROMIUM,
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--user-data-dir=${profile}`,
-      url,
-    ],
-    { stdio: 'ignore', detached: true },
-  )
+  const chromium: ChildProcess = spawn(CHROMIUM, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, url], {
+    stdio: 'ignore',
+    detached: true,
+  })
   const pgid = chromium.pid
   return {
     cpuMs() {

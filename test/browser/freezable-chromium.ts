@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { type Browser, type BrowserContext, chromium } from 'playwright-core'
-import { CHROMIUM } from '../helpers/browser.ts'
+import { CHROMIUM, CHROMIUM_FLAGS } from '../helpers/browser.ts'
 
 export type FreezableChromium = { browser: Browser; context: BrowserContext; close(): Promise<void> }
 
@@ -17,19 +17,7 @@ export async function launchFreezableChromium(): Promise<FreezableChromium> {
   // detached: Chromium and its helper processes form one process group, ended together in close().
   const proc: ChildProcess = spawn(
     CHROMIUM,
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--remote-debugging-port=0',
-      `--user-data-dir=${profile}`,
-      'about:blank',
-    ],
+    [...CHROMIUM_FLAGS, '--remote-debugging-port=0', `--user-data-dir=${profile}`, 'about:blank'],
     { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   )
   const kill = () => {
