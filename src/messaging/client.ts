@@ -19,7 +19,7 @@ import {
   ProtocolError,
   type WirekitError,
 } from '../errors.ts'
-import type { FrameCodec } from '../framing/codec.ts'
+import type { FrameCodec } from '../framing/index.ts'
 import { type BackoffOptions, backoffDelay } from '../util/backoff.ts'
 import { publishSession } from './channels.ts'
 import { ClientSubscriptions } from './client-subscriptions.ts'

@@ -10,7 +10,7 @@ import {
   MessagingError,
   ProtocolError,
 } from '../errors.ts'
-import type { FrameCodec } from '../framing/codec.ts'
+import type { FrameCodec } from '../framing/index.ts'
 import { publishRateLimited } from './channels.ts'
 import type {
   AdapterPeer,

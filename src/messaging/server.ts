@@ -15,7 +15,7 @@ import {
   TimeoutError,
   type WirekitError,
 } from '../errors.ts'
-import type { FrameCodec } from '../framing/codec.ts'
+import type { FrameCodec } from '../framing/index.ts'
 import type { AsyncSocket } from '../socket/index.ts'
 import { delay, startTimer } from '../util/timeout.ts'
 import { Admission, defaultMaxConnections } from './admission.ts'

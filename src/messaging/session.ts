@@ -5,7 +5,7 @@
 // the delayed-ack timer and the request-deadline sweeper. No object of its own per session.
 
 import { ErrorCodes, TimeoutError } from '../errors.ts'
-import type { FrameCodec } from '../framing/codec.ts'
+import type { FrameCodec } from '../framing/index.ts'
 import { type AckHolder, noteRead } from './delayed-acks.ts'
 import { type Heartbeat, nodeClock, type Sweepable, sweeperFor } from './heartbeat.ts'
 import {

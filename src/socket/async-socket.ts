@@ -12,7 +12,7 @@ import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import { type AbortError, type ClosedError, InvalidArgumentError, type WirekitError } from '../errors.ts'
-import type { FrameCodec } from '../framing/codec.ts'
+import type { FrameCodec } from '../framing/index.ts'
 import { armRead, armWrite } from './deadlines.ts'
 import { closeChannel, connectChannel, debug } from './diagnostics.ts'
 import { armConnect, armHandshake, dial } from './dial.ts'
@@ -34,12 +34,12 @@ import { MAX_READ_LENGTH, toDelimiter } from './read-args.ts'
 import { type PendingRead, ReadQueue, type ReadQueueHost } from './read-queue.ts'
 import type { ReceiveBuffer } from './receive-buffer.ts'
 import { abortError, closedError, readyError } from './socket-errors.ts'
-import type { AsyncSocketEvents, SocketState, WrapOptions } from './socket-types.ts'
+import type { AsyncSocketEvents, ChunkConsumer, SocketState, WrapOptions } from './socket-types.ts'
 import { checkPeer, type TlsOptions, validateTlsOptions } from './tls.ts'
 import { handOver, handshake } from './upgrade.ts'
 import { type PendingWrite, WriteQueue, type WriteQueueHost } from './write-queue.ts'
 
-export type { AsyncSocketEvents, SocketState, WrapOptions } from './socket-types.ts'
+export type { AsyncSocketEvents, ChunkConsumer, SocketState, WrapOptions } from './socket-types.ts'
 
 /**
  * Wraps a connected plaintext socket created with `receiver.onread` (AsyncServer's accepted sockets).
@@ -48,25 +48,10 @@ export type { AsyncSocketEvents, SocketState, WrapOptions } from './socket-types
 export let wrapReceiving: (stream: net.Socket, options: WrapOptions, receiver: ReceiveBuffer) => AsyncSocket
 
 /**
- * Takes a socket's bytes as they arrive, instead of through read(): what a protocol loop needs without
- * a read (a promise and its closures) pending on every idle connection. Internal.
+ * Consumers waiting for the reads queued before them (see `consume`): kept aside, so a socket carries no
+ * field for what is rare.
  */
-export interface ChunkConsumer {
-  /** Bytes arrived (never empty). Must not throw: it runs inside the stream's read callback. */
-  consumeChunk(chunk: Buffer): void
-  /**
-   * No more bytes will come, for the reason a pending read would have failed with (the peer's FIN:
-   * `readEnded` is then true; a failure; a close). Called once, after which the consumer is detached.
-   */
-  consumeEnd(reason: WirekitError): void
-}
-
-/**
- * Makes `consumer` receive `socket`'s bytes (first those already buffered), or, with undefined, stops
- * that: bytes then wait in the socket (up to its readHighWaterMark) until a consumer or read() takes
- * them. A consumed socket is not read with read(). Internal (the messaging Connection).
- */
-export let consume: (socket: AsyncSocket, consumer: ChunkConsumer | undefined) => void
+const waitingConsumers = new WeakMap<AsyncSocket, ChunkConsumer>()
 
 /**
  * The AsyncSocket a stream belongs to. The stream listeners are module-level functions that find
@@ -152,7 +137,6 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
   static {
     // For AsyncServer only: a socket it created with `onread` reads through `receiver`.
     wrapReceiving = (stream, options, receiver) => AsyncSocket.#wrap(stream, options, receiver)
-    consume = (socket, consumer) => socket.#consume(consumer)
   }
 
   static #wrap(stream: net.Socket, options: WrapOptions, receiver: ReceiveBuffer | undefined): AsyncSocket {
@@ -342,6 +326,9 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       }
     }
     if (this.#has(CLOSING)) return Promise.reject(this.#closedError('read after close()', options?.tag))
+    if (this.#has(CONSUMED)) {
+      throw new InvalidArgumentError('read() on a socket whose bytes go to a consumer (consume())')
+    }
     const reads = this.#reads ?? this.#readQueue()
     // Fast path: the bytes are here and nothing is queued ahead.
     const data = reads.tryRead(kind, length, delimiter, maxLength)
@@ -616,8 +603,50 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     return reads
   }
 
+  /**
+   * Hands the socket's bytes to `consumer` as they arrive, instead of through `read()`: what a protocol
+   * loop needs without a read (a promise and its closures) pending on every idle connection.
+   *
+   * - Order: bytes already received go first (at once, in this call); reads queued before this call
+   *   complete first, and the consumer takes over the bytes after theirs. `read()` throws
+   *   WK_INVALID_ARGUMENT while a consumer is attached or waiting.
+   * - The end: `consumeEnd(reason)` once, when no more bytes will come (the peer's FIN, `readEnded` then
+   *   true; a reset; a close), after the last chunk; then the consumer is detached. Attached to a socket
+   *   that has ended already, it is told at once.
+   * - Pausing: `consume(undefined)` detaches. Bytes then wait in the socket, which stops reading at its
+   *   `readHighWaterMark` (TCP pushes the peer back) until a consumer or `read()` takes them.
+   *
+   * @example
+   * socket.consume({ consumeChunk: (chunk) => decoder.push(chunk), consumeEnd: (reason) => done(reason) })
+   */
+  consume(consumer: ChunkConsumer | undefined): void {
+    if (
+      consumer !== undefined &&
+      (typeof consumer.consumeChunk !== 'function' || typeof consumer.consumeEnd !== 'function')
+    ) {
+      throw new InvalidArgumentError('consume() takes { consumeChunk, consumeEnd } or undefined')
+    }
+    waitingConsumers.delete(this)
+    const reads = this.#reads
+    if (consumer !== undefined && reads !== undefined && reads.pending > 0) {
+      // The reads queued first take their bytes first; the consumer starts once none is left.
+      this.#consumer = undefined
+      this.#bits |= CONSUMED
+      waitingConsumers.set(this, consumer)
+      void reads.whenIdle().then(() => {
+        if (waitingConsumers.get(this) !== consumer) return
+        waitingConsumers.delete(this)
+        this.#consume(consumer)
+      })
+      return
+    }
+    this.#consume(consumer)
+  }
+
   #consume(consumer: ChunkConsumer | undefined): void {
     this.#consumer = consumer
+    if (consumer === undefined) this.#bits &= ~CONSUMED
+    else this.#bits |= CONSUMED
     const reads = this.#reads
     if (consumer === undefined || reads === undefined) return
     // What arrived while nobody consumed goes first (taking it resumes a stream paused at the mark).
@@ -633,6 +662,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     const consumer = this.#consumer
     if (consumer === undefined) return
     this.#consumer = undefined
+    this.#bits &= ~CONSUMED
     consumer.consumeEnd(reason)
   }
 
@@ -731,6 +761,8 @@ const CLOSED = 128
  * read, so reads look at this bit first; it only ever turns on.
  */
 const READ_OBSERVED = 256
+/** A consumer takes the bytes, or waits for the reads queued before it (see `consume`): read() throws. */
+const CONSUMED = 512
 
 /**
  * net.Socket's own 'end' listener (onReadableStreamEnd: writes fail after the peer's FIN unless the

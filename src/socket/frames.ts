@@ -2,7 +2,7 @@
 // write frames with one allocation and one write. The codecs themselves live in src/framing/.
 
 import { ClosedError, ErrorCodes } from '../errors.ts'
-import type { FrameCodec } from '../framing/codec.ts'
+import type { FrameCodec } from '../framing/index.ts'
 import type { WriteOptions } from './options.ts'
 
 /** Options of writeFrame: those of write(). */

@@ -1,5 +1,11 @@
 // Public exports of the socket layer (wirekit/socket): AsyncSocket, AsyncServer, UdpSocket.
-export { AsyncSocket, type AsyncSocketEvents, type SocketState, type WrapOptions } from './async-socket.ts'
+export {
+  AsyncSocket,
+  type AsyncSocketEvents,
+  type ChunkConsumer,
+  type SocketState,
+  type WrapOptions,
+} from './async-socket.ts'
 export type { WriteFrameOptions } from './frames.ts'
 export type {
   ConnectOptions,

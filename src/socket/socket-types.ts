@@ -38,3 +38,17 @@ export type WrapOptions = SocketOptions & {
    */
   rawSocket?: net.Socket
 }
+
+/**
+ * Takes a socket's bytes as they arrive (`AsyncSocket.consume`), instead of through read(): what a protocol
+ * loop needs without a read (a promise and its closures) pending on every idle connection.
+ */
+export interface ChunkConsumer {
+  /** Bytes arrived (never empty), in order. Must not throw: it runs inside the stream's read callback. */
+  consumeChunk(chunk: Buffer): void
+  /**
+   * No more bytes will come, for the reason a pending read would have failed with (the peer's FIN:
+   * `readEnded` is then true; a reset; a close). Called once, after which the consumer is detached.
+   */
+  consumeEnd(reason: WirekitError): void
+}

@@ -1,14 +1,12 @@
 // What keeps an idle connection small (issue 3): shared stream listeners instead of closures per
-// socket, `ready` made only when asked for, linked read/write queues made when first needed, a
-// consumer taking the bytes instead of a pending read, and one `onread` callback shared by every
-// accepted socket, which must still hand each socket its own bytes.
+// socket, `ready` made only when asked for, linked read/write queues made when first needed, and one
+// `onread` callback shared by every accepted socket, which must still hand each socket its own bytes.
+// (A consumer taking the bytes instead of a pending read: consume.test.ts.)
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import net from 'node:net'
 import { after, describe, test } from 'node:test'
-import type { WirekitError } from '../../src/errors.ts'
 import { isWirekitError } from '../../src/errors.ts'
-import { type ChunkConsumer, consume } from '../../src/socket/async-socket.ts'
 import { Fifo } from '../../src/socket/fifo.ts'
 import { AsyncServer, AsyncSocket } from '../../src/socket/index.ts'
 import { acceptedWithRaw, Resources, rawServer, within, wrappedWithRaw } from './helpers.ts'
@@ -160,88 +158,6 @@ describe('the shared onread callback of accepted sockets', () => {
         `client ${id} got only its own bytes`,
       )
     }
-  })
-})
-
-/** A consumer that records what it is given. */
-function recorder(): ChunkConsumer & { chunks: string[]; ends: WirekitError[]; ended: Promise<void> } {
-  const ended = Promise.withResolvers<void>()
-  const chunks: string[] = []
-  const ends: WirekitError[] = []
-  return {
-    chunks,
-    ends,
-    ended: ended.promise,
-    consumeChunk(chunk) {
-      chunks.push(chunk.toString())
-    },
-    consumeEnd(reason) {
-      ends.push(reason)
-      ended.resolve()
-    },
-  }
-}
-
-describe('a consumer instead of reads (internal, the messaging connection)', () => {
-  test('gets the bytes buffered before it came first, then each chunk as it arrives, then the FIN', async () => {
-    const { client, peer } = await acceptedWithRaw(resources)
-    peer.write('early')
-    await within(
-      new Promise<void>((resolve) => {
-        const poll = (): void => (client.bufferedBytes === 5 ? resolve() : void setTimeout(poll, 5))
-        poll()
-      }),
-      5000,
-      'bytes buffered',
-    )
-    const consumer = recorder()
-    consume(client, consumer)
-    assert.deepEqual(consumer.chunks, ['early'])
-    assert.equal(client.bufferedBytes, 0)
-    peer.write('late')
-    await within(
-      new Promise<void>((resolve) => {
-        const poll = (): void => (consumer.chunks.length === 2 ? resolve() : void setTimeout(poll, 5))
-        poll()
-      }),
-      5000,
-      'second chunk',
-    )
-    assert.deepEqual(consumer.chunks, ['early', 'late'])
-    assert.equal(client.bytesRead, 9)
-    peer.end()
-    await within(consumer.ended, 5000, 'consumeEnd')
-    assert.equal(consumer.ends.length, 1)
-    assert.equal(consumer.ends[0]!.code, 'WK_CLOSED')
-    assert.equal(client.readEnded, true)
-    // The socket is still writable (half-open) and closes once, without a second consumeEnd.
-    await client.write('bye')
-    client.destroy()
-    assert.equal(consumer.ends.length, 1)
-  })
-
-  test('stopped, the socket holds the bytes (and the end) until a consumer is set again', async () => {
-    const { client, peer } = await acceptedWithRaw(resources)
-    const consumer = recorder()
-    consume(client, consumer)
-    consume(client, undefined)
-    peer.end('held')
-    await within(once(client, 'readClosed'), 5000, 'readClosed')
-    assert.deepEqual(consumer.chunks, [])
-    assert.equal(consumer.ends.length, 0)
-    consume(client, consumer)
-    assert.deepEqual(consumer.chunks, ['held'])
-    assert.equal(consumer.ends.length, 1)
-    assert.equal(consumer.ends[0]!.code, 'WK_CLOSED')
-  })
-
-  test('a destroyed socket ends its consumer with the failure', async () => {
-    const { client } = await acceptedWithRaw(resources)
-    const consumer = recorder()
-    consume(client, consumer)
-    const failure = Object.assign(new Error('boom'), { code: 'WK_TEST' }) as unknown as WirekitError
-    client.destroy(failure)
-    assert.deepEqual(consumer.ends, [failure])
   })
 })
 

@@ -3,11 +3,11 @@
 // One Connection per socket; the session above it outlives it across reconnects.
 
 import type { WirekitError } from '../../errors.ts'
-import type { FrameCodec, FrameDecoder } from '../../framing/codec.ts'
-import { type AsyncSocket, type ChunkConsumer, consume } from '../../socket/async-socket.ts'
+import type { FrameCodec, FrameDecoder } from '../../framing/index.ts'
+import type { AsyncSocket, ChunkConsumer } from '../../socket/index.ts'
 import { startTimer } from '../../util/timeout.ts'
 
-/** The socket under a connection. Its bytes come through `consume` (no read pending while idle). */
+/** The socket under a connection. Its bytes come through `socket.consume` (no read pending while idle). */
 export type Transport = AsyncSocket
 
 /** Receives the frames and the end of a connection. */
@@ -99,7 +99,7 @@ export class Connection implements ChunkConsumer {
 
   /** Starts taking the socket's bytes (those that arrived already first). */
   start(): void {
-    consume(this.socket, this)
+    this.socket.consume(this)
   }
 
   /** A chunk from the socket (ChunkConsumer): its frames go to the owner, then `onChunk`. */
@@ -149,12 +149,12 @@ export class Connection implements ChunkConsumer {
   }
 
   #pauseUntil(gate: Promise<void>): void {
-    consume(this.socket, undefined)
+    this.socket.consume(undefined)
     void gate.then(() => {
       if (this.closed) return
       // Opening the gate may have closed it again (more held back than the refilled budget).
       if (this.gate !== undefined) this.#pauseUntil(this.gate)
-      else consume(this.socket, this)
+      else this.socket.consume(this)
     })
   }
 

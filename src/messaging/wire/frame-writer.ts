@@ -3,8 +3,7 @@
 // layout src/framing's lengthField writes) envelopes are built in place in the output; any other
 // FrameCodec gets each envelope built in a shared scratch buffer and framed by the codec itself.
 
-import type { FrameCodec } from '../../framing/codec.ts'
-import { lengthField } from '../../framing/index.ts'
+import { type FrameCodec, lengthField } from '../../framing/index.ts'
 import { Flag, type Format, headerLength, type Kind, writeHeader } from './envelope.ts'
 import { type Body, bodyLength, writeBody } from './payload-codec.ts'
 

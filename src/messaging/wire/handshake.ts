@@ -14,7 +14,7 @@
 // token (from the WELCOME) and, where authenticate gave one, the same identity: the id alone is public.
 
 import { ErrorCodes, ProtocolError, WirekitError } from '../../errors.ts'
-import type { FrameCodec } from '../../framing/codec.ts'
+import type { FrameCodec } from '../../framing/index.ts'
 import type { Heartbeat } from '../heartbeat.ts'
 import { Format, Kind } from './envelope.ts'
 import { encodeFrame } from './frame-writer.ts'
