@@ -15,6 +15,7 @@ import type {
   SessionSnapshot,
   SessionStore,
 } from './adapter.ts'
+import { RoomIndex } from './rooms/room-index.ts'
 
 type Retained = { session: LiveSession; expiresAt: number }
 
@@ -87,67 +88,38 @@ export class MemoryAdapter implements MessagingAdapter {
   readonly sessions: SessionStore
   /** This node's name in `fetchPeers` results (random, like RedisAdapter's). */
   readonly node = randomBytes(8).toString('hex')
-  // Every peer is implicitly in the room named by its id: looked up here instead of stored as a room,
-  // which keeps two sets and two map entries per idle connection out of memory.
-  #all = new Map<string, AdapterPeer>()
-  #rooms = new Map<string, Set<AdapterPeer>>()
-  #roomsOf = new Map<AdapterPeer, Set<string>>()
+  readonly #rooms = new RoomIndex()
 
   constructor(sessions: SessionStore = new MemorySessionStore()) {
     this.sessions = sessions
   }
 
   addPeer(peer: AdapterPeer): void {
-    this.#all.set(peer.id, peer)
+    this.#rooms.add(peer)
   }
 
   removePeer(peer: AdapterPeer): void {
-    if (this.#all.get(peer.id) === peer) this.#all.delete(peer.id)
-    const rooms = this.#roomsOf.get(peer)
-    if (rooms === undefined) return
-    for (const room of rooms) this.#removeFrom(room, peer)
-    this.#roomsOf.delete(peer)
+    this.#rooms.remove(peer)
   }
 
   join(peer: AdapterPeer, room: string): void {
-    if (room === peer.id) return
-    let members = this.#rooms.get(room)
-    if (members === undefined) this.#rooms.set(room, (members = new Set()))
-    members.add(peer)
-    let rooms = this.#roomsOf.get(peer)
-    if (rooms === undefined) this.#roomsOf.set(peer, (rooms = new Set()))
-    rooms.add(room)
+    this.#rooms.join(peer, room)
   }
 
   leave(peer: AdapterPeer, room: string): void {
-    this.#removeFrom(room, peer)
-    const rooms = this.#roomsOf.get(peer)
-    if (rooms === undefined) return
-    rooms.delete(room)
-    if (rooms.size === 0) this.#roomsOf.delete(peer)
-  }
-
-  #removeFrom(room: string, peer: AdapterPeer): void {
-    const members = this.#rooms.get(room)
-    if (members === undefined) return
-    members.delete(peer)
-    if (members.size === 0) this.#rooms.delete(room)
+    this.#rooms.leave(peer, room)
   }
 
   roomsOf(peer: AdapterPeer): ReadonlySet<string> {
-    return new Set([peer.id, ...(this.#roomsOf.get(peer) ?? [])])
+    return this.#rooms.roomsOf(peer)
   }
 
   peersIn(room: string | undefined): Iterable<AdapterPeer> {
-    if (room === undefined) return this.#all.values()
-    const members = this.#rooms.get(room)
-    if (members !== undefined) return members
-    const own = this.#all.get(room)
-    return own === undefined ? [] : [own]
+    return this.#rooms.peersIn(room)
   }
 
   broadcast(message: BroadcastMessage, target: BroadcastTarget): void {
-    for (const peer of this.#targets(target)) peer.deliver(message)
+    for (const peer of this.#rooms.audience(target)) peer.deliver(message)
   }
 
   /** Sessions in `room` (all when undefined) on this node, connected or retained: there is no other node. */
@@ -158,33 +130,8 @@ export class MemoryAdapter implements MessagingAdapter {
     return out
   }
 
-  #excluded(peer: AdapterPeer, except: ReadonlySet<string>): boolean {
-    if (except.has(peer.id)) return true
-    const mine = this.#roomsOf.get(peer)
-    if (mine === undefined) return false
-    for (const room of except) if (mine.has(room)) return true
-    return false
-  }
-
-  #targets(target: BroadcastTarget): Iterable<AdapterPeer> {
-    const { rooms, except } = target
-    if (rooms === undefined) {
-      const all = [...this.#all.values()]
-      return except === undefined ? all : all.filter((peer) => !this.#excluded(peer, except))
-    }
-    // A peer in several of the rooms receives the message once.
-    const out = new Set<AdapterPeer>()
-    for (const room of rooms) {
-      for (const peer of this.peersIn(room))
-        if (except === undefined || !this.#excluded(peer, except)) out.add(peer)
-    }
-    return out
-  }
-
   close(): void {
-    this.#all.clear()
     this.#rooms.clear()
-    this.#roomsOf.clear()
     void this.sessions.close()
   }
 }

@@ -20,7 +20,7 @@ import type {
   SessionStore,
 } from '../adapter.ts'
 import { MemorySessionStore } from '../memory-adapter.ts'
-import { LocalRooms } from './local-rooms.ts'
+import { RoomIndex } from '../rooms/room-index.ts'
 import { type PeerInfo, Presence, parseControl } from './presence.ts'
 import { type OutageLimits, type Outgoing, Publisher } from './publisher.ts'
 import { defineScripts, Keys, type ScriptedRedis } from './scripts.ts'
@@ -99,7 +99,7 @@ export class RedisAdapter extends EventEmitter implements MessagingAdapter {
   readonly #keys: Keys
   readonly #cmd: ScriptedRedis
   readonly #sub: Redis
-  readonly #rooms = new LocalRooms()
+  readonly #rooms = new RoomIndex()
   readonly #sequencer: Sequencer
   readonly #publisher: Publisher
   readonly #presence: Presence
@@ -430,7 +430,7 @@ export class RedisAdapter extends EventEmitter implements MessagingAdapter {
   }
 
   join(peer: AdapterPeer, room: string): void {
-    if (this.#rooms.join(peer, room) && room !== peer.id) this.#store?.roomsChanged(peer.id)
+    if (this.#rooms.join(peer, room)) this.#store?.roomsChanged(peer.id)
   }
 
   leave(peer: AdapterPeer, room: string): void {

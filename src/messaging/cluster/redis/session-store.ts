@@ -17,7 +17,7 @@ import type {
   SessionStore,
   StoredMessage,
 } from '../adapter.ts'
-import { inAudience } from './local-rooms.ts'
+import { inAudience } from '../rooms/room-index.ts'
 import type { Keys, ScriptedRedis } from './scripts.ts'
 import type { Sequencer } from './sequencer.ts'
 import { decodeBroadcast, decodeStored, encodeStored, type WireBroadcast } from './wire.ts'
