@@ -10,17 +10,17 @@
 
 import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../../errors.ts'
 import { publishResend } from '../channels.ts'
+import { checkName, FRAME_PREFIX_BYTES, headerLength } from '../wire/envelope-frame.ts'
+import { Flag, type Format, Kind } from '../wire/kinds.ts'
 import {
-  checkName,
-  decodeEnvelope,
-  FRAME_PREFIX_BYTES,
-  headerLength,
-  newEnvelope,
-  requireName,
-  writeFramePrefix,
-  writeHeader,
-} from '../wire/envelope-frame.ts'
-import { Flag, Format, Kind } from '../wire/kinds.ts'
+  ACK_FRAME_BYTES,
+  MAX_BATCH_BYTES,
+  PING_FRAME,
+  type VolatileMessage,
+  writeAck,
+  writeEntry,
+  writeVolatile,
+} from './batch.ts'
 import {
   type RequestOptions,
   type SessionCoreOptions,
@@ -28,11 +28,13 @@ import {
   type SessionProfile,
   sessionProfile,
 } from './host.ts'
-import { runRequest } from './incoming-requests.ts'
-import { Outbox, type OutboxEntry, rejectEntry, type StoredEntry } from './outbox.ts'
-import { type Body, type Payloads, refusedFormat } from './payloads.ts'
-import { abortError, PendingRequests, remoteError } from './pending-requests.ts'
+import { Outbox, type OutboxEntry, rejectEntry } from './outbox.ts'
+import type { Body, Payloads } from './payloads.ts'
+import { abortError, PendingRequests } from './pending-requests.ts'
+import { decideAck, receiveEnvelope } from './receive.ts'
+import { type EarlyWrite, loseSession, restoreSession, type StoredSession, writeEarly } from './resume.ts'
 
+export { MAX_EARLY_FRAME_BYTES } from './batch.ts'
 export {
   type RequestOptions,
   type SessionCoreOptions,
@@ -40,15 +42,8 @@ export {
   type SessionProfile,
   sessionProfile,
 } from './host.ts'
+export type { StoredSession } from './resume.ts'
 
-type VolatileMessage = { name: string; flags: number; body: Body; bodyBytes: number; size: number }
-
-const MAX_BATCH_BYTES = 256 * 1024
-/**
- * Largest frame a resuming client sends behind its HELLO, before the WELCOME: servers accept frames up
- * to their maxHandshakeFrameLength (at least this) until the client has logged in.
- */
-export const MAX_EARLY_FRAME_BYTES = 16 * 1024
 /**
  * Bytes queued within one event-loop turn after which they are written at once instead of at the
  * end of the turn: a producer emitting thousands of messages in a loop hands the first ones to the
@@ -56,22 +51,8 @@ export const MAX_EARLY_FRAME_BYTES = 16 * 1024
  */
 const EARLY_FLUSH_BYTES = 64 * 1024
 const MAX_VOLATILE_BYTES = 1024 * 1024
-const ACK_ENVELOPE_BYTES = 8
-/** Messages received without an ack before one is written at once, at the end of the chunk. */
-const ACK_EVERY = 512
-/**
- * A delayed ack (see `ackDelay`) only covers a few small messages: beyond these the ack goes out at
- * the end of the turn, so a server's per-peer buffer (peerBuffer) does not fill up with messages a
- * healthy client has long received.
- */
-const DELAYED_ACK_MESSAGES = 16
-const DELAYED_ACK_BYTES = 64 * 1024
 
-const PING_FRAME = Uint8Array.of(0, 0, 0, 2, Kind.PING, Format.EMPTY)
-const PONG_FRAME = Uint8Array.of(0, 0, 0, 2, Kind.PONG, Format.EMPTY)
-
-// One reused decode record and one reused batch array for every core: frames are handled one at a time.
-const envelope = newEnvelope()
+// One reused batch array for every core: flushes run one at a time.
 let batch: OutboxEntry[] = []
 
 export class SessionCore {
@@ -99,16 +80,19 @@ export class SessionCore {
   #control: Uint8Array[] | undefined
   #volatile: VolatileMessage[] | undefined
   #volatileBytes = 0
-  #queued = false
-  #ackDelayed = false
+  /** A flush is asked for (once per turn). */
+  queued = false
+  /** The owner's delayed-ack timer runs (see session/receive.ts). */
+  ackDelayed = false
   /** Bytes of reliable messages received since the last ack written. */
-  #bytesSinceAck = 0
+  bytesSinceAck = 0
   /** Reliable bytes queued since the last flush (see EARLY_FLUSH_BYTES). */
   #queuedBytes = 0
-  #pending: PendingRequests | undefined
+  /** Requests sent and waiting for their response (made on the first one). */
+  pending: PendingRequests | undefined
   #lastPingAt = 0
   /** Messages written behind a resuming HELLO, before the WELCOME (see `writeEarly`). */
-  #early: { through: number; sentBefore: number } | undefined
+  early: EarlyWrite | undefined
 
   /** `options`: a shared `SessionProfile` with this session's context and frame limit, or all options at once. */
   constructor(
@@ -189,7 +173,7 @@ export class SessionCore {
   sendRequest(method: string, data: unknown, options: RequestOptions = {}): Promise<unknown> {
     const signal = options.signal
     if (signal?.aborted) return Promise.reject(abortError(method, signal))
-    const pending = (this.#pending ??= new PendingRequests(this.profile.clock))
+    const pending = (this.pending ??= new PendingRequests(this.profile.clock))
     const id = pending.nextId()
     let entry: OutboxEntry
     try {
@@ -236,8 +220,8 @@ export class SessionCore {
 
   /** Asks the owner for a flush at the end of this turn (once per turn). */
   schedule(): void {
-    if (this.#queued) return
-    this.#queued = true
+    if (this.queued) return
+    this.queued = true
     this.host.schedule()
   }
 
@@ -247,11 +231,11 @@ export class SessionCore {
    * transport can take bytes now; when false nothing is taken (the owner calls again once it can).
    */
   flush(writable: boolean): Uint8Array | undefined {
-    this.#queued = false
+    this.queued = false
     this.#queuedBytes = 0
     if (!writable || !this.established) return undefined
     const ackDue = this.lastReceived > this.ackSent
-    let total = ackDue ? FRAME_PREFIX_BYTES + ACK_ENVELOPE_BYTES : 0
+    let total = ackDue ? ACK_FRAME_BYTES : 0
     const control = this.#control
     if (control !== undefined) for (const frame of control) total += frame.length
     const volatile = this.#volatile
@@ -276,30 +260,16 @@ export class SessionCore {
       this.#control = undefined
     }
     if (ackDue) {
-      writeFramePrefix(out, at, ACK_ENVELOPE_BYTES)
-      at = writeHeader(out, at + 4, Kind.ACK, Flag.ACK | Format.EMPTY, 0, this.lastReceived, 0, '')
+      at = writeAck(out, at, this.lastReceived)
       this.ackSent = this.lastReceived
-      this.#bytesSinceAck = 0
+      this.bytesSinceAck = 0
     }
     if (volatile !== undefined) {
-      for (const m of volatile) {
-        writeFramePrefix(out, at, m.size)
-        const p = writeHeader(out, at + 4, Kind.VOLATILE, m.flags, 0, 0, 0, m.name)
-        at = payloads.write(out, p, m.body, m.bodyBytes)
-      }
+      for (const m of volatile) at = writeVolatile(payloads, out, at, m)
       this.#volatile = undefined
       this.#volatileBytes = 0
     }
-    for (let i = 0; i < n; i++) {
-      const e = batch[i]!
-      writeFramePrefix(out, at, e.size)
-      at = payloads.write(
-        out,
-        writeHeader(out, at + 4, e.kind, e.flags, e.seq, 0, e.id, e.name),
-        e.body,
-        e.bodyBytes,
-      )
-    }
+    for (let i = 0; i < n; i++) at = writeEntry(payloads, out, at, batch[i]!)
     if (n > 0) batch.fill(undefined as unknown as OutboxEntry, 0, n)
     if (batch.length > 4096) batch = []
     return at === total ? out : out.subarray(0, at)
@@ -317,41 +287,15 @@ export class SessionCore {
 
   /**
    * `hello` (a framed HELLO) followed by the oldest unacknowledged messages, up to one batch: a resuming
-   * client sends them without waiting for the WELCOME. They count as sent (the server may apply them),
-   * unless the session turns out lost: then the server dropped them unread (see `attach`, `lose`).
+   * client sends them without waiting for the WELCOME (see session/resume.ts).
    */
   writeEarly(hello: Uint8Array): Uint8Array {
-    let total = hello.length
-    let through = 0
-    const entries: OutboxEntry[] = []
-    for (const entry of this.outbox) {
-      const framed = FRAME_PREFIX_BYTES + entry.size
-      if (total >= MAX_BATCH_BYTES || framed > MAX_EARLY_FRAME_BYTES) break
-      entries.push(entry)
-      total += framed
-      through = entry.seq
-    }
-    this.#early = { through, sentBefore: this.outbox.sentUpTo }
-    if (through > this.outbox.sentUpTo) this.outbox.sentUpTo = through
-    if (entries.length === 0) return hello
-    const out = this.profile.payloads.alloc(total)
-    out.set(hello, 0)
-    let at = hello.length
-    for (const e of entries) {
-      writeFramePrefix(out, at, e.size)
-      at = this.profile.payloads.write(
-        out,
-        writeHeader(out, at + 4, e.kind, e.flags, e.seq, 0, e.id, e.name),
-        e.body,
-        e.bodyBytes,
-      )
-    }
-    return at === total ? out : out.subarray(0, at)
+    return writeEarly(this, hello)
   }
 
   /** The transport that carried an early write is gone: its WELCOME will never come. */
   forgetEarly(): void {
-    this.#early = undefined
+    this.early = undefined
   }
 
   // ——— receiving ———
@@ -362,66 +306,7 @@ export class SessionCore {
    * with `handshakeOnly`, a transport already replaced) only HELLO, WELCOME and GOAWAY are accepted.
    */
   receive(frame: Uint8Array, handshakeOnly = false): void {
-    const env = decodeEnvelope(frame, envelope)
-    const kind = env.kind
-    if (!this.established || handshakeOnly) {
-      if (kind === Kind.HELLO || kind === Kind.WELCOME || kind === Kind.GOAWAY) {
-        this.host.onControl(kind, this.profile.payloads.decode(frame, env.payloadStart, env.format))
-        return
-      }
-      throw new ProtocolError(
-        ErrorCodes.PROTOCOL,
-        `Bad envelope: kind ${kind} before the handshake completed`,
-      )
-    }
-    if (env.flags & Flag.ACK) this.#onAck(env.ack)
-    if (env.flags & Flag.SEQ) {
-      if (kind !== Kind.EVENT && kind !== Kind.REQUEST && kind !== Kind.RESPONSE && kind !== Kind.ERROR) {
-        throw new ProtocolError(
-          ErrorCodes.PROTOCOL,
-          `Bad envelope: kind ${kind} cannot carry a sequence number`,
-        )
-      }
-      const seq = env.seq
-      // A resend of something already delivered: drop it, the peer learns our position from the next ack.
-      if (seq <= this.lastReceived) return
-      if (seq !== this.lastReceived + 1) {
-        throw new ProtocolError(
-          ErrorCodes.PROTOCOL,
-          `Bad envelope: sequence ${seq} after ${this.lastReceived}`,
-        )
-      }
-      if (env.format === Format.MSGPACK && !this.profile.acceptsMsgpack) throw refusedFormat(env.format)
-      this.lastReceived = seq
-      this.#bytesSinceAck += frame.length
-      const data = this.profile.payloads.decode(frame, env.payloadStart, env.format)
-      if (kind === Kind.EVENT) this.host.onEvent(requireName(env.name), data)
-      else if (kind === Kind.REQUEST) runRequest(this, env.id, requireName(env.name), data)
-      else if (kind === Kind.RESPONSE) this.#pending?.settle(env.id, undefined, data)
-      else this.#pending?.settle(env.id, remoteError(this.#pending.methodOf(env.id), data), undefined)
-      return
-    }
-    switch (kind) {
-      case Kind.VOLATILE:
-        if (env.format === Format.MSGPACK && !this.profile.acceptsMsgpack) throw refusedFormat(env.format)
-        this.host.onEvent(
-          requireName(env.name),
-          this.profile.payloads.decode(frame, env.payloadStart, env.format),
-        )
-        return
-      case Kind.ACK:
-      case Kind.PONG:
-        return
-      case Kind.PING:
-        this.queueControl(PONG_FRAME)
-        return
-      case Kind.GOAWAY:
-      case Kind.BYE:
-        this.host.onControl(kind, this.profile.payloads.decode(frame, env.payloadStart, env.format))
-        return
-      default:
-        throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad envelope: unexpected kind ${kind}`)
-    }
+    receiveEnvelope(this, frame, handshakeOnly)
   }
 
   /**
@@ -431,32 +316,13 @@ export class SessionCore {
    * or (ackDelay) a little longer when it is alone.
    */
   received(): void {
-    const unacked = this.lastReceived - this.ackSent
-    if (unacked === 0) return
-    if (unacked >= ACK_EVERY) this.host.flushNow()
-    else if (this.#queued) return
-    else if (
-      this.profile.ackDelay > 0 &&
-      unacked < DELAYED_ACK_MESSAGES &&
-      this.#bytesSinceAck < DELAYED_ACK_BYTES
-    ) {
-      if (this.#ackDelayed) return
-      this.#ackDelayed = true
-      this.host.delayAck(this.profile.ackDelay)
-    } else this.schedule()
+    decideAck(this)
   }
 
   /** The delayed-ack timer fired: write the ack unless a flush already carried it. */
   ackTimerFired(): void {
-    this.#ackDelayed = false
+    this.ackDelayed = false
     if (this.lastReceived > this.ackSent) this.schedule()
-  }
-
-  #onAck(ack: number): void {
-    if (ack >= this.nextSeq) {
-      throw new ProtocolError(ErrorCodes.PROTOCOL, `Bad envelope: ack ${ack} of a message never sent`)
-    }
-    this.outbox.ack(ack)
   }
 
   // ——— transports and the session's life ———
@@ -466,11 +332,11 @@ export class SessionCore {
    * is dropped, the rest is written again (resent) from the next flush on.
    */
   attach(peerLastReceived: number): void {
-    const early = this.#early
-    this.#early = undefined
+    const early = this.early
+    this.early = undefined
     this.established = true
     this.ackSent = this.lastReceived
-    this.#bytesSinceAck = 0
+    this.bytesSinceAck = 0
     this.#lastPingAt = 0
     if (peerLastReceived >= this.nextSeq) {
       throw new ProtocolError(
@@ -497,65 +363,27 @@ export class SessionCore {
   }
 
   /**
-   * The peer did not know this session (restart, expiry). Messages it may have seen are given up:
-   * their sends reject with `error(lost)`; messages never written to any transport are renumbered
-   * from 1 into the new session, and requests waiting on them follow. Returns the lost messages.
+   * The peer did not know this session (restart, expiry): messages it may have seen are given up
+   * (their sends reject with `error(lost)`), the rest renumbered from 1 (see session/resume.ts).
    */
   lose(error: (lost: OutboxEntry[]) => Error): Error {
-    const outbox = this.outbox
-    // The server dropped what followed our HELLO unread: only earlier transports may have delivered it.
-    if (this.#early !== undefined) outbox.sentUpTo = this.#early.sentBefore
-    this.#early = undefined
-    const sentUpTo = outbox.sentUpTo
-    const lost: OutboxEntry[] = []
-    const kept: OutboxEntry[] = []
-    for (const entry of outbox.takeAll()) (entry.seq <= sentUpTo ? lost : kept).push(entry)
-    const reason = error(lost)
-    for (const entry of lost) rejectEntry(entry, reason)
-    this.failSentRequests(() => reason, false)
-    const renumbered = new Map<number, number>()
-    this.nextSeq = 1
-    for (const entry of kept) {
-      renumbered.set(entry.seq, this.nextSeq)
-      entry.seq = this.nextSeq++
-      outbox.push(entry)
-    }
-    this.#pending?.renumber(renumbered)
-    outbox.sentUpTo = 0
-    this.lastReceived = 0
-    this.ackSent = 0
-    return reason
+    return loseSession(this, error)
   }
 
   /** Takes up a session stored elsewhere (another node, a page before its reload). */
-  restore(state: {
-    nextSeq: number
-    lastReceived: number
-    sentUpTo: number
-    entries: readonly StoredEntry[]
-  }): void {
-    this.nextSeq = state.nextSeq
-    this.lastReceived = state.lastReceived
-    this.ackSent = state.lastReceived
-    let lastRequestId = 0
-    for (const stored of state.entries) {
-      this.outbox.push({ ...stored, settle: undefined })
-      if (stored.kind === Kind.REQUEST && stored.id > lastRequestId) lastRequestId = stored.id
-    }
-    this.outbox.sentUpTo = state.sentUpTo
-    // A new request must not take the id of a restored one: its response would be taken for ours.
-    if (lastRequestId > 0) (this.#pending ??= new PendingRequests(this.profile.clock)).reserve(lastRequestId)
+  restore(state: StoredSession): void {
+    restoreSession(this, state)
   }
 
   /** Rejects the pending requests whose request was written (seq ≤ sentUpTo), or all of them. */
   failSentRequests(error: (method: string) => Error, all: boolean): void {
-    this.#pending?.fail(error, this.outbox.sentUpTo, all)
+    this.pending?.fail(error, this.outbox.sentUpTo, all)
   }
 
   /** Ends the session: every unacknowledged send and pending request rejects with `error`. */
   end(error: (unacknowledged: OutboxEntry[]) => Error): Error {
     this.over = true
-    this.#early = undefined
+    this.early = undefined
     const entries = this.outbox.takeAll()
     const reason = error(entries)
     for (const entry of entries) rejectEntry(entry, reason)
@@ -585,7 +413,7 @@ export class SessionCore {
   }
 
   get pendingRequests(): number {
-    return this.#pending?.size ?? 0
+    return this.pending?.size ?? 0
   }
 
   // ——— heartbeat ———
