@@ -4,8 +4,8 @@
 
 import { FRAME_PREFIX_BYTES, writeFramePrefix, writeHeader } from '../wire/envelope-frame.ts'
 import { Flag, Format, Kind } from '../wire/kinds.ts'
+import type { Body, Payloads } from '../wire/payloads.ts'
 import type { OutboxEntry } from './outbox.ts'
-import type { Body, Payloads } from './payloads.ts'
 
 /** A batch takes outbox messages until it holds this many bytes. */
 export const MAX_BATCH_BYTES = 256 * 1024

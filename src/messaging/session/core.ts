@@ -12,6 +12,7 @@ import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../../errors.ts
 import { publishResend } from '../channels.ts'
 import { checkName, FRAME_PREFIX_BYTES, headerLength } from '../wire/envelope-frame.ts'
 import { Flag, type Format, Kind } from '../wire/kinds.ts'
+import type { Body, Payloads } from '../wire/payloads.ts'
 import {
   ACK_FRAME_BYTES,
   MAX_BATCH_BYTES,
@@ -29,7 +30,6 @@ import {
   sessionProfile,
 } from './host.ts'
 import { Outbox, type OutboxEntry, rejectEntry } from './outbox.ts'
-import type { Body, Payloads } from './payloads.ts'
 import { abortError, PendingRequests } from './pending-requests.ts'
 import { decideAck, receiveEnvelope } from './receive.ts'
 import { type EarlyWrite, loseSession, restoreSession, type StoredSession, writeEarly } from './resume.ts'

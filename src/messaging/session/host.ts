@@ -2,10 +2,10 @@
 // it shares with the other sessions of its kind (`SessionProfile`: payload codec, clock, limits, policy).
 
 import type { Kind } from '../wire/kinds.ts'
+import type { Payloads } from '../wire/payloads.ts'
 import type { Clock } from './clock.ts'
 import type { RequestHandler } from './incoming-requests.ts'
 import type { OutboxLimits } from './outbox.ts'
-import type { Payloads } from './payloads.ts'
 
 export type RequestOptions = {
   /** Reject with WK_REQUEST_TIMEOUT after this many ms (the request may still run remotely). @default 30_000 */

@@ -3,7 +3,7 @@
 // cursor so everything unacknowledged goes out again. Bounded by message count and bytes.
 
 import { type Format, Kind } from '../wire/kinds.ts'
-import type { Body, Payloads } from './payloads.ts'
+import type { Body, Payloads } from '../wire/payloads.ts'
 
 /** One reliable message waiting for its acknowledgement. */
 export type OutboxEntry = {

@@ -8,10 +8,10 @@
 import { ErrorCodes, ProtocolError } from '../../errors.ts'
 import { decodeEnvelope, newEnvelope, requireName } from '../wire/envelope-frame.ts'
 import { Flag, Format, Kind } from '../wire/kinds.ts'
+import { refusedFormat } from '../wire/payloads.ts'
 import { PONG_FRAME } from './batch.ts'
 import type { SessionCore } from './core.ts'
 import { runRequest } from './incoming-requests.ts'
-import { refusedFormat } from './payloads.ts'
 import { remoteError } from './pending-requests.ts'
 
 /** Messages received without an ack before one is written at once, at the end of the chunk. */

@@ -8,10 +8,10 @@
 
 import { Packr } from 'msgpackr'
 import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../../errors.ts'
-import type { Body, Payloads } from '../session/payloads.ts'
 import { Format } from './kinds.ts'
+import type { Body, Payloads } from './payloads.ts'
 
-export { type Body, refusedFormat } from '../session/payloads.ts'
+export { type Body, refusedFormat } from './payloads.ts'
 
 /** How the sender encodes structured data. Binary data (Uint8Array) is always sent raw. @default 'json' */
 export type PayloadCodecName = 'json' | 'msgpack'

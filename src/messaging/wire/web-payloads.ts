@@ -2,8 +2,8 @@
 // raw bytes; MessagePack is not spoken here (a server sends JSON to clients that do not accept it).
 
 import { ErrorCodes, InvalidArgumentError, ProtocolError } from '../../errors.ts'
-import type { Body, Payloads } from '../session/payloads.ts'
 import { Format } from './kinds.ts'
+import type { Body, Payloads } from './payloads.ts'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })

@@ -3,7 +3,7 @@
 // TextEncoder and JSON only), so the core takes it as an argument instead of importing either.
 
 import { ErrorCodes, ProtocolError } from '../../errors.ts'
-import { Format } from '../wire/kinds.ts'
+import { Format } from './kinds.ts'
 
 /** An encoded payload: JSON text may stay a string until it is written into the output batch. */
 export type Body = string | Uint8Array | undefined
