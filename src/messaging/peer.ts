@@ -11,7 +11,6 @@ import {
   ProtocolError,
 } from '../errors.ts'
 import type { FrameCodec } from '../framing/index.ts'
-import { publishRateLimited } from './channels.ts'
 import type {
   AdapterPeer,
   BroadcastMessage,
@@ -22,6 +21,7 @@ import type {
 import { delayAck } from './delayed-acks.ts'
 import type { Heartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
+import { FrameThrottle, type RateLimit } from './rate-limit.ts'
 import { isOwnRoomName, secretsMatch, tokenDigest } from './resume-token.ts'
 import { ROOM_EVENT } from './room-message.ts'
 import type { SessionCore, SessionProfile } from './session/core.ts'
@@ -46,6 +46,8 @@ import type { Connection } from './transport/connection.ts'
 import { Kind } from './wire/envelope.ts'
 import { type Goaway, goawayFor, goawayFrame } from './wire/handshake.ts'
 import type { PayloadCodecName } from './wire/payload-codec.ts'
+
+export type { RateLimit } from './rate-limit.ts'
 
 /** Names that are lifecycle events on one side or the other: they cannot be sent as messages. */
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set([
@@ -74,15 +76,6 @@ export function checkEventName(event: string): void {
     return
   }
   if (RESERVED_EVENTS.has(event)) throw new InvalidArgumentError(`"${event}" is a reserved event name`)
-}
-
-export type RateLimit = {
-  /** Messages allowed per `interval`. */
-  messages: number
-  /** Window in ms. @default 1000 */
-  interval?: number
-  /** 'throttle' delivers at most `messages` per `interval` (a token bucket): messages over it wait, copied if already read, and the connection stops reading until the budget refills (TCP pushes back); 'disconnect' cuts the connection with WK_RATE_LIMITED (the session stays resumable). @default 'throttle' */
-  action?: 'throttle' | 'disconnect'
 }
 
 /** What a Peer needs from its server (kept in one object shared by all peers). */
@@ -127,11 +120,8 @@ export class Peer implements CoreOwner, AdapterPeer, LiveSession {
   restored = false
   #core: PeerCore
   #listeners: Listeners | undefined
-  #tokens = 0
-  #refilledAt = 0
-  /** Frames read over the rate limit ('throttle'): copies, delivered in order as the budget refills. */
-  #held: Buffer[] | undefined
-  #heldOn: Connection | undefined
+  /** The server's rate limit on this peer's messages, if it has one. */
+  #throttle: FrameThrottle | undefined
   #storedUpTo = 0
   /** The secret that resumes this session: handed out in the WELCOME only, never listed or printed. */
   readonly #token: string
@@ -153,10 +143,7 @@ export class Peer implements CoreOwner, AdapterPeer, LiveSession {
     this.id = id
     this.identity = identity
     this.#token = token
-    if (core.rateLimit !== undefined) {
-      this.#tokens = core.rateLimit.messages
-      this.#refilledAt = Date.now()
-    }
+    if (core.rateLimit !== undefined) this.#throttle = new FrameThrottle(core.rateLimit, this)
   }
 
   get codec(): FrameCodec {
@@ -464,84 +451,10 @@ export class Peer implements CoreOwner, AdapterPeer, LiveSession {
   }
 
   onFrame(frame: Buffer, conn: Connection): void {
-    if (this.#core.rateLimit !== undefined && this.core.established && conn === this.conn) {
-      if (this.#heldOn !== conn) this.#held = undefined
-      // Over budget, or behind frames that are: keep a copy (frames are slices of the read buffer). At
-      // most one chunk is held: after it, the connection stops reading until the budget refills.
-      if (this.#held !== undefined || !this.#take()) {
-        ;(this.#held ??= []).push(Buffer.from(frame))
-        this.#heldOn = conn
-        if (conn.gate === undefined) this.#pause(conn)
-        return
-      }
-    }
+    const throttle = this.#throttle
+    if (throttle !== undefined && this.core.established && conn === this.conn && !throttle.admit(frame, conn))
+      return
     receiveFrame(this, frame, conn)
-  }
-
-  /**
-   * Token bucket refilling continuously at `messages / interval`: takes one token, or returns false
-   * when there is none ('throttle'), or throws WK_RATE_LIMITED ('disconnect').
-   */
-  #take(): boolean {
-    const limit = this.#core.rateLimit!
-    const interval = limit.interval ?? 1000
-    const now = Date.now()
-    this.#tokens = Math.min(
-      limit.messages,
-      this.#tokens + ((now - this.#refilledAt) * limit.messages) / interval,
-    )
-    this.#refilledAt = now
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1
-      return true
-    }
-    if (limit.action === 'disconnect') {
-      publishRateLimited(this, 'disconnect')
-      throw new BackpressureError(
-        ErrorCodes.RATE_LIMITED,
-        `Peer ${this.id} sent more than ${limit.messages} messages in ${interval} ms`,
-      )
-    }
-    return false
-  }
-
-  /** Stops reading (after this chunk) until a token is back; TCP flow control slows the sender meanwhile. */
-  #pause(conn: Connection): void {
-    const limit = this.#core.rateLimit!
-    publishRateLimited(this, 'throttle')
-    const wait = Math.max(1, Math.ceil(((1 - this.#tokens) * (limit.interval ?? 1000)) / limit.messages))
-    conn.gate = new Promise<void>((resolve) => setTimeout(resolve, wait).unref()).then(() => {
-      conn.gate = undefined
-      this.#release(conn)
-    })
-  }
-
-  /** The budget refilled: delivers held frames while tokens last; the rest wait for the next refill. */
-  #release(conn: Connection): void {
-    const held = this.#held
-    // Held frames belong to the transport that read them (a resume may have replaced it since).
-    if (held === undefined || conn !== this.#heldOn) return
-    if (conn !== this.conn || conn.closed || this.core.over) {
-      // Never delivered, so never acknowledged: the client sends them again after it resumes.
-      this.#held = undefined
-      this.#heldOn = undefined
-      return
-    }
-    let i = 0
-    try {
-      while (i < held.length && this.#take()) receiveFrame(this, held[i++]!, conn)
-    } catch (error) {
-      this.#held = undefined
-      conn.close(error as Error, this.farewell(error as Error))
-      return
-    }
-    if (i === held.length) this.#held = undefined
-    else {
-      held.splice(0, i)
-      this.#pause(conn)
-    }
-    // Acknowledge what was delivered, as after a chunk.
-    this.onChunk(conn)
   }
 
   beforeFlush(): void {
