@@ -127,6 +127,9 @@ async function players(rtmpUrl: string, flvUrl: string, count: number): Promise<
 
 type Measured = {
   cpuMsPerMbit: number
+  /** The user-space (utime) and kernel (stime) parts of cpuMsPerMbit. */
+  userMsPerMbit: number
+  systemMsPerMbit: number
   /** CPU the players' process used, in cores (1 = a whole core: it reads as fast as it can). */
   playersCpu: number
   /** Write syscalls per delivered megabit: what the CPU figure mostly pays for, and not load-sensitive. */
@@ -160,10 +163,11 @@ async function joinTime(url: string): Promise<number> {
   }
 }
 
-/** utime + stime of a process, in ms (from /proc: Linux only). */
-function cpuMs(pid: number): number {
+/** utime and stime of a process, in ms (from /proc: Linux only). */
+function cpuMs(pid: number): { user: number; system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // USER_HZ is 100 on Linux
+  // USER_HZ is 100 on Linux
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 }
 }
 /** Write syscalls a process made so far (/proc/PID/io syscw: write, writev, sendmsg…). */
 function writeCalls(pid: number): number {
@@ -297,6 +301,19 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
     await sleep(WARMUP_MS)
     const cpu0 = cpuMs(server.pid)
     const writes0 = writeCalls(server.pid)
+    // WIREKIT_BENCH_STRACE=DIR: count the server's syscalls by kind while measuring (strace -c slows
+    // the server, so CPU figures of such a run are not comparable; the counts are exact).
+    const straceDir = process.env.WIREKIT_BENCH_STRACE
+    const strace = straceDir
+      ? spawn('strace', [
+          '-c',
+          '-f',
+          '-p',
+          String(server.pid),
+          '-o',
+          join(straceDir, `${name.replace(/ /g, '-')}.txt`),
+        ])
+      : undefined
     const start = await ask(playerProc, 'sample')
     const t0 = performance.now()
     // One more player here, beside the publisher and away from the herd of players: the latency it
@@ -325,6 +342,10 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
     await sleep(MEASURE_MS)
     const cpu1 = cpuMs(server.pid)
     const writes1 = writeCalls(server.pid)
+    if (strace) {
+      strace.kill('SIGINT')
+      await once(strace, 'exit')
+    }
     const end = await ask(playerProc, 'finish')
     const elapsed = performance.now() - t0
     const rss = rssBytes(server.pid)
@@ -339,7 +360,9 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
       `rtmp-fanout: ${name}: ${end.connected} players, ${(megabits / (elapsed / 1000)).toFixed(0)} Mbit/s delivered\n`,
     )
     return {
-      cpuMsPerMbit: (cpu1 - cpu0) / megabits,
+      cpuMsPerMbit: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / megabits,
+      userMsPerMbit: (cpu1.user - cpu0.user) / megabits,
+      systemMsPerMbit: (cpu1.system - cpu0.system) / megabits,
       playersCpu: (end.cpu - start.cpu) / elapsed,
       writesPerMbit: (writes1 - writes0) / megabits,
       rssPerPlayerKiB: (rss - rssAlone) / 1024 / end.connected,
@@ -412,12 +435,14 @@ async function main(): Promise<void> {
   const b = BASELINE ? summary(runs.get('wirekit before')!) : undefined
   const row = (name: string, m: Measured | undefined): string[] =>
     m === undefined
-      ? [name, 'failed', '', '', '', '', '', '', '', '', '', '', '']
+      ? [name, 'failed', '', '', '', '', '', '', '', '', '', '', '', '', '']
       : [
           name,
           String(m.connected),
           `${m.mbps.toFixed(0)}`,
           m.cpuMsPerMbit.toFixed(3),
+          m.userMsPerMbit.toFixed(3),
+          m.systemMsPerMbit.toFixed(3),
           m.writesPerMbit.toFixed(1),
           m.rssPerPlayerKiB.toFixed(1),
           m.p50.toFixed(1),
@@ -442,6 +467,8 @@ async function main(): Promise<void> {
         'players',
         'Mbit/s delivered',
         'CPU ms / Mbit',
+        'user ms / Mbit',
+        'system ms / Mbit',
         'write syscalls / Mbit',
         'RSS KiB / player',
         'latency p50 ms',
@@ -457,6 +484,10 @@ async function main(): Promise<void> {
     '',
     `CPU per delivered megabit, node-media-server / wirekit: ${formatRatio(n?.cpuMsPerMbit, w?.cpuMsPerMbit)} (goal ≥ 2×)` +
       (ratios.length > 1 ? `; per round: ${ratios.map((r) => `${r.toFixed(2)}×`).join(', ')}.` : '.'),
+    // The kernel's share (loopback TCP, paid per byte by both servers) bounds what user-space code can
+    // win: if our system time alone exceeds half of node-media-server's total, 2× is out of reach.
+    `wirekit system time / node-media-server total CPU, per megabit: ${formatRatio(w?.systemMsPerMbit, n?.cpuMsPerMbit)}` +
+      ` (user: node-media-server / wirekit ${formatRatio(n?.userMsPerMbit, w?.userMsPerMbit)}; system: ${formatRatio(n?.systemMsPerMbit, w?.systemMsPerMbit)}).`,
     `Rounds: ${ROUNDS} (medians). Latency p50/p99: players of the herd (one process reading all 2N streams); lone player: one`,
     "more player in the publisher's process, the server's share of the latency.",
     `Join: connect → first tag of a new RTMP player during the measurement (${JOIN_PROBES} probes a round).`,
