@@ -5,7 +5,7 @@
 // with the same publisher and players (wirekit's RtmpClient, node:http for HTTP-FLV) in other processes.
 // Under that load, a new RTMP player joins now and then: the time from connect to its first tag says
 // whether the server still serves newcomers when it is busy (it should not starve them).
-// Usage: node bench/rtmp-fanout.ts [--quick] [--rounds N] [--baseline DIR]
+// Usage: node bench/rtmp-fanout.ts [--quick] [--rounds N] [--baseline DIR] [--players N] [--seconds S]
 // (rounds alternate the servers; medians reported. --baseline: a copy of the repo at an older commit,
 // whose RtmpServer runs as a third contender, "wirekit before": a same-run before/after.)
 import { type ChildProcess, fork, spawn } from 'node:child_process'
@@ -23,9 +23,12 @@ import { formatRatio, markdownTable, quantile } from './peers/format.ts'
 
 const quick = process.argv.includes('--quick')
 const role = process.argv[process.argv.indexOf('--role') + 1]
-const PLAYERS = quick ? 50 : 200 // of each kind
+const option = (flag: string) =>
+  process.argv.includes(flag) ? Number(process.argv[process.argv.indexOf(flag) + 1]) : undefined
+// --players N (of each kind) and --seconds S (measured) for a latency run at a scale the machine carries.
+const PLAYERS = option('--players') ?? (quick ? 50 : 200) // of each kind
 const WARMUP_MS = quick ? 1500 : 3000
-const MEASURE_MS = quick ? 4000 : 10_000
+const MEASURE_MS = (option('--seconds') ?? 0) * 1000 || (quick ? 4000 : 10_000)
 const FPS = 25
 const FRAME_BYTES = 15_000 // 25 × 15 KB × 8 ≈ 3 Mbps
 const GOP = 50
@@ -57,13 +60,16 @@ async function wirekitServer(): Promise<void> {
   })
   process.send!({ type: 'ready', rtmp: rtmp.port, http: flv.port })
   // How long a ready event waits for the server's loop: its share of a player's latency, busy or not.
-  const delay = monitorEventLoopDelay({ resolution: 1 })
-  delay.enable()
+  // Only when asked (WIREKIT_BENCH_LOOP_DELAY=1): its 1 ms timer wakes the server 1000 times a second,
+  // which node-media-server does not pay (at 1-10 players that was most of our CPU per megabit).
+  const delay = process.env.WIREKIT_BENCH_LOOP_DELAY ? monitorEventLoopDelay({ resolution: 1 }) : undefined
+  delay?.enable()
   process.on('message', () => {
     const ms = (ns: number) => (ns / 1e6).toFixed(1)
-    process.stderr.write(
-      `rtmp-fanout: wirekit server event-loop delay p50 ${ms(delay.percentile(50))} ms, p99 ${ms(delay.percentile(99))} ms, max ${ms(delay.max)} ms\n`,
-    )
+    if (delay)
+      process.stderr.write(
+        `rtmp-fanout: wirekit server event-loop delay p50 ${ms(delay.percentile(50))} ms, p99 ${ms(delay.percentile(99))} ms, max ${ms(delay.max)} ms\n`,
+      )
     if (Object.keys(errors).length > 0)
       process.stderr.write(`rtmp-fanout: wirekit server session errors: ${JSON.stringify(errors)}\n`)
     process.exit(0)
@@ -326,11 +332,15 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
       process.stderr.write(`rtmp-fanout: ${name}: the lone player could not join: ${error.message}\n`)
       return undefined
     })
+    // Only frames sent after it joined: the GOP cache it starts with is older by design.
+    const joinedAt = wallNow()
     const probing = (async () => {
       if (probe === undefined) return
       for await (const tag of probe.tags())
-        if (tag.type === 9 && tag.data[1] === 1 && tag.data.length > 13)
-          probeLatencies.push(wallNow() - tag.data.readDoubleBE(5))
+        if (tag.type === 9 && tag.data[1] === 1 && tag.data.length > 13) {
+          const sent = tag.data.readDoubleBE(5)
+          if (sent >= joinedAt) probeLatencies.push(wallNow() - sent)
+        }
     })()
     const joins: number[] = []
     const probes = (async () => {
@@ -489,7 +499,7 @@ async function main(): Promise<void> {
     `wirekit system time / node-media-server total CPU, per megabit: ${formatRatio(w?.systemMsPerMbit, n?.cpuMsPerMbit)}` +
       ` (user: node-media-server / wirekit ${formatRatio(n?.userMsPerMbit, w?.userMsPerMbit)}; system: ${formatRatio(n?.systemMsPerMbit, w?.systemMsPerMbit)}).`,
     `Rounds: ${ROUNDS} (medians). Latency p50/p99: players of the herd (one process reading all 2N streams); lone player: one`,
-    "more player in the publisher's process, the server's share of the latency.",
+    "more player in the publisher's process (frames sent after it joined), the server's share of the latency.",
     `Join: connect → first tag of a new RTMP player during the measurement (${JOIN_PROBES} probes a round).`,
   ]
   if (b !== undefined)
