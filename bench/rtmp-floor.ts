@@ -4,13 +4,16 @@
 // delivered megabit, user and system apart, is the least a Node server spends to deliver that stream
 // to N players, so it bounds what an RTMP server's own code can win against another Node server.
 // Modes: 'per message' (two writes per player per frame, what node-media-server does), 'per frame'
-// (one joined write, what RtmpServer does), 'cork' (two writes inside cork/uncork: one writev).
+// (one joined write, what RtmpServer does), 'cork' (two writes inside cork/uncork: one writev), and
+// 'per frame, AsyncSocket' (one write through wirekit's AsyncSocket, as RtmpServer writes: its cost
+// over 'per frame' is what the socket layer adds per write).
 // Usage: node bench/rtmp-floor.ts [--players N] [--rounds N]
 import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { AsyncServer, type AsyncSocket } from '../src/socket/index.ts'
 import { markdownTable, quantile } from './peers/format.ts'
 
 const arg = (flag: string) =>
@@ -21,37 +24,52 @@ const ROUNDS = Number(arg('--rounds')) || 3
 const WARMUP_MS = 1500
 const MEASURE_MS = 4000
 const FRAME_MS = 40
-const MODES = ['per message', 'per frame', 'cork'] as const
+const MODES = ['per message', 'per frame', 'cork', 'per frame, AsyncSocket'] as const
 type Mode = (typeof MODES)[number]
 
+const noop = () => {}
+
 async function writer(mode: Mode): Promise<void> {
-  const sockets: net.Socket[] = []
-  const server = net.createServer((socket) => {
-    socket.on('error', () => {})
-    sockets.push(socket)
-  })
-  server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as net.AddressInfo).port }))
   const video = Buffer.alloc(15_000, 0x27)
   const audio = Buffer.alloc(200, 0xaf)
   const joined = Buffer.concat([video, audio])
-  setInterval(() => {
-    for (const socket of sockets) {
-      if (mode === 'per frame') socket.write(joined)
-      else if (mode === 'cork') {
-        socket.cork()
-        socket.write(video)
-        socket.write(audio)
-        socket.uncork()
-      } else {
-        socket.write(video)
-        socket.write(audio)
-      }
-    }
-  }, FRAME_MS)
+  if (mode === 'per frame, AsyncSocket') {
+    const sockets: AsyncSocket[] = []
+    const server = await AsyncServer.listen({ port: 0, host: '127.0.0.1' }, (socket) => {
+      sockets.push(socket)
+    })
+    process.send!({ port: server.port })
+    setInterval(() => {
+      for (const socket of sockets) socket.write(joined).catch(noop)
+    }, FRAME_MS)
+  } else {
+    const sockets: net.Socket[] = []
+    const server = net.createServer((socket) => {
+      socket.on('error', noop)
+      sockets.push(socket)
+    })
+    server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as net.AddressInfo).port }))
+    setInterval(() => rawWrites(sockets, mode, video, audio, joined), FRAME_MS)
+  }
   process.on('message', () => {
     const { user, system } = process.cpuUsage()
     process.send!({ user: user / 1000, system: system / 1000 })
   })
+}
+
+function rawWrites(sockets: net.Socket[], mode: Mode, video: Buffer, audio: Buffer, joined: Buffer): void {
+  for (const socket of sockets) {
+    if (mode === 'per frame') socket.write(joined)
+    else if (mode === 'cork') {
+      socket.cork()
+      socket.write(video)
+      socket.write(audio)
+      socket.uncork()
+    } else {
+      socket.write(video)
+      socket.write(audio)
+    }
+  }
 }
 
 async function readers(port: number): Promise<void> {
@@ -118,7 +136,7 @@ async function main(): Promise<void> {
   })
   process.stdout.write(
     `${[
-      `## Floor: ${PLAYERS} loopback sockets, the same 15 KB + 200 B frame written every 40 ms (net.Socket.write only)`,
+      `## Floor: ${PLAYERS} loopback sockets, the same 15 KB + 200 B frame written every 40 ms (writes only: no protocol)`,
       '',
       markdownTable(['writes', 'user ms / Mbit', 'system ms / Mbit', 'CPU ms / Mbit'], rows),
       '',
