@@ -1,7 +1,8 @@
 // The WebSocket transport on the server: `ws` upgrades a path of an HTTP(S) server, and each socket
 // becomes a Connection whose frames are WebSocket messages (one binary message = one envelope, no
-// length prefix). Text messages and bad envelopes close the socket with a protocol error; the
-// send callback drives backpressure, so a reader that never reads is cut as a slow consumer.
+// length prefix; with a client that offered batches, one batch envelope of several: ../wire/batch.ts).
+// Text messages and bad envelopes close the socket with a protocol error; the send callback drives
+// backpressure, so a reader that never reads is cut as a slow consumer.
 
 import http from 'node:http'
 import https from 'node:https'
@@ -11,6 +12,8 @@ import { ClosedError, ErrorCodes, ProtocolError } from '../../errors.ts'
 import type { FrameCodec } from '../../framing/codec.ts'
 import type { AsyncSocket } from '../../socket/index.ts'
 import { startTimer } from '../../util/timeout.ts'
+import { BATCH_MAX_BYTES, batchLimit, eachBatched, isBatch, packBatches } from '../wire/batch.ts'
+import { Kind } from '../wire/kinds.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 import type { ListenAddress, Listener, ListenOptions } from './stream.ts'
 import { eachFrame, SUBPROTOCOL } from './websocket-frames.ts'
@@ -66,6 +69,9 @@ export class WebSocketConnection extends Connection {
   readonly ws: Tagged
   /** The largest message accepted for now (lowered before login), or undefined for maxPayload. */
   #limit: number | undefined
+  /** Agreed in the handshake: the largest batch the client takes (0: none) and the largest we take. */
+  #sendBatch = 0
+  #takeBatch = 0
 
   constructor(ws: WebSocket, codec: FrameCodec, owner: ConnectionOwner, remoteAddress: string | undefined) {
     // The base class only needs the socket to be destroyable and to know its peer's address.
@@ -86,6 +92,17 @@ export class WebSocketConnection extends Connection {
     this.#limit = max
   }
 
+  /**
+   * The HELLO's `batch` (what the client accepts): from now on envelopes may travel in batches both
+   * ways. Returns the WELCOME's `batch` (what we accept), or undefined when the client offered none.
+   */
+  agreeBatches(offered: unknown, maxFrameLength: number): number | undefined {
+    this.#sendBatch = batchLimit(offered, maxFrameLength)
+    if (this.#sendBatch === 0) return undefined
+    this.#takeBatch = Math.min(BATCH_MAX_BYTES, maxFrameLength)
+    return this.#takeBatch
+  }
+
   /** One WebSocket message: one envelope. */
   receive(data: Buffer, isBinary: boolean): void {
     if (this.closed) return
@@ -104,7 +121,14 @@ export class WebSocketConnection extends Connection {
           `Frame of ${data.length} bytes exceeds the limit of ${limit} before login`,
         )
       }
-      this.owner.onFrame(data, this)
+      if (isBatch(data)) {
+        if (this.#takeBatch === 0) {
+          throw new ProtocolError(ErrorCodes.PROTOCOL, 'Bad batch: batches were not agreed in the handshake')
+        }
+        eachBatched(data, this.#takeBatch, (envelope) => {
+          if (!this.closed) this.owner.onFrame(envelope, this)
+        })
+      } else this.owner.onFrame(data, this)
       if (this.closed) return
       this.owner.onChunk(this)
       // Reading paused (rate limit): ws stops reading the socket, TCP slows the sender meanwhile.
@@ -135,14 +159,21 @@ export class WebSocketConnection extends Connection {
     })
   }
 
-  /** Sends each frame of `data` as one message, corked into one write; `done` after the last. */
+  /**
+   * Sends the frames of `data` as WebSocket messages (batched when agreed, else one each), corked into
+   * one write; `done` after the last.
+   */
   #send(data: Buffer, done: (error?: Error) => void): void {
     const ws = this.ws
     // ws writes each message as header + payload: corking the socket makes a batch one syscall.
     const socket = (ws as unknown as { _socket?: Duplex })._socket
+    const send = (message: Buffer, last: boolean) =>
+      ws.send(message, { binary: true }, last ? done : undefined)
     socket?.cork()
     try {
-      eachFrame(data, (frame, last) => ws.send(frame, { binary: true }, last ? done : undefined))
+      if (this.#sendBatch > 0)
+        packBatches(afterWelcome(data, send), this.#sendBatch, Buffer.allocUnsafe, send)
+      else eachFrame(data, send)
     } finally {
       socket?.uncork()
     }
@@ -168,6 +199,18 @@ export class WebSocketConnection extends Connection {
     }
     this.owner.onClose(this, error)
   }
+}
+
+/**
+ * Sends a WELCOME at the head of `data` on its own and returns the rest. What follows it (a resumed
+ * session's resends) then arrives in a later WebSocket message, so in a browser after the client's
+ * connect() has resolved and the page has attached its listeners, as without batches.
+ */
+function afterWelcome(data: Buffer, send: (message: Buffer, last: boolean) => void): Buffer {
+  if (data.length < 5 || data[4] !== Kind.WELCOME) return data
+  const end = 4 + data.readUInt32BE(0)
+  send(data.subarray(4, end), end >= data.length)
+  return data.subarray(end)
 }
 
 function closeCodeFor(error: Error): number {
