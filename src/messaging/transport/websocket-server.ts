@@ -62,6 +62,23 @@ function wsOnError(this: Tagged, error: Error & { code?: string }): void {
 }
 
 /**
+ * What the base class needs of a socket: to destroy it and to know its peer's address. A class, so an
+ * idle connection holds no closure and context for `destroy`.
+ */
+class SocketFacade {
+  readonly readEnded = false
+  readonly remoteAddress: string | undefined
+  readonly #ws: WebSocket
+  constructor(ws: WebSocket, remoteAddress: string | undefined) {
+    this.#ws = ws
+    this.remoteAddress = remoteAddress
+  }
+  destroy(): void {
+    this.#ws.terminate()
+  }
+}
+
+/**
  * A Connection over one server-side `ws` socket. The session above writes length-prefixed frames as
  * it does on TCP; they go out one WebSocket message each (the prefix is not sent).
  */
@@ -74,9 +91,7 @@ export class WebSocketConnection extends Connection {
   #takeBatch = 0
 
   constructor(ws: WebSocket, codec: FrameCodec, owner: ConnectionOwner, remoteAddress: string | undefined) {
-    // The base class only needs the socket to be destroyable and to know its peer's address.
-    const facade = { remoteAddress, readEnded: false, destroy: () => ws.terminate() }
-    super(facade as unknown as AsyncSocket, codec, owner)
+    super(new SocketFacade(ws, remoteAddress) as unknown as AsyncSocket, codec, owner)
     this.ws = ws as Tagged
   }
 
@@ -255,7 +270,11 @@ export function attachWebSocket(
       return
     }
     socket.on('error', noop)
-    wss.handleUpgrade(request, socket, head, (ws) => accept(ws, request.socket.remoteAddress))
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      // ws listens for the socket's errors from here on; one listener less per idle connection.
+      socket.off('error', noop)
+      accept(ws, request.socket.remoteAddress)
+    })
   }
   server.on('upgrade', onUpgrade)
   return () => {
