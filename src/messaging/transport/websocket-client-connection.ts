@@ -7,10 +7,10 @@
 import { ClosedError, ErrorCodes, ProtocolError } from '../../errors.ts'
 import type { FrameCodec } from '../../framing/codec.ts'
 import type { AsyncSocket } from '../../socket/index.ts'
-import { BATCH_MAX_BYTES, batchLimit, eachBatched, isBatch, packBatches } from '../wire/batch.ts'
+import { BATCH_MAX_BYTES, batchLimit, packBatches } from '../wire/batch.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 import { HIGH_WATER_BYTES, whenDrained } from './websocket-client.ts'
-import { eachFrame } from './websocket-frames.ts'
+import { deliver, eachFrame } from './websocket-frames.ts'
 
 export class WebSocketClientConnection extends Connection {
   readonly ws: WebSocket
@@ -65,15 +65,7 @@ export class WebSocketClientConnection extends Connection {
           'Bad frame: a text WebSocket message (envelopes are binary)',
         )
       }
-      const message = Buffer.from(data)
-      if (isBatch(message)) {
-        if (this.#takeBatch === 0) {
-          throw new ProtocolError(ErrorCodes.PROTOCOL, 'Bad batch: batches were not offered in the HELLO')
-        }
-        eachBatched(message, this.#takeBatch, (envelope) => {
-          if (!this.closed) this.owner.onFrame(envelope, this)
-        })
-      } else this.owner.onFrame(message, this)
+      deliver(this, Buffer.from(data), this.#takeBatch)
       if (!this.closed) this.owner.onChunk(this)
     } catch (error) {
       this.close(error as Error, this.owner.farewell(error as Error))

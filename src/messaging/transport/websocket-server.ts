@@ -12,11 +12,11 @@ import { ClosedError, ErrorCodes, ProtocolError } from '../../errors.ts'
 import type { FrameCodec } from '../../framing/codec.ts'
 import type { AsyncSocket } from '../../socket/index.ts'
 import { startTimer } from '../../util/timeout.ts'
-import { BATCH_MAX_BYTES, batchLimit, eachBatched, isBatch, packBatches } from '../wire/batch.ts'
+import { BATCH_MAX_BYTES, batchLimit, packBatches } from '../wire/batch.ts'
 import { Kind } from '../wire/kinds.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 import type { ListenAddress, Listener, ListenOptions } from './stream.ts'
-import { eachFrame, SUBPROTOCOL } from './websocket-frames.ts'
+import { deliver, eachFrame, SUBPROTOCOL } from './websocket-frames.ts'
 
 /** Where a server takes WebSocket upgrades. */
 export type WebSocketOptions = {
@@ -136,14 +136,7 @@ export class WebSocketConnection extends Connection {
           `Frame of ${data.length} bytes exceeds the limit of ${limit} before login`,
         )
       }
-      if (isBatch(data)) {
-        if (this.#takeBatch === 0) {
-          throw new ProtocolError(ErrorCodes.PROTOCOL, 'Bad batch: batches were not agreed in the handshake')
-        }
-        eachBatched(data, this.#takeBatch, (envelope) => {
-          if (!this.closed) this.owner.onFrame(envelope, this)
-        })
-      } else this.owner.onFrame(data, this)
+      deliver(this, data, this.#takeBatch)
       if (this.closed) return
       this.owner.onChunk(this)
       // Reading paused (rate limit): ws stops reading the socket, TCP slows the sender meanwhile.
