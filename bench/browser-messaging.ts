@@ -51,10 +51,18 @@ const STEP_LIMIT_MS = quick ? 60_000 : 120_000
 const DEADLINE_MS = quick ? 5 * 60_000 : 15 * 60_000
 const SOCKET_IO_BUNDLE = 'node_modules/socket.io-client/dist/socket.io.esm.min.js'
 
-type PeerName = 'wirekit' | 'socket.io' | 'WebSocket' | 'WebSocket batched'
+type PeerName = 'wirekit' | 'wirekit, batch: false' | 'socket.io' | 'WebSocket' | 'WebSocket batched'
 type Direction = 'page→server' | 'server→page'
 /** Throughput, and the CPU time Chromium (all its processes) and this process spent per message. */
-type Run = { rate: number; ms: number; chromiumUs: number; serverUs: number }
+type Run = {
+  rate: number
+  ms: number
+  chromiumUs: number
+  serverUs: number
+  /** The page's WebSocket.send calls per message, and its main-thread time inside them per message. */
+  pageSends: number
+  pageSendUs: number
+}
 type Step =
   | { type: 'connect'; peer: PeerName; url: string }
   | {
@@ -68,6 +76,7 @@ type Step =
     }
   | { type: 'expect'; n: number }
   | { type: 'await' }
+  | { type: 'stats' }
   | { type: 'close'; peer: PeerName }
   | { type: 'done' }
 
@@ -221,6 +230,12 @@ const sides: Record<PeerName, PeerSide> = {
     reset: () => (wirekitPeer = undefined),
     push: (n) => wirekitPush(wirekitPeer!, n),
   },
+  'wirekit, batch: false': {
+    url: `ws://127.0.0.1:${webPort}/ws`,
+    connected: () => wirekitPeer !== undefined,
+    reset: () => (wirekitPeer = undefined),
+    push: (n) => wirekitPush(wirekitPeer!, n),
+  },
   'socket.io': {
     url: `http://127.0.0.1:${ioPort}`,
     connected: () => ioSocket !== undefined,
@@ -263,9 +278,12 @@ function cpuNow(): { chromium: number; server: number } {
   return { chromium: chromium?.cpuMs() ?? 0, server: (own.user + own.system) / 1000 }
 }
 
-function finish(ms: number, before: { chromium: number; server: number }): Run {
+async function finish(ms: number, before: { chromium: number; server: number }): Promise<Run> {
   const after = cpuNow()
+  const sends = (await pilot.step({ type: 'stats' })) as { sendCalls: number; sendMs: number }
   return {
+    pageSends: sends.sendCalls / COUNT,
+    pageSendUs: (sends.sendMs * 1000) / COUNT,
     rate: (COUNT / ms) * 1000,
     ms,
     chromiumUs: ((after.chromium - before.chromium) * 1000) / COUNT,
@@ -318,6 +336,7 @@ const sizes = {
 }
 const LABELS: Record<PeerName, string> = {
   wirekit: 'wirekit (browser bundle)',
+  'wirekit, batch: false': 'wirekit, `batch: false` (one envelope per WebSocket message)',
   'socket.io': 'socket.io-client (ESM bundle)',
   WebSocket: 'platform WebSocket + ws, no protocol (reference)',
   'WebSocket batched': `the same, ${BATCH} messages per WebSocket message (reference)`,
@@ -346,6 +365,7 @@ function report(incomplete?: string): void {
         name === 'wirekit' ? '1.00×' : formatRatio(ours, fastest.rate),
         cpuCell(list, (r) => r.chromiumUs),
         cpuCell(list, (r) => r.serverUs),
+        `${median(list.map((r) => r.pageSends)).toFixed(2)}, ${cpuCell(list, (r) => r.pageSendUs)}`,
         name === 'socket.io' ? goalAtLeast(ours / fastest.rate, 3) : '',
       ])
     }
@@ -359,7 +379,9 @@ function report(incomplete?: string): void {
     'the page fetches its steps from the benchmark over HTTP. Servers in this process on 127.0.0.1,',
     `Node ${process.version}, ${os.cpus().length} cores. wirekit: \`dist/browser/client.js\`, \`client.emit\` / \`peer.emit\``,
     `(JSON, sequence numbers and cumulative acks on, exactly-once), ${WINDOW} emits awaiting their ack at`,
-    "once on the sending side. socket.io: socket.io-client's own `dist/socket.io.esm.min.js` and a socket.io",
+    'once on the sending side; the envelopes of one turn share a WebSocket message (batch envelopes, agreed in',
+    'the handshake), and a second wirekit row turns that off (`batch: false`: one envelope per WebSocket message).',
+    "socket.io: socket.io-client's own `dist/socket.io.esm.min.js` and a socket.io",
     'server, websocket transport only, at-most-once. Reference: the platform WebSocket and a `ws` server, one',
     `text message per 64 B JSON message, no protocol. socket.io and reference senders check the WebSocket's`,
     `buffered bytes every ${BURST} messages and wait above ${formatBytes(HIGH_WATER)}. The batched reference packs ${BATCH}`,
@@ -369,6 +391,8 @@ function report(incomplete?: string): void {
     `arrives once, in order. Each peer runs ${REPEAT} time(s) per direction, round-robin; best run shown`,
     '(ratios too), median beside it. CPU columns: medians of CPU time per message while measuring, of all',
     "Chromium's processes together and of this (server) process; less sensitive to other load than rates.",
+    "Page send(): the page's WebSocket.send calls per message (acks included) and its main-thread time inside",
+    'them per message (the page wraps WebSocket.prototype.send to count and time them).',
     '',
     markdownTable(
       [
@@ -380,6 +404,7 @@ function report(incomplete?: string): void {
         'wirekit / peer',
         'Chromium CPU µs/msg',
         'server CPU µs/msg',
+        'page send() calls, µs /msg',
         'goal',
       ],
       rows,

@@ -2,14 +2,17 @@
 // ws:// (sequence numbers and acks on, exactly-once) against socket.io (websocket transport only,
 // at-most-once) and raw `ws` (one send per message). One-way client→server, then request/response
 // with 64 in flight (wirekit request vs socket.io emitWithAck). Client and server share this process
-// (and its core) for every peer alike; best of 3 rounds each, peers interleaved.
+// (and its core) for every peer alike; best of 3 rounds each, peers interleaved. wirekit runs twice:
+// with batch envelopes (the default: several envelopes per WebSocket message) and with `batch: false`
+// (one envelope per WebSocket message). CPU time per message of the process is shown beside the rates
+// (steadier than rates on a loaded machine).
 // Usage: node bench/messaging-websocket.ts [--quick]
 import http from 'node:http'
 import { Server as SocketIoServer } from 'socket.io'
 import { io as socketIoClient } from 'socket.io-client'
 import { WebSocketServer, WebSocket as WsClient } from 'ws'
 import { MessageClient, MessageServer } from '../src/messaging/index.ts'
-import { formatRate, formatRatio, goalAtLeast, markdownTable } from './peers/format.ts'
+import { formatRate, formatRatio, goalAtLeast, markdownTable, median } from './peers/format.ts'
 import { jsonMessage } from './peers/payload.ts'
 
 const quick = process.argv.includes('--quick')
@@ -20,6 +23,15 @@ const ROUNDS = 3
 const DEADLINE_MS = 60_000
 
 type Peer = { oneway(n: number): Promise<number>; reqres(n: number): Promise<number>; close(): Promise<void> }
+/** A rate, and the CPU time of this process per message while it was measured. */
+type Figure = { rate: number; cpuUs: number }
+
+async function measured(n: number, run: () => Promise<number>): Promise<Figure> {
+  const before = process.cpuUsage()
+  const rate = await run()
+  const used = process.cpuUsage(before)
+  return { rate, cpuUs: (used.user + used.system) / n }
+}
 
 function waitUntil(check: () => boolean): Promise<void> {
   const deadline = Date.now() + DEADLINE_MS
@@ -43,13 +55,16 @@ async function inFlight(n: number, call: (i: number) => Promise<unknown>): Promi
   return (n / (performance.now() - started)) * 1000
 }
 
-async function wirekit(): Promise<Peer> {
+async function wirekit(batch: boolean): Promise<Peer> {
   const server = new MessageServer({ peerBuffer: { maxMessages: 50_000 } })
   let received = 0
   server.on('connection', (peer) => peer.on('m', () => received++))
   server.handle('echo', (data) => data)
   const { port } = (await server.listen({ port: 0, websocket: { path: '/ws' } })) as { port: number }
-  const client = await MessageClient.connect(`ws://127.0.0.1:${port}/ws`, { outbox: { maxMessages: 50_000 } })
+  const client = await MessageClient.connect(`ws://127.0.0.1:${port}/ws`, {
+    outbox: { maxMessages: 50_000 },
+    batch,
+  })
   return {
     async oneway(n) {
       received = 0
@@ -132,21 +147,30 @@ async function rawWs(): Promise<Peer> {
 }
 
 const makers: [string, () => Promise<Peer>][] = [
-  ['wirekit ws://', wirekit],
+  ['wirekit ws://', () => wirekit(true)],
+  ['wirekit ws://, batch: false', () => wirekit(false)],
   ['socket.io (websocket)', socketIo],
   ['ws (raw, one send per message)', rawWs],
 ]
-const oneway = new Map<string, number>()
-const reqres = new Map<string, number>()
+const onewayRuns = new Map<string, Figure[]>()
+const reqresRuns = new Map<string, Figure[]>()
+const add = (map: Map<string, Figure[]>, name: string, figure: Figure) =>
+  map.set(name, [...(map.get(name) ?? []), figure])
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, make] of makers) {
     const peer = await make()
-    oneway.set(name, Math.max(oneway.get(name) ?? 0, await peer.oneway(COUNT)))
-    const rr = await peer.reqres(REQUESTS)
-    if (!Number.isNaN(rr)) reqres.set(name, Math.max(reqres.get(name) ?? 0, rr))
+    add(onewayRuns, name, await measured(COUNT, () => peer.oneway(COUNT)))
+    const rr = await measured(REQUESTS, () => peer.reqres(REQUESTS))
+    if (!Number.isNaN(rr.rate)) add(reqresRuns, name, rr)
     await peer.close()
   }
 }
+const best = (map: Map<string, Figure[]>) =>
+  new Map([...map].map(([name, list]) => [name, Math.max(...list.map((f) => f.rate))]))
+const cpu = (map: Map<string, Figure[]>, name: string) =>
+  median(map.get(name)!.map((f) => f.cpuUs)).toFixed(1)
+const oneway = best(onewayRuns)
+const reqres = best(reqresRuns)
 const ours = oneway.get('wirekit ws://')!
 const goals: Record<string, number> = { 'socket.io (websocket)': 5, 'ws (raw, one send per message)': 1.5 }
 const lines = [
@@ -155,11 +179,12 @@ const lines = [
   `One-way client→server, ${COUNT} messages, best of ${ROUNDS}; client and server in one process for every peer.`,
   '',
   markdownTable(
-    ['peer', 'messages/s', 'wirekit ×', 'goal'],
+    ['peer', 'messages/s', 'wirekit ×', 'CPU µs/msg (median)', 'goal'],
     [...oneway].map(([name, rate]) => [
       name,
       formatRate(rate),
       name === 'wirekit ws://' ? '1.00×' : formatRatio(ours, rate),
+      cpu(onewayRuns, name),
       goals[name] === undefined ? '' : goalAtLeast(ours / rate, goals[name]!),
     ]),
   ),
@@ -167,12 +192,13 @@ const lines = [
   `Request/response, ${IN_FLIGHT} in flight, ${REQUESTS} requests, best of ${ROUNDS}.`,
   '',
   markdownTable(
-    ['peer', 'requests/s', 'wirekit ×', 'goal'],
+    ['peer', 'requests/s', 'wirekit ×', 'CPU µs/request (median)', 'goal'],
     [...reqres].map(([name, rate]) => [
       name,
       formatRate(rate),
       name === 'wirekit ws://' ? '1.00×' : formatRatio(reqres.get('wirekit ws://'), rate),
-      name === 'wirekit ws://' ? '' : goalAtLeast(reqres.get('wirekit ws://')! / rate, 3),
+      cpu(reqresRuns, name),
+      name === 'socket.io (websocket)' ? goalAtLeast(reqres.get('wirekit ws://')! / rate, 3) : '',
     ]),
   ),
 ]

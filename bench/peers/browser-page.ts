@@ -10,6 +10,7 @@ type Step =
   | { type: 'send'; peer: string; n: number; window: number; burst: number; highWater: number; batch: number }
   | { type: 'expect'; n: number }
   | { type: 'await' }
+  | { type: 'stats' }
   | { type: 'close'; peer: string }
   | { type: 'done' }
 
@@ -23,6 +24,23 @@ function message(i: number): { i: number; t: string } {
 }
 
 const wallNow = (): number => performance.timeOrigin + performance.now()
+
+// Every WebSocket.send on the page is counted and timed (main-thread time inside the native call), so
+// a step can say how many WebSocket messages each message cost and what the sends took.
+const sendStats = { calls: 0, ms: 0 }
+const nativeSend = WebSocket.prototype.send
+WebSocket.prototype.send = function send(this: WebSocket, data: Parameters<WebSocket['send']>[0]): void {
+  const at = performance.now()
+  nativeSend.call(this, data)
+  sendStats.ms += performance.now() - at
+  sendStats.calls++
+}
+function takeSendStats(): { sendCalls: number; sendMs: number } {
+  const taken = { sendCalls: sendStats.calls, sendMs: sendStats.ms }
+  sendStats.calls = 0
+  sendStats.ms = 0
+  return taken
+}
 
 /** A yield to the event loop that is not clamped like nested setTimeout(0). */
 function yieldNow(): Promise<void> {
@@ -58,10 +76,14 @@ function arrive(msg: { i: number }): void {
 const clients = new Map<string, Client>()
 
 async function connect(peer: string, url: string): Promise<void> {
-  if (peer === 'wirekit') {
+  if (peer.startsWith('wirekit')) {
     const bundle = '/wirekit-client.js'
     const { MessageClient } = await import(bundle)
-    const client = await MessageClient.connect(url, { reconnect: false, outbox: { maxMessages: 50_000 } })
+    const client = await MessageClient.connect(url, {
+      reconnect: false,
+      outbox: { maxMessages: 50_000 },
+      batch: peer === 'wirekit',
+    })
     client.on('m', arrive)
     clients.set(peer, client)
   } else if (peer === 'socket.io') {
@@ -97,8 +119,9 @@ async function drained(ws: { bufferedAmount: number } | undefined, highWater: nu
 
 async function send(step: Extract<Step, { type: 'send' }>): Promise<{ started: number }> {
   const client = clients.get(step.peer)
+  takeSendStats()
   const started = wallNow()
-  if (step.peer === 'wirekit') {
+  if (step.peer.startsWith('wirekit')) {
     // A window of emits awaiting their ack, refilled by halves, as bench/peers/wirekit-peers.ts does.
     let inFlight = 0
     let wake: (() => void) | undefined
@@ -152,7 +175,10 @@ async function run(step: Step): Promise<unknown> {
       return {}
     case 'send':
       return send(step)
+    case 'stats':
+      return takeSendStats()
     case 'expect':
+      takeSendStats()
       next = 0
       target = step.n
       bad = ''
@@ -164,7 +190,7 @@ async function run(step: Step): Promise<unknown> {
     case 'close': {
       const client = clients.get(step.peer)
       clients.delete(step.peer)
-      if (step.peer === 'wirekit') await client.close()
+      if (step.peer.startsWith('wirekit')) await client.close()
       else if (step.peer === 'socket.io') client.disconnect()
       else client.close()
       return {}

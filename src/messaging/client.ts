@@ -94,6 +94,11 @@ export type MessageClientOptions = {
    * defensively (no structured clone, BigInt or exotic types: WK_PROTOCOL). @default ['json', 'msgpack']
    */
   accept?: PayloadCodecName[]
+  /**
+   * ws:// and wss:// only: offer batch envelopes (several envelopes in one WebSocket message, used only
+   * when the server agrees). `false` sends and receives one envelope per WebSocket message. @default true
+   */
+  batch?: boolean
 }
 
 /** See `ackDelay`. */
@@ -311,6 +316,9 @@ export class MessageClient implements CoreOwner {
       hello.token = this.#resumeToken
     }
     if (this.#options.credentials !== undefined) hello.credentials = this.#options.credentials
+    if (conn instanceof WebSocketClientConnection && this.#options.batch !== false) {
+      hello.batch = conn.offerBatches()
+    }
     const welcomed = new Promise<void>((resolve, reject) => {
       this.#welcome = { resolve, reject }
     })
@@ -482,6 +490,7 @@ export class MessageClient implements CoreOwner {
     this.#resumeToken = welcome.token
     this.core.heartbeat = { interval: welcome.heartbeat.interval, timeout: welcome.heartbeat.timeout }
     this.core.maxFrameLength = Math.min(this.#ownMaxFrame, welcome.maxFrameLength)
+    if (conn instanceof WebSocketClientConnection) conn.agreeBatches(welcome.batch, welcome.maxFrameLength)
     attachTransport(this, conn, resumed ? welcome.lastReceived : 0)
     this.#attempt = 0
     this.#setState('connected')

@@ -585,6 +585,9 @@ export class MessageServer {
       heartbeat: this.#core.heartbeat,
       maxFrameLength: this.#options.maxFrameLength,
     }
+    if (conn instanceof WebSocketConnection) {
+      welcome.batch = conn.agreeBatches(hello.batch, this.#options.maxFrameLength)
+    }
     const frame = encodeFrame(this.#codec, Kind.WELCOME, Format.JSON, { body: JSON.stringify(welcome) })
     conn.limitFrames(undefined)
     this.#admission.loggedIn(conn)

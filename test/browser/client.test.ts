@@ -35,6 +35,14 @@ describe('MessageClient in Chromium against a MessageServer', () => {
       peer.join(room)
       return true
     })
+    // Answers, then pushes 'after' a few microtasks later: the response and the push leave in one
+    // flush, so in one batch envelope (the server flushes once per turn).
+    web.server.handle('then-push', (_data: unknown, peer: Peer) => {
+      let later = Promise.resolve()
+      for (let i = 0; i < 20; i++) later = later.then(() => {})
+      void later.then(() => peer.emit('after', 1).catch(() => {}))
+      return 'answer'
+    })
   })
 
   after(async () => {
@@ -160,6 +168,32 @@ describe('MessageClient in Chromium against a MessageServer', () => {
     await page.waitForFunction(() => window.lifeClient.state === 'connected', undefined, { timeout: 5000 })
     assert.ok(Date.now() - started < 5000)
     assert.equal(await page.evaluate(() => window.lifeClient.sessionId), sessionId)
+  })
+
+  test('code awaiting a response runs before the next envelope of the same batch, as with one message each', async () => {
+    const page = await openPage()
+    const seen = await page.evaluate(
+      async ([url, bundle]) => {
+        const { MessageClient } = await import(bundle!)
+        const client = await MessageClient.connect(url)
+        const log: string[] = []
+        let answered = false
+        const pushed = new Promise<void>((resolve) =>
+          client.on('after', () => {
+            log.push(`after, answered: ${answered}`)
+            resolve()
+          }),
+        )
+        const answer = await client.request('then-push')
+        answered = true
+        log.push(`answer ${answer}`)
+        await pushed
+        await client.close()
+        return log
+      },
+      [`ws://127.0.0.1:${web.port}/ws`, BUNDLE],
+    )
+    assert.deepEqual(seen, ['answer answer', 'after, answered: true'])
   })
 
   test("a page reload mid-stream with persist: 'session' loses and duplicates nothing, either way", async () => {

@@ -1,18 +1,23 @@
 // A Connection over a WHATWG-style WebSocket (`ws`'s, see websocket-node.ts), for MessageClient in Node
-// (ws:// and wss:// URLs). Each binary message is one envelope; the session's length-prefixed batches
-// are split into messages.
+// (ws:// and wss:// URLs). Each binary message is one envelope, or a batch of them (../wire/batch.ts):
+// the client offers batches in its HELLO, so it takes them at once, and sends them once the WELCOME
+// agrees. The session's length-prefixed flushes are split into messages.
 // Backpressure comes from `bufferedAmount`: above the high-water mark the session's flushes wait.
 
 import { ClosedError, ErrorCodes, ProtocolError } from '../../errors.ts'
 import type { FrameCodec } from '../../framing/codec.ts'
 import type { AsyncSocket } from '../../socket/index.ts'
+import { BATCH_MAX_BYTES, batchLimit, packBatches } from '../wire/batch.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 import { HIGH_WATER_BYTES, whenDrained } from './websocket-client.ts'
-import { eachFrame } from './websocket-frames.ts'
+import { deliver, eachFrame } from './websocket-frames.ts'
 
 export class WebSocketClientConnection extends Connection {
   readonly ws: WebSocket
   #cancelDrain: (() => void) | undefined
+  /** The largest batch we take (0 until the HELLO offers batches) and the largest the server takes. */
+  #takeBatch = 0
+  #sendBatch = 0
 
   constructor(ws: WebSocket, codec: FrameCodec, owner: ConnectionOwner) {
     // Destroying the "socket" (tests cut transports this way) ends this connection at once.
@@ -23,6 +28,17 @@ export class WebSocketClientConnection extends Connection {
     }
     super(facade as unknown as AsyncSocket, codec, owner)
     this.ws = ws
+  }
+
+  /** For the HELLO's `batch`: from now on batches are taken; returns the largest. */
+  offerBatches(): number {
+    this.#takeBatch = BATCH_MAX_BYTES
+    return this.#takeBatch
+  }
+
+  /** The WELCOME's `batch`: from now on envelopes may go out in batches of at most that. */
+  agreeBatches(accepted: unknown, maxFrameLength: number): void {
+    this.#sendBatch = batchLimit(accepted, maxFrameLength)
   }
 
   override start(): void {
@@ -49,7 +65,7 @@ export class WebSocketClientConnection extends Connection {
           'Bad frame: a text WebSocket message (envelopes are binary)',
         )
       }
-      this.owner.onFrame(Buffer.from(data), this)
+      deliver(this, Buffer.from(data), this.#takeBatch)
       if (!this.closed) this.owner.onChunk(this)
     } catch (error) {
       this.close(error as Error, this.owner.farewell(error as Error))
@@ -67,7 +83,9 @@ export class WebSocketClientConnection extends Connection {
     // `ws` writes each message on its own; corking its socket makes the batch one write.
     const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
     socket?.cork()
-    eachFrame(data, (frame) => ws.send(frame))
+    if (this.#sendBatch > 0)
+      packBatches(data, this.#sendBatch, Buffer.allocUnsafe, (message) => ws.send(message))
+    else eachFrame(data, (frame) => ws.send(frame))
     socket?.uncork()
     if (ws.bufferedAmount >= HIGH_WATER_BYTES && this.#cancelDrain === undefined) {
       this.#cancelDrain = whenDrained(ws, () => {

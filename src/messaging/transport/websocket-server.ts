@@ -1,7 +1,8 @@
 // The WebSocket transport on the server: `ws` upgrades a path of an HTTP(S) server, and each socket
 // becomes a Connection whose frames are WebSocket messages (one binary message = one envelope, no
-// length prefix). Text messages and bad envelopes close the socket with a protocol error; the
-// send callback drives backpressure, so a reader that never reads is cut as a slow consumer.
+// length prefix; with a client that offered batches, one batch envelope of several: ../wire/batch.ts).
+// Text messages and bad envelopes close the socket with a protocol error; the send callback drives
+// backpressure, so a reader that never reads is cut as a slow consumer.
 
 import http from 'node:http'
 import https from 'node:https'
@@ -11,9 +12,11 @@ import { ClosedError, ErrorCodes, ProtocolError } from '../../errors.ts'
 import type { FrameCodec } from '../../framing/codec.ts'
 import type { AsyncSocket } from '../../socket/index.ts'
 import { startTimer } from '../../util/timeout.ts'
+import { BATCH_MAX_BYTES, batchLimit, packBatches } from '../wire/batch.ts'
+import { Kind } from '../wire/kinds.ts'
 import { Connection, type ConnectionOwner } from './connection.ts'
 import type { ListenAddress, Listener, ListenOptions } from './stream.ts'
-import { eachFrame, SUBPROTOCOL } from './websocket-frames.ts'
+import { deliver, eachFrame, SUBPROTOCOL } from './websocket-frames.ts'
 
 /** Where a server takes WebSocket upgrades. */
 export type WebSocketOptions = {
@@ -59,6 +62,23 @@ function wsOnError(this: Tagged, error: Error & { code?: string }): void {
 }
 
 /**
+ * What the base class needs of a socket: to destroy it and to know its peer's address. A class, so an
+ * idle connection holds no closure and context for `destroy`.
+ */
+class SocketFacade {
+  readonly readEnded = false
+  readonly remoteAddress: string | undefined
+  readonly #ws: WebSocket
+  constructor(ws: WebSocket, remoteAddress: string | undefined) {
+    this.#ws = ws
+    this.remoteAddress = remoteAddress
+  }
+  destroy(): void {
+    this.#ws.terminate()
+  }
+}
+
+/**
  * A Connection over one server-side `ws` socket. The session above writes length-prefixed frames as
  * it does on TCP; they go out one WebSocket message each (the prefix is not sent).
  */
@@ -66,11 +86,12 @@ export class WebSocketConnection extends Connection {
   readonly ws: Tagged
   /** The largest message accepted for now (lowered before login), or undefined for maxPayload. */
   #limit: number | undefined
+  /** Agreed in the handshake: the largest batch the client takes (0: none) and the largest we take. */
+  #sendBatch = 0
+  #takeBatch = 0
 
   constructor(ws: WebSocket, codec: FrameCodec, owner: ConnectionOwner, remoteAddress: string | undefined) {
-    // The base class only needs the socket to be destroyable and to know its peer's address.
-    const facade = { remoteAddress, readEnded: false, destroy: () => ws.terminate() }
-    super(facade as unknown as AsyncSocket, codec, owner)
+    super(new SocketFacade(ws, remoteAddress) as unknown as AsyncSocket, codec, owner)
     this.ws = ws as Tagged
   }
 
@@ -84,6 +105,17 @@ export class WebSocketConnection extends Connection {
 
   override limitFrames(max: number | undefined): void {
     this.#limit = max
+  }
+
+  /**
+   * The HELLO's `batch` (what the client accepts): from now on envelopes may travel in batches both
+   * ways. Returns the WELCOME's `batch` (what we accept), or undefined when the client offered none.
+   */
+  agreeBatches(offered: unknown, maxFrameLength: number): number | undefined {
+    this.#sendBatch = batchLimit(offered, maxFrameLength)
+    if (this.#sendBatch === 0) return undefined
+    this.#takeBatch = Math.min(BATCH_MAX_BYTES, maxFrameLength)
+    return this.#takeBatch
   }
 
   /** One WebSocket message: one envelope. */
@@ -104,7 +136,7 @@ export class WebSocketConnection extends Connection {
           `Frame of ${data.length} bytes exceeds the limit of ${limit} before login`,
         )
       }
-      this.owner.onFrame(data, this)
+      deliver(this, data, this.#takeBatch)
       if (this.closed) return
       this.owner.onChunk(this)
       // Reading paused (rate limit): ws stops reading the socket, TCP slows the sender meanwhile.
@@ -135,14 +167,21 @@ export class WebSocketConnection extends Connection {
     })
   }
 
-  /** Sends each frame of `data` as one message, corked into one write; `done` after the last. */
+  /**
+   * Sends the frames of `data` as WebSocket messages (batched when agreed, else one each), corked into
+   * one write; `done` after the last.
+   */
   #send(data: Buffer, done: (error?: Error) => void): void {
     const ws = this.ws
     // ws writes each message as header + payload: corking the socket makes a batch one syscall.
     const socket = (ws as unknown as { _socket?: Duplex })._socket
+    const send = (message: Buffer, last: boolean) =>
+      ws.send(message, { binary: true }, last ? done : undefined)
     socket?.cork()
     try {
-      eachFrame(data, (frame, last) => ws.send(frame, { binary: true }, last ? done : undefined))
+      if (this.#sendBatch > 0)
+        packBatches(afterWelcome(data, send), this.#sendBatch, Buffer.allocUnsafe, send)
+      else eachFrame(data, send)
     } finally {
       socket?.uncork()
     }
@@ -168,6 +207,18 @@ export class WebSocketConnection extends Connection {
     }
     this.owner.onClose(this, error)
   }
+}
+
+/**
+ * Sends a WELCOME at the head of `data` on its own and returns the rest. What follows it (a resumed
+ * session's resends) then arrives in a later WebSocket message, so in a browser after the client's
+ * connect() has resolved and the page has attached its listeners, as without batches.
+ */
+function afterWelcome(data: Buffer, send: (message: Buffer, last: boolean) => void): Buffer {
+  if (data.length < 5 || data[4] !== Kind.WELCOME) return data
+  const end = 4 + data.readUInt32BE(0)
+  send(data.subarray(4, end), end >= data.length)
+  return data.subarray(end)
 }
 
 function closeCodeFor(error: Error): number {
@@ -212,7 +263,11 @@ export function attachWebSocket(
       return
     }
     socket.on('error', noop)
-    wss.handleUpgrade(request, socket, head, (ws) => accept(ws, request.socket.remoteAddress))
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      // ws listens for the socket's errors from here on; one listener less per idle connection.
+      socket.off('error', noop)
+      accept(ws, request.socket.remoteAddress)
+    })
   }
   server.on('upgrade', onUpgrade)
   return () => {

@@ -1,10 +1,10 @@
 // The versioned handshake and the control messages that carry JSON: HELLO, WELCOME, GOAWAY.
 //
 //   client                                  server
-//     │── HELLO { v, session?, token?, lastReceived, credentials? } ──►│  authenticate (with timeout), then
+//     │── HELLO { v, session?, token?, lastReceived, credentials?, batch? } ──►│  authenticate (with timeout), then
 //     │── (resuming: unacknowledged messages, no wait) ───────►│  held until the session is known
 //     │                                                          │  resume the session or open a new one
-//     │◄── WELCOME { v, session, token, resumed, lastReceived, heartbeat, maxFrameLength } ──│
+//     │◄── WELCOME { v, session, token, resumed, lastReceived, heartbeat, maxFrameLength, batch? } ──│
 //     │   both sides drop what the other acknowledged (lastReceived) and resend the rest, in order
 //     │◄── GOAWAY { code, message, reconnect } ── refusal (auth, version, full) or server closing
 //
@@ -35,6 +35,8 @@ export type Hello = {
   /** Highest sequence number the client received from the server in that session. */
   lastReceived: number
   credentials?: unknown
+  /** WebSocket only: the largest batch envelope (./batch.ts) the client accepts; absent: send none. */
+  batch?: number
 }
 
 export type Welcome = {
@@ -47,6 +49,8 @@ export type Welcome = {
   lastReceived: number
   heartbeat: Heartbeat
   maxFrameLength: number
+  /** WebSocket only, when the HELLO offered batches: the largest batch the server accepts. */
+  batch?: number
 }
 
 export type Goaway = {

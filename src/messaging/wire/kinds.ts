@@ -15,6 +15,12 @@ export const Kind = {
   PONG: 10,
   GOAWAY: 11,
   BYE: 12,
+  /**
+   * Several complete envelopes in one WebSocket message (see ./batch.ts), only between peers that
+   * announced it in HELLO/WELCOME (`batch`). Never seen by the session: the WebSocket transports unpack
+   * it, and the envelope decoders refuse it as an unknown kind (it is not a kind over TCP).
+   */
+  BATCH: 13,
 } as const
 export type Kind = (typeof Kind)[keyof typeof Kind]
 
