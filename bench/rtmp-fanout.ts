@@ -5,7 +5,7 @@
 // with the same publisher and players (wirekit's RtmpClient, node:http for HTTP-FLV) in other processes.
 // Under that load, a new RTMP player joins now and then: the time from connect to its first tag says
 // whether the server still serves newcomers when it is busy (it should not starve them).
-// Usage: node bench/rtmp-fanout.ts [--quick] [--rounds N] [--baseline DIR]
+// Usage: node bench/rtmp-fanout.ts [--quick] [--rounds N] [--baseline DIR] [--players N] [--seconds S]
 // (rounds alternate the servers; medians reported. --baseline: a copy of the repo at an older commit,
 // whose RtmpServer runs as a third contender, "wirekit before": a same-run before/after.)
 import { type ChildProcess, fork, spawn } from 'node:child_process'
@@ -23,9 +23,12 @@ import { formatRatio, markdownTable, quantile } from './peers/format.ts'
 
 const quick = process.argv.includes('--quick')
 const role = process.argv[process.argv.indexOf('--role') + 1]
-const PLAYERS = quick ? 50 : 200 // of each kind
+const option = (flag: string) =>
+  process.argv.includes(flag) ? Number(process.argv[process.argv.indexOf(flag) + 1]) : undefined
+// --players N (of each kind) and --seconds S (measured) for a latency run at a scale the machine carries.
+const PLAYERS = option('--players') ?? (quick ? 50 : 200) // of each kind
 const WARMUP_MS = quick ? 1500 : 3000
-const MEASURE_MS = quick ? 4000 : 10_000
+const MEASURE_MS = (option('--seconds') ?? 0) * 1000 || (quick ? 4000 : 10_000)
 const FPS = 25
 const FRAME_BYTES = 15_000 // 25 × 15 KB × 8 ≈ 3 Mbps
 const GOP = 50
@@ -57,13 +60,16 @@ async function wirekitServer(): Promise<void> {
   })
   process.send!({ type: 'ready', rtmp: rtmp.port, http: flv.port })
   // How long a ready event waits for the server's loop: its share of a player's latency, busy or not.
-  const delay = monitorEventLoopDelay({ resolution: 1 })
-  delay.enable()
+  // Only when asked (WIREKIT_BENCH_LOOP_DELAY=1): its 1 ms timer wakes the server 1000 times a second,
+  // which node-media-server does not pay (at 1-10 players that was most of our CPU per megabit).
+  const delay = process.env.WIREKIT_BENCH_LOOP_DELAY ? monitorEventLoopDelay({ resolution: 1 }) : undefined
+  delay?.enable()
   process.on('message', () => {
     const ms = (ns: number) => (ns / 1e6).toFixed(1)
-    process.stderr.write(
-      `rtmp-fanout: wirekit server event-loop delay p50 ${ms(delay.percentile(50))} ms, p99 ${ms(delay.percentile(99))} ms, max ${ms(delay.max)} ms\n`,
-    )
+    if (delay)
+      process.stderr.write(
+        `rtmp-fanout: wirekit server event-loop delay p50 ${ms(delay.percentile(50))} ms, p99 ${ms(delay.percentile(99))} ms, max ${ms(delay.max)} ms\n`,
+      )
     if (Object.keys(errors).length > 0)
       process.stderr.write(`rtmp-fanout: wirekit server session errors: ${JSON.stringify(errors)}\n`)
     process.exit(0)
@@ -127,6 +133,9 @@ async function players(rtmpUrl: string, flvUrl: string, count: number): Promise<
 
 type Measured = {
   cpuMsPerMbit: number
+  /** The user-space (utime) and kernel (stime) parts of cpuMsPerMbit. */
+  userMsPerMbit: number
+  systemMsPerMbit: number
   /** CPU the players' process used, in cores (1 = a whole core: it reads as fast as it can). */
   playersCpu: number
   /** Write syscalls per delivered megabit: what the CPU figure mostly pays for, and not load-sensitive. */
@@ -160,10 +169,11 @@ async function joinTime(url: string): Promise<number> {
   }
 }
 
-/** utime + stime of a process, in ms (from /proc: Linux only). */
-function cpuMs(pid: number): number {
+/** utime and stime of a process, in ms (from /proc: Linux only). */
+function cpuMs(pid: number): { user: number; system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // USER_HZ is 100 on Linux
+  // USER_HZ is 100 on Linux
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 }
 }
 /** Write syscalls a process made so far (/proc/PID/io syscw: write, writev, sendmsg…). */
 function writeCalls(pid: number): number {
@@ -297,6 +307,19 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
     await sleep(WARMUP_MS)
     const cpu0 = cpuMs(server.pid)
     const writes0 = writeCalls(server.pid)
+    // WIREKIT_BENCH_STRACE=DIR: count the server's syscalls by kind while measuring (strace -c slows
+    // the server, so CPU figures of such a run are not comparable; the counts are exact).
+    const straceDir = process.env.WIREKIT_BENCH_STRACE
+    const strace = straceDir
+      ? spawn('strace', [
+          '-c',
+          '-f',
+          '-p',
+          String(server.pid),
+          '-o',
+          join(straceDir, `${name.replace(/ /g, '-')}.txt`),
+        ])
+      : undefined
     const start = await ask(playerProc, 'sample')
     const t0 = performance.now()
     // One more player here, beside the publisher and away from the herd of players: the latency it
@@ -309,11 +332,15 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
       process.stderr.write(`rtmp-fanout: ${name}: the lone player could not join: ${error.message}\n`)
       return undefined
     })
+    // Only frames sent after it joined: the GOP cache it starts with is older by design.
+    const joinedAt = wallNow()
     const probing = (async () => {
       if (probe === undefined) return
       for await (const tag of probe.tags())
-        if (tag.type === 9 && tag.data[1] === 1 && tag.data.length > 13)
-          probeLatencies.push(wallNow() - tag.data.readDoubleBE(5))
+        if (tag.type === 9 && tag.data[1] === 1 && tag.data.length > 13) {
+          const sent = tag.data.readDoubleBE(5)
+          if (sent >= joinedAt) probeLatencies.push(wallNow() - sent)
+        }
     })()
     const joins: number[] = []
     const probes = (async () => {
@@ -325,6 +352,10 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
     await sleep(MEASURE_MS)
     const cpu1 = cpuMs(server.pid)
     const writes1 = writeCalls(server.pid)
+    if (strace) {
+      strace.kill('SIGINT')
+      await once(strace, 'exit')
+    }
     const end = await ask(playerProc, 'finish')
     const elapsed = performance.now() - t0
     const rss = rssBytes(server.pid)
@@ -339,7 +370,9 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
       `rtmp-fanout: ${name}: ${end.connected} players, ${(megabits / (elapsed / 1000)).toFixed(0)} Mbit/s delivered\n`,
     )
     return {
-      cpuMsPerMbit: (cpu1 - cpu0) / megabits,
+      cpuMsPerMbit: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / megabits,
+      userMsPerMbit: (cpu1.user - cpu0.user) / megabits,
+      systemMsPerMbit: (cpu1.system - cpu0.system) / megabits,
       playersCpu: (end.cpu - start.cpu) / elapsed,
       writesPerMbit: (writes1 - writes0) / megabits,
       rssPerPlayerKiB: (rss - rssAlone) / 1024 / end.connected,
@@ -412,12 +445,14 @@ async function main(): Promise<void> {
   const b = BASELINE ? summary(runs.get('wirekit before')!) : undefined
   const row = (name: string, m: Measured | undefined): string[] =>
     m === undefined
-      ? [name, 'failed', '', '', '', '', '', '', '', '', '', '', '']
+      ? [name, 'failed', '', '', '', '', '', '', '', '', '', '', '', '', '']
       : [
           name,
           String(m.connected),
           `${m.mbps.toFixed(0)}`,
           m.cpuMsPerMbit.toFixed(3),
+          m.userMsPerMbit.toFixed(3),
+          m.systemMsPerMbit.toFixed(3),
           m.writesPerMbit.toFixed(1),
           m.rssPerPlayerKiB.toFixed(1),
           m.p50.toFixed(1),
@@ -442,6 +477,8 @@ async function main(): Promise<void> {
         'players',
         'Mbit/s delivered',
         'CPU ms / Mbit',
+        'user ms / Mbit',
+        'system ms / Mbit',
         'write syscalls / Mbit',
         'RSS KiB / player',
         'latency p50 ms',
@@ -457,8 +494,12 @@ async function main(): Promise<void> {
     '',
     `CPU per delivered megabit, node-media-server / wirekit: ${formatRatio(n?.cpuMsPerMbit, w?.cpuMsPerMbit)} (goal ≥ 2×)` +
       (ratios.length > 1 ? `; per round: ${ratios.map((r) => `${r.toFixed(2)}×`).join(', ')}.` : '.'),
+    // The kernel's share (loopback TCP, paid per byte by both servers) bounds what user-space code can
+    // win: if our system time alone exceeds half of node-media-server's total, 2× is out of reach.
+    `wirekit system time / node-media-server total CPU, per megabit: ${formatRatio(w?.systemMsPerMbit, n?.cpuMsPerMbit)}` +
+      ` (user: node-media-server / wirekit ${formatRatio(n?.userMsPerMbit, w?.userMsPerMbit)}; system: ${formatRatio(n?.systemMsPerMbit, w?.systemMsPerMbit)}).`,
     `Rounds: ${ROUNDS} (medians). Latency p50/p99: players of the herd (one process reading all 2N streams); lone player: one`,
-    "more player in the publisher's process, the server's share of the latency.",
+    "more player in the publisher's process (frames sent after it joined), the server's share of the latency.",
     `Join: connect → first tag of a new RTMP player during the measurement (${JOIN_PROBES} probes a round).`,
   ]
   if (b !== undefined)

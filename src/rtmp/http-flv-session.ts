@@ -8,8 +8,8 @@ import { ErrorCodes, WirekitError } from '../errors.ts'
 import type { AsyncSocket } from '../socket/index.ts'
 import { flvHeader } from './flv.ts'
 import type { LiveStream, Subscriber } from './live-stream.ts'
-import { FLV_KEY, flvBytes, gather, type MediaBatch, WS_KEY, wsBytes } from './media-item.ts'
-import { admit, PlayerGate } from './player-gate.ts'
+import { FLV_ENCODING, type MediaBatch, WS_ENCODING } from './media-item.ts'
+import { PlayerGate, take } from './player-gate.ts'
 import type { ServerContext, SweptSession } from './server-context.ts'
 import type { RtmpAction } from './server-types.ts'
 import { WsOpcode, wsAccept, wsExtendedLength, wsFrame, wsHeader, wsUnmask } from './websocket.ts'
@@ -152,24 +152,21 @@ export class HttpFlvSession implements SweptSession, Subscriber {
 
   #join(live: LiveStream): void {
     this.#gate = new PlayerGate()
+    const { encode } = this.protocol === 'ws-flv' ? WS_ENCODING : FLV_ENCODING
     for (const item of live.joinItems()) {
       if (item.keyframe) this.#gate.waiting = false
-      this.#write(this.protocol === 'ws-flv' ? wsBytes(item) : flvBytes(item))
+      this.#write(encode(item))
     }
   }
 
   deliver(batch: MediaBatch): void {
-    const ws = this.protocol === 'ws-flv'
-    const encode = ws ? wsBytes : flvBytes
-    const admitted = admit(
-      this.#gate,
-      batch,
-      this.#socket.pendingWriteBytes,
-      this.#ctx.options,
-      this.#live!,
-      encode,
-    )
-    if (admitted.length > 0) this.#write(gather(batch, admitted, ws ? WS_KEY : FLV_KEY, encode))
+    const live = this.#live
+    if (live === undefined) return
+    const encoding = this.protocol === 'ws-flv' ? WS_ENCODING : FLV_ENCODING
+    const { playerBufferBytes } = this.#ctx.options
+    const pending = this.#socket.pendingWriteBytes
+    const bytes = take(this.#gate, batch, pending, playerBufferBytes, live.hasVideo, encoding)
+    if (bytes !== undefined) this.#write(bytes)
   }
 
   published(): void {}

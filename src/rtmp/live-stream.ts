@@ -139,22 +139,32 @@ export class LiveStream {
   }
 
   /**
-   * Hands what was received since the last call to every player. The publisher's session calls it
-   * after each read (and before it awaits anything). At most `playersPerTurn` players are served
-   * per event-loop turn; the others follow after pending I/O has run, so with many players a
-   * publisher's data cannot starve handshakes and other streams. Batches keep their order, and a
-   * player joining meanwhile skips what its join items (the GOP cache) already hold.
+   * Hands what was received since the last call to every player, later in this event-loop turn
+   * (setImmediate: after the poll phase, so every read of this turn goes out as one write per
+   * player). The publisher's session calls it after each read (and before it awaits anything). At
+   * most `playersPerTurn` players are served per turn; the others follow after pending I/O has run,
+   * so with many players a publisher's data cannot starve handshakes and other streams. Batches keep
+   * their order, and a player joining meanwhile skips what its join items (the GOP cache) already hold.
    */
   flush(): void {
     if (this.#batch.length === 0) return
     // A batch no player has had yet takes the new items too: however far the slices lag behind the
     // publisher, a turn cycle costs one write per player and the queue holds at most two batches
     // (without this, every read would queue its own batch and the lag would only grow).
-    const waiting = this.#queue.length > 1 ? this.#queue.at(-1) : undefined
-    if (waiting !== undefined) waiting.items.push(...this.#batch)
+    const last = this.#queue.at(-1)
+    const started = this.#queue.length === 1 && this.#cursor !== undefined
+    if (last !== undefined && !started) last.items.push(...this.#batch)
     else this.#queue.push({ items: this.#batch, joined: undefined, seq: this.#received - this.#batch.length })
     this.#batch = []
-    if (!this.#scheduled) this.#deliver(this.#options.playersPerTurn)
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(this.#nextTurn)
+    }
+  }
+
+  readonly #nextTurn = (): void => {
+    this.#scheduled = false
+    this.#deliver(this.#options.playersPerTurn)
   }
 
   /** Hands every batch to every player now (before the publisher changes or leaves). */
@@ -173,11 +183,10 @@ export class LiveStream {
           // Joined in the middle of a merged batch: only what its join items do not hold.
           player.deliver({ items: batch.items.slice(joinedAt - batch.seq), joined: undefined })
         if (--budget <= 0) {
-          this.#scheduled = true
-          setImmediate(() => {
-            this.#scheduled = false
-            this.#deliver(this.#options.playersPerTurn)
-          })
+          if (!this.#scheduled) {
+            this.#scheduled = true
+            setImmediate(this.#nextTurn)
+          }
           return
         }
       }

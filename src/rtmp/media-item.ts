@@ -63,28 +63,36 @@ export function wsBytes(item: MediaItem): Buffer {
 }
 
 /**
- * The media of one publisher read, handed to every player at once so a player gets one write for
- * all of it (one syscall instead of one per message). Players that take the whole batch in the same
- * encoding share one joined buffer.
+ * The media received in one event-loop turn, handed to every player at once so a player gets one
+ * write for all of it (one syscall instead of one per message). Players that take the whole batch in
+ * the same encoding share one joined buffer.
  */
 export type MediaBatch = { items: MediaItem[]; joined: Map<number, Buffer> | undefined }
 
-/** Keys of the joined encodings besides RTMP's (stream id × 2^24 + chunk size, never negative). */
-export const FLV_KEY = -1
-export const WS_KEY = -2
+/** How a player's bytes are made from an item: made once per player, not per batch. */
+export type Encoding = {
+  /** Which players share the bytes: RTMP stream id × 2^24 + chunk size (never negative), or FLV_KEY / WS_KEY. */
+  readonly key: number
+  readonly encode: (item: MediaItem) => Buffer
+}
 
-/** `admitted` (the batch's items a player takes, in order) as one buffer; shared when it is all of them. */
-export function gather(
-  batch: MediaBatch,
-  admitted: MediaItem[],
-  key: number,
-  encode: (item: MediaItem) => Buffer,
-): Buffer {
-  if (admitted.length === 1) return encode(admitted[0]!)
-  const whole = admitted.length === batch.items.length
-  const known = whole ? batch.joined?.get(key) : undefined
+export const FLV_ENCODING: Encoding = { key: -1, encode: flvBytes }
+export const WS_ENCODING: Encoding = { key: -2, encode: wsBytes }
+
+export function rtmpEncoding(streamId: number, chunkSize: number): Encoding {
+  return {
+    key: streamId * 0x1000000 + chunkSize,
+    encode: (item) => rtmpBytes(item, streamId, chunkSize),
+  }
+}
+
+/** The whole batch in `encoding`, as one buffer made once and shared by every player that takes it. */
+export function batchBytes(batch: MediaBatch, encoding: Encoding): Buffer {
+  const { items } = batch
+  if (items.length === 1) return encoding.encode(items[0]!)
+  const known = batch.joined?.get(encoding.key)
   if (known !== undefined) return known
-  const joined = Buffer.concat(admitted.map(encode))
-  if (whole) (batch.joined ??= new Map()).set(key, joined)
+  const joined = Buffer.concat(items.map(encoding.encode))
+  ;(batch.joined ??= new Map()).set(encoding.key, joined)
   return joined
 }

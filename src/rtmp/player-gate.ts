@@ -2,8 +2,7 @@
 // pass its cap stops receiving media and resumes at the next keyframe once it is back under the cap:
 // it sees a jump, never a broken picture, and the server never holds more than the cap for it.
 // Metadata and sequence headers always go through (a decoder needs them and they are small).
-import type { LiveStream } from './live-stream.ts'
-import type { MediaBatch, MediaItem } from './media-item.ts'
+import { batchBytes, type Encoding, type MediaBatch, type MediaItem } from './media-item.ts'
 
 export class PlayerGate {
   /** Waiting for a keyframe: at the start (no GOP sent yet) and after skipping. */
@@ -35,21 +34,31 @@ export class PlayerGate {
   }
 }
 
-/** The items of `batch` a player with `pending` unsent bytes takes (what it takes counts as pending). */
-export function admit(
+/**
+ * What a player with `pending` unsent bytes takes of `batch`, as one buffer (undefined: nothing).
+ * A player keeping up takes the whole batch: the buffer every such player shares, no allocation.
+ */
+export function take(
   gate: PlayerGate,
   batch: MediaBatch,
   pending: number,
-  options: { playerBufferBytes: number },
-  live: LiveStream,
-  encode: (item: MediaItem) => Buffer,
-): MediaItem[] {
+  cap: number,
+  hasVideo: boolean,
+  encoding: Encoding,
+): Buffer | undefined {
+  if (!gate.waiting) {
+    const whole = batchBytes(batch, encoding)
+    // Under the cap with all of it, so the gate would admit every item: no need to ask item by item.
+    if (pending + whole.length <= cap) return whole
+  }
   const admitted: MediaItem[] = []
   for (const item of batch.items) {
-    if (gate.admit(item, pending, options.playerBufferBytes, live.hasVideo)) {
+    if (gate.admit(item, pending, cap, hasVideo)) {
       admitted.push(item)
-      pending += encode(item).length
+      pending += encoding.encode(item).length
     }
   }
-  return admitted
+  if (admitted.length === 0) return undefined
+  if (admitted.length === batch.items.length) return batchBytes(batch, encoding)
+  return admitted.length === 1 ? encoding.encode(admitted[0]!) : Buffer.concat(admitted.map(encoding.encode))
 }

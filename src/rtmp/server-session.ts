@@ -13,7 +13,7 @@ import { type Command, command, dataMessage, decodeCommand, onStatus } from './c
 import { answerHandshake, HANDSHAKE_SIZE } from './handshake.ts'
 import type { LiveStream, Publisher, Subscriber } from './live-stream.ts'
 import { stripSetDataFrame } from './media.ts'
-import { gather, type MediaBatch, type MediaItem, mediaItem, rtmpBytes } from './media-item.ts'
+import { type Encoding, type MediaBatch, mediaItem, rtmpEncoding } from './media-item.ts'
 import {
   isKnownType,
   MessageType,
@@ -22,7 +22,7 @@ import {
   UserControl,
   userControl,
 } from './message.ts'
-import { admit, PlayerGate } from './player-gate.ts'
+import { PlayerGate, take } from './player-gate.ts'
 import type { ServerContext, SweptSession } from './server-context.ts'
 import type { RtmpAction } from './server-types.ts'
 import { splitQuery } from './url.ts'
@@ -49,6 +49,8 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
   #mediaStreamId = 0
   #nextStreamId = 1
   #gate = new PlayerGate()
+  /** This player's RTMP bytes (its stream id, our chunk size), set when it joins a publisher. */
+  #encoding: Encoding | undefined
   #closed = false
 
   constructor(ctx: ServerContext, socket: AsyncSocket) {
@@ -282,25 +284,21 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
   /** Metadata, sequence headers and the cached GOP: what a decoder needs to start at once. */
   #join(live: LiveStream): void {
     this.#gate = new PlayerGate()
+    const encoding = rtmpEncoding(this.#mediaStreamId, this.#core.chunkSize)
+    this.#encoding = encoding
     for (const item of live.joinItems()) {
       if (item.keyframe) this.#gate.waiting = false
-      this.#write(rtmpBytes(item, this.#mediaStreamId, this.#core.chunkSize))
+      this.#write(encoding.encode(item))
     }
   }
 
   deliver(batch: MediaBatch): void {
-    const streamId = this.#mediaStreamId
-    const chunkSize = this.#core.chunkSize
-    const encode = (item: MediaItem) => rtmpBytes(item, streamId, chunkSize)
-    const admitted = admit(
-      this.#gate,
-      batch,
-      this.#socket.pendingWriteBytes,
-      this.#ctx.options,
-      this.#live!,
-      encode,
-    )
-    if (admitted.length > 0) this.#write(gather(batch, admitted, streamId * 0x1000000 + chunkSize, encode))
+    const live = this.#live
+    if (live === undefined || this.#encoding === undefined) return
+    const { playerBufferBytes } = this.#ctx.options
+    const pending = this.#socket.pendingWriteBytes
+    const bytes = take(this.#gate, batch, pending, playerBufferBytes, live.hasVideo, this.#encoding)
+    if (bytes !== undefined) this.#write(bytes)
   }
 
   published(live: LiveStream): void {

@@ -57,13 +57,18 @@ test('seven players with two served per turn all get every tag once, in order, w
 
 // ---- the stream core itself, driven turn by turn (LiveStream is not public: no sockets here) ----
 
-type Seen = { name: string; got: string[] }
+/** What a player was handed, and in how many deliveries (each is one write for a real player). */
+type Seen = { name: string; got: string[]; writes: number }
 
 function recorder(name: string, log: Seen[]): Subscriber & Seen {
   const seen: Subscriber & Seen = {
     name,
     got: [],
-    deliver: (batch) => seen.got.push(...batch.items.map((i) => `${i.type}@${i.timestamp}`)),
+    writes: 0,
+    deliver: (batch) => {
+      seen.writes++
+      seen.got.push(...batch.items.map((i) => `${i.type}@${i.timestamp}`))
+    },
     published: () => {},
     unpublished: () => seen.got.push('end'),
   }
@@ -77,25 +82,25 @@ const frames = (from: number, count: number) =>
     .filter((t) => t.type === 9)
     .map((t) => mediaItem(9, t.timestamp, t.data))
 
-test('a batch reaches two players per turn; a later batch waits its turn; order holds for everyone', async () => {
+test('what one turn reads reaches the players after the poll phase as one batch, two players per turn, in order', async () => {
   const live = new LiveStream('live', 'core', { gopCache: true, maxGopBytes: 1 << 20, playersPerTurn: 2 })
   live.start(publisherStub, Date.now())
   const log: Seen[] = []
   for (let i = 0; i < 5; i++) live.addPlayer(recorder(`p${i}`, log))
+  const writes = () => log.map((seen) => seen.writes)
   for (const item of frames(0, 2)) live.receive(item)
   live.flush()
-  assert.deepEqual(
-    log.map((s) => s.got.length),
-    [2, 2, 0, 0, 0],
-  )
+  assert.deepEqual(writes(), [0, 0, 0, 0, 0]) // not inside the read: after this turn's I/O
   for (const item of frames(80, 1)) live.receive(item)
-  live.flush() // queued behind the first batch
-  assert.deepEqual(
-    log.map((s) => s.got.length),
-    [2, 2, 0, 0, 0],
-  )
+  live.flush() // a second read in the same turn joins the batch
+  await turn()
+  assert.deepEqual(writes(), [1, 1, 0, 0, 0])
+  assert.deepEqual(log[0]!.got, ['9@0', '9@40', '9@80'])
+  for (const item of frames(120, 1)) live.receive(item)
+  live.flush() // the first batch is under way: this one waits its turn
   for (let i = 0; i < 6; i++) await turn()
-  for (const s of log) assert.deepEqual(s.got, ['9@0', '9@40', '9@80'])
+  for (const s of log) assert.deepEqual(s.got, ['9@0', '9@40', '9@80', '9@120'])
+  assert.deepEqual(writes(), [2, 2, 2, 2, 2])
 })
 
 test('a player joining while batches are pending gets none of the frames its join items already hold', async () => {
@@ -131,19 +136,12 @@ test('reads arriving while slices lag merge into one waiting batch; a player joi
   const live = new LiveStream('live', 'merge', { gopCache: true, maxGopBytes: 1 << 20, playersPerTurn: 1 })
   live.start(publisherStub, Date.now())
   const log: Seen[] = []
-  const writes: number[] = [0, 0, 0]
-  for (let i = 0; i < 3; i++) {
-    const player = recorder(`p${i}`, log)
-    const deliver = player.deliver
-    player.deliver = (batch) => {
-      writes[i]!++
-      deliver(batch)
-    }
-    live.addPlayer(player)
-  }
+  for (let i = 0; i < 3; i++) live.addPlayer(recorder(`p${i}`, log))
+  const writes = () => log.map((seen) => seen.writes)
   const [a, b, c, d, e] = frames(0, 5)
   live.receive(a!)
-  live.flush() // in progress: p0 has it
+  live.flush()
+  await turn() // in progress: p0 has it
   live.receive(b!)
   live.flush() // waits
   live.receive(c!)
@@ -157,6 +155,6 @@ test('reads arriving while slices lag merge into one waiting batch; a player joi
   for (let i = 0; i < 12; i++) await turn()
   const all = ['9@0', '9@40', '9@80', '9@120', '9@160']
   for (const s of log) assert.deepEqual(s.got, all)
-  assert.deepEqual(writes, [2, 2, 2]) // one write for the first read, one for the four after it
+  assert.deepEqual(writes(), [2, 2, 2]) // one write for the first read, one for the four after it
   assert.deepEqual(joiner.got, all)
 })
