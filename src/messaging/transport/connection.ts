@@ -54,17 +54,6 @@ function slotFor(codec: FrameCodec): DecoderSlot {
   return slot
 }
 
-/**
- * A write of a connection completed (the socket's 'write' event, tagged with the connection): module-level,
- * so no closure per connection. What is still in flight is what the socket has not handed to the kernel,
- * so the count needs no size per write.
- */
-function connectionOnWrite(tag: unknown): void {
-  if (!(tag instanceof Connection)) return
-  tag.writingBytes = tag.socket.pendingWriteBytes
-  if (!tag.closed) tag.owner.onWritable(tag)
-}
-
 export class Connection implements ChunkConsumer {
   readonly socket: Transport
   owner: ConnectionOwner
@@ -110,7 +99,6 @@ export class Connection implements ChunkConsumer {
 
   /** Starts taking the socket's bytes (those that arrived already first). */
   start(): void {
-    this.socket.on('write', connectionOnWrite)
     this.socket.consume(this)
   }
 
@@ -194,16 +182,19 @@ export class Connection implements ChunkConsumer {
     return this.writingBytes >= WRITE_AHEAD_BYTES
   }
 
-  /**
-   * Writes one buffer (in order after those in flight). It is sent without a promise (socket.send):
-   * the socket's 'write' event (connectionOnWrite) says when it completed, and a failed write closes
-   * the socket, which this connection hears as the end of its bytes (consumeEnd), as any other close.
-   */
+  /** Writes one buffer (in order after those in flight). */
   write(data: Buffer): void {
     if (this.closed) return
-    this.writingBytes += data.length
+    const bytes = data.length
+    this.writingBytes += bytes
     this.lastOutbound = Date.now()
-    this.socket.send(data, this)
+    this.socket.write(data).then(
+      () => {
+        this.writingBytes -= bytes
+        if (!this.closed) this.owner.onWritable(this)
+      },
+      (error: Error) => this.close(error),
+    )
   }
 
   /**
