@@ -6,7 +6,8 @@
 // Modes: 'per message' (two writes per player per frame, what node-media-server does), 'per frame'
 // (one joined write, what RtmpServer does), 'cork' (two writes inside cork/uncork: one writev), and
 // 'per frame, AsyncSocket' (one write through wirekit's AsyncSocket, as RtmpServer writes: its cost
-// over 'per frame' is what the socket layer adds per write).
+// over 'per frame' is what the socket layer adds per write), and 'per frame, AsyncSocket send' (the same
+// through send(), the write with no promise, which RtmpServer uses since sockwrite).
 // Usage: node bench/rtmp-floor.ts [--players N] [--rounds N]
 import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
@@ -24,7 +25,13 @@ const ROUNDS = Number(arg('--rounds')) || 3
 const WARMUP_MS = 1500
 const MEASURE_MS = 4000
 const FRAME_MS = 40
-const MODES = ['per message', 'per frame', 'cork', 'per frame, AsyncSocket'] as const
+const MODES = [
+  'per message',
+  'per frame',
+  'cork',
+  'per frame, AsyncSocket',
+  'per frame, AsyncSocket send',
+] as const
 type Mode = (typeof MODES)[number]
 
 const noop = () => {}
@@ -33,14 +40,15 @@ async function writer(mode: Mode): Promise<void> {
   const video = Buffer.alloc(15_000, 0x27)
   const audio = Buffer.alloc(200, 0xaf)
   const joined = Buffer.concat([video, audio])
-  if (mode === 'per frame, AsyncSocket') {
+  if (mode === 'per frame, AsyncSocket' || mode === 'per frame, AsyncSocket send') {
     const sockets: AsyncSocket[] = []
     const server = await AsyncServer.listen({ port: 0, host: '127.0.0.1' }, (socket) => {
       sockets.push(socket)
     })
     process.send!({ port: server.port })
     setInterval(() => {
-      for (const socket of sockets) socket.write(joined).catch(noop)
+      if (mode === 'per frame, AsyncSocket send') for (const socket of sockets) socket.send(joined)
+      else for (const socket of sockets) socket.write(joined).catch(noop)
     }, FRAME_MS)
   } else {
     const sockets: net.Socket[] = []

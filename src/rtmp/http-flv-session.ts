@@ -14,7 +14,6 @@ import type { ServerContext, SweptSession } from './server-context.ts'
 import type { RtmpAction } from './server-types.ts'
 import { WsOpcode, wsAccept, wsExtendedLength, wsFrame, wsHeader, wsUnmask } from './websocket.ts'
 
-const noop = (): void => {}
 const MAX_REQUEST_HEAD = 8192
 const CORS = 'Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Headers: Range\r\n'
 /** The largest frame a WebSocket-FLV player may send (it has nothing to say but ping and close). */
@@ -147,7 +146,8 @@ export class HttpFlvSession implements SweptSession, Subscriber {
   #write(bytes: Buffer): void {
     if (this.#closed) return
     this.bytesOut += bytes.length
-    this.#socket.write(bytes).catch(noop)
+    // No promise per write: a failed write closes the socket, which ends this session ('close').
+    this.#socket.send(bytes)
   }
 
   #join(live: LiveStream): void {

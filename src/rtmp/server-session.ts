@@ -27,8 +27,6 @@ import type { ServerContext, SweptSession } from './server-context.ts'
 import type { RtmpAction } from './server-types.ts'
 import { splitQuery } from './url.ts'
 
-const noop = (): void => {}
-
 export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
   readonly id: string
   readonly protocol: 'rtmp' | 'rtmps'
@@ -114,7 +112,8 @@ export class RtmpServerSession implements SweptSession, Subscriber, Publisher {
   #write(bytes: Buffer): void {
     if (this.#closed) return
     this.bytesOut += bytes.length
-    this.#socket.write(bytes).catch(noop)
+    // No promise per write: a failed write closes the socket, which ends this session ('close').
+    this.#socket.send(bytes)
   }
 
   #flush(): void {

@@ -106,9 +106,10 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     return this.#whereText
   }
 
-  /** Turns READ_OBSERVED on when a 'read' listener is added (the socket's own 'newListener' hook). */
+  /** Turns READ_OBSERVED / WRITE_OBSERVED on when a 'read' / 'write' listener is added ('newListener' hook). */
   static readonly #watchListeners = function (this: AsyncSocket, event: string | symbol): void {
     if (event === 'read') this.#bits |= READ_OBSERVED
+    else if (event === 'write') this.#bits |= WRITE_OBSERVED
   }
 
   /** Connects and resolves once the socket is usable (after TLS and trust checks when `tls` is set). */
@@ -394,6 +395,50 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       return Promise.reject(error)
     }
     return promise
+  }
+
+  /**
+   * Queues a write and returns at once, with no promise: the delegate form of `write()`, for writers
+   * that do not wait for each write (a fan-out, a sender that tracks its own backlog through
+   * `pendingWriteBytes`). CocoaAsyncSocket's writeData:withTimeout:tag: returns nothing either: the
+   * delegate hears `write(tag)` when the kernel has the bytes, and a failure ends the connection and
+   * arrives as `close(error)` (didDisconnectWithError). A promise per write would cost such a writer
+   * a promise, two closures and a microtask for an answer it never reads.
+   *
+   * It is the same queue as `write()`: sends and writes reach the peer in call order, count in
+   * `bytesWritten`, `pendingWriteBytes` and `queuedWriteBytes`, and wait past the high-water mark.
+   * What differs is what cannot be awaited:
+   * - no timeout and no signal (a write that can be withdrawn needs someone to tell);
+   * - a send that would overflow `maxWriteQueue` closes the socket with WK_BACKPRESSURE instead of
+   *   being dropped: the bytes after it would reach the peer with a hole before them;
+   * - a send after `end()`, `close()` or `destroy()` queues nothing and returns false.
+   *
+   * @returns true when the bytes were queued; false when the socket takes no more writes.
+   * @example
+   * for (const viewer of viewers) viewer.send(frame)
+   */
+  send(data: Uint8Array | string, tag?: unknown): boolean {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data
+    if (!(bytes instanceof Uint8Array))
+      throw new InvalidArgumentError('send() takes a Uint8Array or a string')
+    if ((this.#bits & (WRITE_ENDED | CLOSED)) !== 0) return false
+    const write: PendingWrite = {
+      data: bytes,
+      tag,
+      resolve: noop,
+      reject: noop,
+      cleanup: undefined,
+      sent: false,
+      settled: false,
+      next: undefined,
+    }
+    try {
+      this.#writes.add(write)
+    } catch (error) {
+      this.destroy(error as WirekitError)
+      return false
+    }
+    return true
   }
 
   /** Decoded frames, in order, until the peer ends the stream (a partial frame then throws WK_FRAME_TRUNCATED). */
@@ -728,7 +773,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     writableLength: (socket) => socket.#stream.writableLength,
     completed(socket, write) {
       socket.#bytesWritten += write.data.length
-      socket.emit('write', write.tag)
+      if (socket.#has(WRITE_OBSERVED) && socket.listenerCount('write') > 0) socket.emit('write', write.tag)
     },
     failed(socket, error) {
       socket.destroy(ioError(error, socket.#where))
@@ -761,6 +806,8 @@ const CLOSED = 128
  * read, so reads look at this bit first; it only ever turns on.
  */
 const READ_OBSERVED = 256
+/** A 'write' listener may exist (as READ_OBSERVED, for the write completions). */
+const WRITE_OBSERVED = 1024
 /** A consumer takes the bytes, or waits for the reads queued before it (see `consume`): read() throws. */
 const CONSUMED = 512
 

@@ -48,6 +48,8 @@ export class WriteQueue<Owner = unknown> {
   /** Closed until the connection (and TLS, and verification) is up; startTLS closes it again. */
   #open = false
   #failed: WirekitError | undefined
+  /** The stream's write callback, shared by every write of this queue (see #send). */
+  #onWritten: ((error?: Error | null) => void) | undefined
   /** Wakers of whenIdle(), created on first use (end() and startTLS only). */
   #idleWaiters: (() => void)[] | undefined
 
@@ -174,22 +176,27 @@ export class WriteQueue<Owner = unknown> {
   #send(write: PendingWrite): void {
     write.sent = true
     this.#inFlight.push(write)
-    this.#host.send(this.#owner, write.data, (error) => {
-      if (write.settled) return
-      if (error) {
-        this.#host.failed(this.#owner, error)
-        return
-      }
-      // Stream callbacks run in write order, so this write is the head of #inFlight.
-      if (this.#inFlight.first === write) this.#inFlight.shift()
-      else this.#inFlight.remove(write)
-      write.settled = true
-      write.cleanup?.()
-      write.resolve()
-      this.#host.completed(this.#owner, write)
-      if (this.#inFlight.first === undefined && this.#waiting?.first?.barrier) this.flush()
-      this.#checkIdle()
-    })
+    // One callback per queue, made on the first write, instead of a closure per write: stream
+    // callbacks run in write order, so the write that completed is always the head of #inFlight.
+    this.#host.send(this.#owner, write.data, (this.#onWritten ??= (error) => this.#written(error)))
+  }
+
+  /** The stream took (or failed) the oldest write in flight. */
+  #written(error: Error | null | undefined): void {
+    const write = this.#inFlight.first
+    // Nothing in flight: failAll() already settled every write (the stream reports the rest failing).
+    if (write === undefined || write.settled) return
+    if (error) {
+      this.#host.failed(this.#owner, error)
+      return
+    }
+    this.#inFlight.shift()
+    write.settled = true
+    write.cleanup?.()
+    write.resolve()
+    this.#host.completed(this.#owner, write)
+    if (this.#inFlight.first === undefined && this.#waiting?.first?.barrier) this.flush()
+    this.#checkIdle()
   }
 
   #settle(write: PendingWrite, error: WirekitError): void {
