@@ -29,9 +29,10 @@ export type RoomPublication = {
   name: string
   epoch: string
   offset: number
-  /** The payload format (envelope Format) and its bytes: decode with the payload codec. */
+  /** The payload format (envelope Format); its body is `bytes` from `bodyStart` on (no copy, no view). */
   format: number
-  body: Uint8Array
+  bytes: Uint8Array
+  bodyStart: number
 }
 
 export type RoomGap = {
@@ -122,16 +123,19 @@ export function encodePublication(
   const e = text(epoch, 'Epoch', MAX_EPOCH)
   if (stored.length < 1) throw new InvalidArgumentError('A stored payload has at least its format byte')
   const out = new Uint8Array(1 + 1 + r.length + 1 + n.length + 1 + e.length + 6 + stored.length)
-  let at = 0
-  out[at++] = PUBLICATION
-  for (const part of [r, n, e]) {
-    out[at++] = part.length
-    out.set(part, at)
-    at += part.length
-  }
+  out[0] = PUBLICATION
+  let at = putText(out, 1, r)
+  at = putText(out, at, n)
+  at = putText(out, at, e)
   writeU48(out, at, offset)
   out.set(stored, at + 6)
   return out
+}
+
+function putText(out: Uint8Array, at: number, bytes: Uint8Array): number {
+  out[at] = bytes.length
+  out.set(bytes, at + 1)
+  return at + 1 + bytes.length
 }
 
 export function encodeGap(gap: Omit<RoomGap, 'type'>): Uint8Array {
@@ -158,56 +162,68 @@ export function encodeGap(gap: Omit<RoomGap, 'type'>): Uint8Array {
   return out
 }
 
-/** Decodes a room message; anything malformed throws ProtocolError (WK_PROTOCOL), never more. */
-export function decodeRoomMessage(bytes: Uint8Array): RoomPublication | RoomGap {
-  let at = 1
-  const need = (n: number, what: string): void => {
-    if (at + n > bytes.length) bad(`truncated ${what}`)
+// The decoder walks the bytes with a module-level cursor (no closure per message: it runs once per
+// subscriber per publication). Every read checks the bounds; anything malformed throws ProtocolError.
+let at = 0
+let end = 0
+
+function need(n: number, what: string): void {
+  if (at + n > end) bad(`truncated ${what}`)
+}
+
+function readText(bytes: Uint8Array, what: string, max: number): string {
+  need(1, `${what} length`)
+  const n = bytes[at++]!
+  if (n > max) bad(`${what} of ${n} bytes`)
+  need(n, what)
+  let value: string
+  try {
+    value = decodeText(bytes, at, n)
+  } catch {
+    bad(`${what} is not UTF-8`)
   }
-  const string = (what: string, max: number): string => {
-    need(1, `${what} length`)
-    const n = bytes[at++]!
-    if (n > max) bad(`${what} of ${n} bytes`)
-    need(n, what)
-    let value: string
-    try {
-      value = decodeText(bytes, at, n)
-    } catch {
-      bad(`${what} is not UTF-8`)
-    }
-    at += n
-    return value
-  }
-  const u48 = (what: string): number => {
-    need(6, what)
-    const value = readU48(bytes, at)
-    at += 6
-    return value
-  }
-  if (bytes.length < 1) bad('empty')
-  const type = bytes[0]
+  at += n
+  return value
+}
+
+function readOffset(bytes: Uint8Array, what: string): number {
+  need(6, what)
+  const value = readU48(bytes, at)
+  at += 6
+  return value
+}
+
+/**
+ * Decodes the room message in `bytes` from `start` (a received frame's payload is read in place; a
+ * publication's body stays there too). Anything malformed throws ProtocolError (WK_PROTOCOL), never more.
+ */
+export function decodeRoomMessage(bytes: Uint8Array, start = 0): RoomPublication | RoomGap {
+  at = start
+  end = bytes.length
+  need(1, 'type')
+  const type = bytes[at++]
   if (type === PUBLICATION) {
-    const room = string('room', 255)
-    const name = string('name', 255)
-    const epoch = string('epoch', MAX_EPOCH)
-    const offset = u48('offset')
+    const room = readText(bytes, 'room', 255)
+    const name = readText(bytes, 'name', 255)
+    const epoch = readText(bytes, 'epoch', MAX_EPOCH)
+    const offset = readOffset(bytes, 'offset')
     if (offset === 0) bad('offset 0')
     need(1, 'format')
     const format = bytes[at]!
     if (format > 3) bad(`format ${format}`)
-    return { type: 'publication', room, name, epoch, offset, format, body: bytes.subarray(at + 1) }
+    return { type: 'publication', room, name, epoch, offset, format, bytes, bodyStart: at + 1 }
   }
   if (type === GAP) {
-    const room = string('room', 255)
-    const epoch = string('epoch', MAX_EPOCH)
-    const from = u48('from')
-    const to = u48('to')
+    const room = readText(bytes, 'room', 255)
+    const epoch = readText(bytes, 'epoch', MAX_EPOCH)
+    const from = readOffset(bytes, 'from')
+    const to = readOffset(bytes, 'to')
     need(1, 'reason')
     const code = bytes[at++]
     if (code !== 1 && code !== 2) bad(`gap reason ${code}`)
-    const previousEpoch = string('previous epoch', MAX_EPOCH)
-    const previousOffset = u48('previous offset')
-    if (at !== bytes.length) bad('trailing bytes')
+    const previousEpoch = readText(bytes, 'previous epoch', MAX_EPOCH)
+    const previousOffset = readOffset(bytes, 'previous offset')
+    if (at !== end) bad('trailing bytes')
     const gap: RoomGap = { type: 'gap', room, epoch, from, to, reason: code === 1 ? 'trimmed' : 'epoch' }
     if (code === 2) gap.previous = { offset: previousOffset, epoch: previousEpoch }
     return gap

@@ -394,6 +394,12 @@ export class SessionCore {
       if (env.format === Format.MSGPACK && !this.profile.acceptsMsgpack) throw refusedFormat(env.format)
       this.lastReceived = seq
       this.#bytesSinceAck += frame.length
+      if (
+        kind === Kind.EVENT &&
+        env.format === Format.RAW &&
+        this.host.onRawEvent?.(env.name, frame, env.payloadStart)
+      )
+        return
       const data = this.profile.payloads.decode(frame, env.payloadStart, env.format)
       if (kind === Kind.EVENT) this.host.onEvent(requireName(env.name), data)
       else if (kind === Kind.REQUEST) runRequest(this, env.id, requireName(env.name), data)

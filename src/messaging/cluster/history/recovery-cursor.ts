@@ -38,7 +38,9 @@ export class RecoveryCursor {
   #arrivals = 0
   /** Arrival count when the read under way started: entries that came before it are covered by it. */
   #readFrom = 0
-  #highest: Buffered | undefined
+  /** The highest live publication seen (newest epoch, then offset) and its arrival count. */
+  #highest: LiveEntry | undefined
+  #highestArrival = 0
   /** A hint came while a read was under way: read once more after it. */
   #again = false
   readonly #maxBuffer: number
@@ -68,11 +70,32 @@ export class RecoveryCursor {
     return this.#needRead || this.#reading
   }
 
+  /**
+   * The common case of `live()` without its arrays and event objects (it runs once per subscriber per
+   * publication): when the cursor is live and `entry` is the very next offset, moves the position to it
+   * and returns true: the caller delivers `entry`. Otherwise changes nothing and returns false: call
+   * `live(entry)`.
+   */
+  follows(entry: LiveEntry): boolean {
+    const position = this.#position
+    if (
+      this.#needRead ||
+      this.#reading ||
+      position === undefined ||
+      position.epoch !== entry.epoch ||
+      entry.offset !== position.offset + 1
+    )
+      return false
+    this.#seen(entry, ++this.#arrivals)
+    // In place: the getter and reads hand out copies.
+    position.offset = entry.offset
+    return true
+  }
+
   /** A live publication: returns what to deliver now (nothing while catching up). */
   live(entry: LiveEntry): CursorEvent[] {
     const item = { entry, arrival: ++this.#arrivals }
-    const top = this.#highest?.entry
-    if (top === undefined || top.epoch !== entry.epoch || entry.offset > top.offset) this.#highest = item
+    this.#seen(entry, item.arrival)
     if (this.#needRead || this.#reading) {
       // Past the bound the entry is dropped: #highest remembers that the log must be read up to it.
       if (this.#buffer.length < this.#maxBuffer) this.#buffer.push(item)
@@ -146,17 +169,25 @@ export class RecoveryCursor {
     }
     // Entries dropped on overflow, or newer than what was read: the log has them.
     const top = this.#highest
-    if (!this.#needRead && top !== undefined && this.#ahead(top)) this.#needRead = true
+    if (!this.#needRead && top !== undefined && this.#ahead(top, this.#highestArrival)) this.#needRead = true
     return events
   }
 
-  /** True when `item` is a publication this cursor has not delivered and must still get. */
-  #ahead(item: Buffered): boolean {
+  #seen(entry: LiveEntry, arrival: number): void {
+    const top = this.#highest
+    if (top === undefined || top.epoch !== entry.epoch || entry.offset > top.offset) {
+      this.#highest = entry
+      this.#highestArrival = arrival
+    }
+  }
+
+  /** True when `entry` (arrived as number `arrival`) is one this cursor has not delivered and must still get. */
+  #ahead(entry: LiveEntry, arrival: number): boolean {
     const position = this.#position!
-    if (item.entry.epoch === position.epoch) return item.entry.offset > position.offset
+    if (entry.epoch === position.epoch) return entry.offset > position.offset
     // Another epoch: one that arrived before the last read started belongs to a log the read no longer
     // found (reported as an epoch gap then); one that arrived after may be newer: read again.
-    return item.arrival > this.#readFrom
+    return arrival > this.#readFrom
   }
 
   #accept(item: Buffered, events: CursorEvent[]): void {
@@ -167,7 +198,7 @@ export class RecoveryCursor {
       this.#position = { offset: entry.offset, epoch: entry.epoch }
       return
     }
-    if (!this.#ahead(item)) return // already delivered, or from a dead incarnation
+    if (!this.#ahead(entry, item.arrival)) return // already delivered, or from a dead incarnation
     this.#needRead = true
     this.#buffer.push(item)
   }

@@ -192,7 +192,10 @@ export class RoomSubscriptions {
       this.durable.subscribe(
         room,
         start,
-        (event) => this.#send(peer, room, event),
+        {
+          event: (event) => this.#send(peer, room, event),
+          entry: (entry, epoch) => peer.deliver(this.#publication(room, entry, epoch)),
+        },
         () => replayBudget(peer, this.#typical),
       ),
     )
@@ -214,21 +217,23 @@ export class RoomSubscriptions {
   }
 
   #send(peer: Peer, room: string, event: CursorEvent): void {
-    let message: BroadcastMessage | undefined
-    if (event.type === 'gap') message = roomMessage(encodeGap(event.gap))
-    else {
-      const entry = event.entry
-      if (entry === this.#lastEntry) message = this.#lastMessage!
-      else {
-        message = roomMessage(encodePublication(room, entry.name, event.epoch, entry.offset, entry.data))
-        this.#lastEntry = entry
-        this.#lastMessage = message
-        this.#typical = Math.max(64, this.#typical * 0.9 + (message.body as Uint8Array).length * 0.1)
-      }
-    }
+    const message =
+      event.type === 'gap'
+        ? roomMessage(encodeGap(event.gap))
+        : this.#publication(room, event.entry, event.epoch)
     // The broadcast path (no promise per message): a peer cut for a full outbox ends its session, and
     // its feeds with it; the client re-subscribes from its position when it comes back.
     peer.deliver(message)
+  }
+
+  /** The room message of `entry`: encoded once, the same bytes queued for every subscriber. */
+  #publication(room: string, entry: HistoryEntry, epoch: string): BroadcastMessage {
+    if (entry === this.#lastEntry) return this.#lastMessage!
+    const message = roomMessage(encodePublication(room, entry.name, epoch, entry.offset, entry.data))
+    this.#lastEntry = entry
+    this.#lastMessage = message
+    this.#typical = Math.max(64, this.#typical * 0.9 + (message.body as Uint8Array).length * 0.1)
+    return message
   }
 
   #peerClosed(peer: Peer): void {
