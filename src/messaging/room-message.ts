@@ -74,13 +74,29 @@ function sameBytes(a: Uint8Array, source: Uint8Array, at: number, n: number): bo
   return true
 }
 
+/** The last string read for each field (room, name, epoch): a stream mostly repeats them. */
+const lastRead: (Decoded | undefined)[] = [undefined, undefined, undefined]
+const ROOM = 0
+const NAME = 1
+const EPOCH = 2
+
 /** UTF-8 bytes `at`..`at + n` of `source` as a string (throws on bad UTF-8), from the memo when seen. */
-function decodeText(source: Uint8Array, at: number, n: number): string {
-  for (const d of decoded) if (sameBytes(d.bytes, source, at, n)) return d.value
-  const bytes = source.slice(at, at + n)
+function decodeText(source: Uint8Array, at: number, n: number, field: number): string {
+  const last = lastRead[field]
+  if (last !== undefined && sameBytes(last.bytes, source, at, n)) return last.value
+  for (const d of decoded) {
+    if (sameBytes(d.bytes, source, at, n)) {
+      lastRead[field] = d
+      return d.value
+    }
+  }
+  // A copy (Buffer#slice would be a view): `source` may be a read buffer that is reused.
+  const bytes = Uint8Array.prototype.slice.call(source, at, at + n)
   const value = decoder.decode(bytes)
   if (decoded.length >= MEMO) decoded.shift()
-  decoded.push({ bytes, value })
+  const d = { bytes, value }
+  decoded.push(d)
+  lastRead[field] = d
   return value
 }
 
@@ -110,19 +126,26 @@ export function storedPayload(format: number, body: Uint8Array): Uint8Array {
   return out
 }
 
-/** A publication for subscribers; `stored` is the entry's data as kept in the log (format byte + body). */
+const newBytes = (size: number): Uint8Array => new Uint8Array(size)
+
+/**
+ * A publication for subscribers; `stored` is the entry's data as kept in the log (format byte + body).
+ * `alloc`: where the bytes go (the server passes Buffer.allocUnsafe: a slice of a pool instead of a
+ * backing store of its own per message, which the GC must track).
+ */
 export function encodePublication(
   room: string,
   name: string,
   epoch: string,
   offset: number,
   stored: Uint8Array,
+  alloc: (size: number) => Uint8Array = newBytes,
 ): Uint8Array {
   const r = text(room, 'Room', 255)
   const n = text(name, 'Name', 255)
   const e = text(epoch, 'Epoch', MAX_EPOCH)
   if (stored.length < 1) throw new InvalidArgumentError('A stored payload has at least its format byte')
-  const out = new Uint8Array(1 + 1 + r.length + 1 + n.length + 1 + e.length + 6 + stored.length)
+  const out = alloc(1 + 1 + r.length + 1 + n.length + 1 + e.length + 6 + stored.length)
   out[0] = PUBLICATION
   let at = putText(out, 1, r)
   at = putText(out, at, n)
@@ -171,14 +194,14 @@ function need(n: number, what: string): void {
   if (at + n > end) bad(`truncated ${what}`)
 }
 
-function readText(bytes: Uint8Array, what: string, max: number): string {
+function readText(bytes: Uint8Array, what: string, max: number, field: number): string {
   need(1, `${what} length`)
   const n = bytes[at++]!
   if (n > max) bad(`${what} of ${n} bytes`)
   need(n, what)
   let value: string
   try {
-    value = decodeText(bytes, at, n)
+    value = decodeText(bytes, at, n, field)
   } catch {
     bad(`${what} is not UTF-8`)
   }
@@ -203,9 +226,9 @@ export function decodeRoomMessage(bytes: Uint8Array, start = 0): RoomPublication
   need(1, 'type')
   const type = bytes[at++]
   if (type === PUBLICATION) {
-    const room = readText(bytes, 'room', 255)
-    const name = readText(bytes, 'name', 255)
-    const epoch = readText(bytes, 'epoch', MAX_EPOCH)
+    const room = readText(bytes, 'room', 255, ROOM)
+    const name = readText(bytes, 'name', 255, NAME)
+    const epoch = readText(bytes, 'epoch', MAX_EPOCH, EPOCH)
     const offset = readOffset(bytes, 'offset')
     if (offset === 0) bad('offset 0')
     need(1, 'format')
@@ -214,14 +237,14 @@ export function decodeRoomMessage(bytes: Uint8Array, start = 0): RoomPublication
     return { type: 'publication', room, name, epoch, offset, format, bytes, bodyStart: at + 1 }
   }
   if (type === GAP) {
-    const room = readText(bytes, 'room', 255)
-    const epoch = readText(bytes, 'epoch', MAX_EPOCH)
+    const room = readText(bytes, 'room', 255, ROOM)
+    const epoch = readText(bytes, 'epoch', MAX_EPOCH, EPOCH)
     const from = readOffset(bytes, 'from')
     const to = readOffset(bytes, 'to')
     need(1, 'reason')
     const code = bytes[at++]
     if (code !== 1 && code !== 2) bad(`gap reason ${code}`)
-    const previousEpoch = readText(bytes, 'previous epoch', MAX_EPOCH)
+    const previousEpoch = readText(bytes, 'previous epoch', MAX_EPOCH, EPOCH)
     const previousOffset = readOffset(bytes, 'previous offset')
     if (at !== end) bad('trailing bytes')
     const gap: RoomGap = { type: 'gap', room, epoch, from, to, reason: code === 1 ? 'trimmed' : 'epoch' }

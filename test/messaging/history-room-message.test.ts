@@ -60,6 +60,19 @@ test('a message is read in place from a start offset inside a larger frame', () 
   assert.deepEqual(frame.subarray(decoded.bodyStart), Uint8Array.of(9, 8))
 })
 
+test('a read buffer reused for the next frame does not change strings decoded from it before', () => {
+  // Frames arrive in a reused read buffer: the decoder's memo must keep copies, not views of it.
+  const frame = Buffer.alloc(64)
+  const one = publication('room-a', 'chat', 'epoch-1', 1, Uint8Array.of(1))
+  frame.set(one)
+  assert.equal(decodeRoomMessage(frame.subarray(0, one.length)).room, 'room-a')
+  const two = publication('room-b', 'chat', 'epoch-1', 2, Uint8Array.of(1))
+  frame.set(two)
+  assert.equal(decodeRoomMessage(frame.subarray(0, two.length)).room, 'room-b')
+  frame.set(one)
+  assert.equal(decodeRoomMessage(frame.subarray(0, one.length)).room, 'room-a')
+})
+
 test('every truncation of a valid message is rejected with WK_PROTOCOL', () => {
   const gap = encodeGap({
     room: 'r',

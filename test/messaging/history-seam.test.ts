@@ -1,6 +1,7 @@
 // The replay/live seam of a recovering subscriber (RecoveryCursor fed by a real memory log): random
-// interleavings of publish, live delivery, publications of another node announced late (hints), reads
-// that complete late or fail, and re-subscribes that lose what was in flight. The delivered sequence must equal the published one, exactly once, in order;
+// interleavings of publish, live delivery (through `follows`, the server's fast path, or `live`),
+// publications of another node announced late (hints), reads that complete late or fail, and
+// re-subscribes that lose what was in flight. The delivered sequence must equal the published one, exactly once, in order;
 // with a log smaller than the outage, gaps must name exactly the offsets that were not delivered.
 
 import assert from 'node:assert/strict'
@@ -46,13 +47,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 const settingsArb = fc.record({
   maxBuffer: fc.integer({ min: 1, max: 5 }),
   pageSize: fc.integer({ min: 1, max: 4 }),
+  fastPath: fc.boolean(),
 })
 
 type Outcome = { delivered: number[]; gaps: [number, number][]; published: number }
 
 async function run(
   ops: Op[],
-  settings: { maxBuffer: number; pageSize: number },
+  settings: { maxBuffer: number; pageSize: number; fastPath: boolean },
   maxMessages: number,
 ): Promise<Outcome> {
   const store = new MemoryHistoryStore({ maxMessages })
@@ -78,6 +80,11 @@ async function run(
       }
     }
   }
+  // What DurableRooms does with a live publication: the in-order fast path first, when it is in use.
+  const live = (entry: LiveEntry): void => {
+    if (settings.fastPath && cursor.follows(entry)) take([{ type: 'message', entry, epoch: entry.epoch }])
+    else take(cursor.live(entry))
+  }
   const read = async (): Promise<void> => {
     const options = cursor.nextRead()
     if (options !== undefined) pending = await store.read(room, options)
@@ -97,7 +104,7 @@ async function run(
       const notice = notices.shift()
       if (notice !== undefined) cursor.hint(notice)
     } else if (op.kind === 'live') {
-      for (const entry of wire.splice(0, op.count)) take(cursor.live(entry))
+      for (const entry of wire.splice(0, op.count)) live(entry)
     } else if (op.kind === 'read') {
       if (pending === undefined) await read()
     } else if (op.kind === 'page') {
@@ -114,7 +121,7 @@ async function run(
     }
   }
   // Quiet network: everything in flight arrives, reads complete until the cursor has caught up.
-  for (const entry of wire.splice(0)) take(cursor.live(entry))
+  for (const entry of wire.splice(0)) live(entry)
   for (const notice of notices.splice(0)) cursor.hint(notice)
   if (pending !== undefined) take(cursor.page(pending))
   for (let guard = 0; guard < 10_000; guard++) {
