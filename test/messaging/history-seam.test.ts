@@ -181,3 +181,27 @@ test('with a log shorter than the outage, gaps name exactly the offsets not deli
     { numRuns: Number(process.env.WIREKIT_FUZZ_RUNS ?? 0) || 1000 },
   )
 })
+
+test('a cursor whose position was taken before the room had a log takes the first entry live, without reading the log', () => {
+  // A Redis head of an empty room is { offset: 0, epoch: '' }: every subscriber of a new room read the
+  // log back at the first publication (20 reads of ~1,000 entries in a 20-subscriber burst).
+  const cursor = new RecoveryCursor('room', { offset: 0, epoch: '' })
+  const read = cursor.nextRead()
+  assert.ok(read !== undefined)
+  cursor.page({ entries: [], head: { offset: 0, epoch: '' }, first: 1 })
+  const entry = (offset: number): LiveEntry => ({
+    offset,
+    epoch: 'e1',
+    name: 'm',
+    data: new Uint8Array(),
+    time: 0,
+  })
+  assert.equal(cursor.follows(entry(1)), true)
+  assert.equal(cursor.follows(entry(2)), true)
+  assert.equal(cursor.wantsRead, false)
+  assert.deepEqual(cursor.position, { offset: 2, epoch: 'e1' })
+  // Anything else than the next offset still goes through the log.
+  assert.equal(cursor.follows(entry(4)), false)
+  assert.deepEqual(cursor.live(entry(4)), [])
+  assert.equal(cursor.wantsRead, true)
+})

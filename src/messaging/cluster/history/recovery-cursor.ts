@@ -29,6 +29,16 @@ export type RecoveryCursorOptions = {
 
 type Buffered = { entry: LiveEntry; arrival: number }
 
+/**
+ * True when `entry` comes right after `position`: the next offset of the same log, or the first entry
+ * when the position was taken before the room had a log (`{ offset: 0, epoch: '' }`, as a Redis head of
+ * an empty room says; reading the log for it made every subscriber of a new room re-read it).
+ */
+function follows(position: HistoryPosition, entry: LiveEntry): boolean {
+  if (entry.offset !== position.offset + 1) return false
+  return position.epoch === entry.epoch || (position.epoch === '' && position.offset === 0)
+}
+
 export class RecoveryCursor {
   readonly room: string
   #position: HistoryPosition | undefined
@@ -78,17 +88,11 @@ export class RecoveryCursor {
    */
   follows(entry: LiveEntry): boolean {
     const position = this.#position
-    if (
-      this.#needRead ||
-      this.#reading ||
-      position === undefined ||
-      position.epoch !== entry.epoch ||
-      entry.offset !== position.offset + 1
-    )
-      return false
+    if (this.#needRead || this.#reading || position === undefined || !follows(position, entry)) return false
     this.#seen(entry, ++this.#arrivals)
     // In place: the getter and reads hand out copies.
     position.offset = entry.offset
+    position.epoch = entry.epoch
     return true
   }
 
@@ -193,7 +197,7 @@ export class RecoveryCursor {
   #accept(item: Buffered, events: CursorEvent[]): void {
     const { entry } = item
     const position = this.#position
-    if (position === undefined || (position.epoch === entry.epoch && entry.offset === position.offset + 1)) {
+    if (position === undefined || follows(position, entry)) {
       events.push({ type: 'message', entry, epoch: entry.epoch })
       this.#position = { offset: entry.offset, epoch: entry.epoch }
       return
