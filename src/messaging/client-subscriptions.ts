@@ -5,7 +5,7 @@
 import { ErrorCodes, MessagingError } from '../errors.ts'
 import { isPosition } from './cluster/history/read-window.ts'
 import type { Listener } from './listeners.ts'
-import { decodeRoomMessage, ROOM_EVENT, SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
+import { ROOM_EVENT, readRoomMessage, SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
 import { type SubscribeOptions, Subscription } from './subscription.ts'
 import { type Format, Format as Formats } from './wire/envelope.ts'
 import { decodePayload, refusedFormat } from './wire/payload-codec.ts'
@@ -96,9 +96,10 @@ export class ClientSubscriptions {
 
   /** A room message in `frame` from `start` (valid during this call only): routed to its subscription. */
   receive(frame: Uint8Array, start: number): void {
-    let message: ReturnType<typeof decodeRoomMessage>
+    let message: ReturnType<typeof readRoomMessage>
     try {
-      message = decodeRoomMessage(frame, start)
+      // The publication object is reused by the next call: Subscription.receive copies what it keeps.
+      message = readRoomMessage(frame, start)
     } catch (error) {
       this.#onError(error)
       return

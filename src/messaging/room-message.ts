@@ -221,6 +221,27 @@ function readOffset(bytes: Uint8Array, what: string): number {
  * publication's body stays there too). Anything malformed throws ProtocolError (WK_PROTOCOL), never more.
  */
 export function decodeRoomMessage(bytes: Uint8Array, start = 0): RoomPublication | RoomGap {
+  const message = readRoomMessage(bytes, start)
+  return message.type === 'gap' ? message : { ...message }
+}
+
+/** The one publication readRoomMessage fills in. */
+const scratch: RoomPublication = {
+  type: 'publication',
+  room: '',
+  name: '',
+  epoch: '',
+  offset: 0,
+  format: 0,
+  bytes: new Uint8Array(),
+  bodyStart: 0,
+}
+
+/**
+ * decodeRoomMessage for the receive path (once per subscriber per publication): a publication comes
+ * back in one object reused for every call, valid until the next call; a gap is a new object.
+ */
+export function readRoomMessage(bytes: Uint8Array, start: number): RoomPublication | RoomGap {
   at = start
   end = bytes.length
   need(1, 'type')
@@ -234,7 +255,14 @@ export function decodeRoomMessage(bytes: Uint8Array, start = 0): RoomPublication
     need(1, 'format')
     const format = bytes[at]!
     if (format > 3) bad(`format ${format}`)
-    return { type: 'publication', room, name, epoch, offset, format, bytes, bodyStart: at + 1 }
+    scratch.room = room
+    scratch.name = name
+    scratch.epoch = epoch
+    scratch.offset = offset
+    scratch.format = format
+    scratch.bytes = bytes
+    scratch.bodyStart = at + 1
+    return scratch
   }
   if (type === GAP) {
     const room = readText(bytes, 'room', 255, ROOM)

@@ -112,7 +112,7 @@ export class Subscription {
 
   /**
    * Fed by the client with the room messages it receives; a duplicate (at or before the position) is
-   * dropped. A publication's `bytes` need only be valid during the call.
+   * dropped. A publication (the object and its `bytes`) need only be valid during the call.
    */
   receive(message: RoomPublication | RoomGap): void {
     if (!this.#active) return
