@@ -55,6 +55,13 @@ export class RecoveryCursor {
   #again = false
   readonly #maxBuffer: number
   readonly #pageSize: number
+  /**
+   * Started from `{ offset: 0, epoch: '' }` (the room had no log): an incarnation this cursor never stood
+   * in, whose live entries it dropped because the log was lost before it read them, is reported as an
+   * 'epoch' gap after offset 0 (no other gap names it). `#visited`: the epochs it stood in.
+   */
+  readonly #startedEmpty: boolean
+  readonly #visited = new Set<string>()
 
   /** `since`: the last position the subscriber has; without it, live from the first publication seen. */
   constructor(room: string, since?: HistoryPosition, options: RecoveryCursorOptions = {}) {
@@ -63,6 +70,7 @@ export class RecoveryCursor {
     this.#needRead = since !== undefined
     this.#maxBuffer = options.maxBuffer ?? 1000
     this.#pageSize = options.pageSize ?? DEFAULT_READ_LIMIT
+    this.#startedEmpty = since !== undefined && since.epoch === ''
   }
 
   /** The last position delivered (what the subscriber would resume from). */
@@ -92,7 +100,10 @@ export class RecoveryCursor {
     this.#seen(entry, ++this.#arrivals)
     // In place: the getter and reads hand out copies.
     position.offset = entry.offset
-    position.epoch = entry.epoch
+    if (position.epoch !== entry.epoch) {
+      position.epoch = entry.epoch
+      this.#visit(entry.epoch)
+    }
     return true
   }
 
@@ -161,6 +172,7 @@ export class RecoveryCursor {
       events.push({ type: 'message', entry, epoch })
       this.#position = { offset: entry.offset, epoch }
     }
+    this.#visit(this.#position!.epoch)
     if (this.#position!.offset < page.head.offset) {
       this.#needRead = true
       return events
@@ -175,6 +187,29 @@ export class RecoveryCursor {
     const top = this.#highest
     if (!this.#needRead && top !== undefined && this.#ahead(top, this.#highestArrival)) this.#needRead = true
     return events
+  }
+
+  #visit(epoch: string): void {
+    if (this.#startedEmpty) this.#visited.add(epoch)
+  }
+
+  /** An incarnation lost before this cursor (started without a log) ever stood in it: said once, as a gap. */
+  #lostUnseen(epoch: string, events: CursorEvent[]): void {
+    if (!this.#startedEmpty || epoch === '' || this.#visited.has(epoch)) return
+    this.#visited.add(epoch)
+    const at = this.#position!
+    events.push({
+      type: 'gap',
+      gap: {
+        reason: 'epoch',
+        room: this.room,
+        epoch: at.epoch,
+        from: at.offset + 1,
+        to: at.offset,
+        count: 0,
+        previous: { offset: 0, epoch },
+      },
+    })
   }
 
   #seen(entry: LiveEntry, arrival: number): void {
@@ -200,9 +235,14 @@ export class RecoveryCursor {
     if (position === undefined || follows(position, entry)) {
       events.push({ type: 'message', entry, epoch: entry.epoch })
       this.#position = { offset: entry.offset, epoch: entry.epoch }
+      this.#visit(entry.epoch)
       return
     }
-    if (!this.#ahead(entry, item.arrival)) return // already delivered, or from a dead incarnation
+    if (!this.#ahead(entry, item.arrival)) {
+      // Already delivered, or from a dead incarnation (reported by the read's gap, or below).
+      this.#lostUnseen(entry.epoch, events)
+      return
+    }
     this.#needRead = true
     this.#buffer.push(item)
   }
