@@ -5,7 +5,7 @@
 import { ErrorCodes, MessagingError } from '../errors.ts'
 import { isPosition } from './cluster/history/read-window.ts'
 import type { Listener } from './listeners.ts'
-import { decodeRoomMessage, ROOM_EVENT, SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
+import { ROOM_EVENT, readRoomMessage, SUBSCRIBE_METHOD, UNSUBSCRIBE_METHOD } from './room-message.ts'
 import { type SubscribeOptions, Subscription } from './subscription.ts'
 import { type Format, Format as Formats } from './wire/envelope.ts'
 import { decodePayload, refusedFormat } from './wire/payload-codec.ts'
@@ -28,15 +28,17 @@ function refusal(error: unknown): unknown {
   return error
 }
 
-/** Decodes a publication's payload in a format the client accepts (its `accept` option), else throws WK_PROTOCOL. */
-function decoder(client: SubscribingClient): (format: number, body: Uint8Array) => unknown {
-  return (format, body) => {
+/**
+ * Decodes a publication's payload in a format the client accepts (its `accept` option), else throws
+ * WK_PROTOCOL. The body is read where it lies (`bytes` from `start`): no view or copy for JSON.
+ */
+function decoder(client: SubscribingClient): (format: number, bytes: Uint8Array, start: number) => unknown {
+  return (format, bytes, start) => {
     if (format === Formats.EMPTY) return undefined
-    if (format === Formats.RAW) return body
     if (format === Formats.MSGPACK && !client.acceptsMsgpack) throw refusedFormat(format)
-    // The session hands raw payloads over as Buffers: no second view needed.
-    const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-    return decodePayload(bytes, 0, format as Format)
+    // The frame is only valid during this call: bytes for the application are a copy.
+    if (format === Formats.RAW) return Uint8Array.prototype.slice.call(bytes, start)
+    return decodePayload(bytes, start, format as Format)
   }
 }
 
@@ -44,13 +46,14 @@ export class ClientSubscriptions {
   readonly #client: SubscribingClient
   readonly #subscriptions = new Map<string, Subscription>()
   readonly #onError: (error: unknown) => void
-  readonly #decode: (format: number, body: Uint8Array) => unknown
+  readonly #decode: (format: number, bytes: Uint8Array, start: number) => unknown
 
   constructor(client: SubscribingClient, onError: (error: unknown) => void) {
     this.#client = client
     this.#onError = onError
     this.#decode = decoder(client)
-    client.on(ROOM_EVENT, (data: unknown) => this.#receive(data))
+    // What the session hands over as a copy (the client reads room messages in place through receive()).
+    client.on(ROOM_EVENT, (data: unknown) => this.#receiveCopy(data))
     client.on('state', (state: string) => {
       if (state === 'connected') this.#resubscribeAll()
     })
@@ -91,18 +94,21 @@ export class ClientSubscriptions {
     if (this.#client.connected) await this.#client.request(UNSUBSCRIBE_METHOD, { room: subscription.room })
   }
 
-  #receive(data: unknown): void {
-    if (!(data instanceof Uint8Array)) {
-      this.#onError(new TypeError('room event without bytes'))
-      return
-    }
-    let message: ReturnType<typeof decodeRoomMessage>
+  /** A room message in `frame` from `start` (valid during this call only): routed to its subscription. */
+  receive(frame: Uint8Array, start: number): void {
+    let message: ReturnType<typeof readRoomMessage>
     try {
-      message = decodeRoomMessage(data)
+      // The publication object is reused by the next call: Subscription.receive copies what it keeps.
+      message = readRoomMessage(frame, start)
     } catch (error) {
       this.#onError(error)
       return
     }
     this.#subscriptions.get(message.room)?.receive(message)
+  }
+
+  #receiveCopy(data: unknown): void {
+    if (!(data instanceof Uint8Array)) this.#onError(new TypeError('room event without bytes'))
+    else this.receive(data, 0)
   }
 }

@@ -28,6 +28,7 @@ import { Endpoints } from './endpoints.ts'
 import { resolveHeartbeat } from './heartbeat.ts'
 import { type Listener, Listeners } from './listeners.ts'
 import { checkEventName } from './peer.ts'
+import { ROOM_EVENT } from './room-message.ts'
 import type { SessionCore } from './session/core.ts'
 import {
   describeEntries,
@@ -519,6 +520,13 @@ export class MessageClient implements CoreOwner {
 
   onEvent(name: string, data: unknown): void {
     this.#listeners.dispatch(name, data)
+  }
+
+  /** A durable room's message is read where it lies in the frame (no copy per subscriber per message). */
+  onRawEvent(name: string, frame: Uint8Array, start: number): boolean {
+    if (name !== ROOM_EVENT || this.#subscriptions === undefined) return false
+    this.#subscriptions.receive(frame, start)
+    return true
   }
 
   handlerFor(method: string): RequestHandler<unknown> | undefined {

@@ -29,9 +29,10 @@ export type RoomPublication = {
   name: string
   epoch: string
   offset: number
-  /** The payload format (envelope Format) and its bytes: decode with the payload codec. */
+  /** The payload format (envelope Format); its body is `bytes` from `bodyStart` on (no copy, no view). */
   format: number
-  body: Uint8Array
+  bytes: Uint8Array
+  bodyStart: number
 }
 
 export type RoomGap = {
@@ -73,13 +74,29 @@ function sameBytes(a: Uint8Array, source: Uint8Array, at: number, n: number): bo
   return true
 }
 
+/** The last string read for each field (room, name, epoch): a stream mostly repeats them. */
+const lastRead: (Decoded | undefined)[] = [undefined, undefined, undefined]
+const ROOM = 0
+const NAME = 1
+const EPOCH = 2
+
 /** UTF-8 bytes `at`..`at + n` of `source` as a string (throws on bad UTF-8), from the memo when seen. */
-function decodeText(source: Uint8Array, at: number, n: number): string {
-  for (const d of decoded) if (sameBytes(d.bytes, source, at, n)) return d.value
-  const bytes = source.slice(at, at + n)
+function decodeText(source: Uint8Array, at: number, n: number, field: number): string {
+  const last = lastRead[field]
+  if (last !== undefined && sameBytes(last.bytes, source, at, n)) return last.value
+  for (const d of decoded) {
+    if (sameBytes(d.bytes, source, at, n)) {
+      lastRead[field] = d
+      return d.value
+    }
+  }
+  // A copy (Buffer#slice would be a view): `source` may be a read buffer that is reused.
+  const bytes = Uint8Array.prototype.slice.call(source, at, at + n)
   const value = decoder.decode(bytes)
   if (decoded.length >= MEMO) decoded.shift()
-  decoded.push({ bytes, value })
+  const d = { bytes, value }
+  decoded.push(d)
+  lastRead[field] = d
   return value
 }
 
@@ -109,29 +126,39 @@ export function storedPayload(format: number, body: Uint8Array): Uint8Array {
   return out
 }
 
-/** A publication for subscribers; `stored` is the entry's data as kept in the log (format byte + body). */
+const newBytes = (size: number): Uint8Array => new Uint8Array(size)
+
+/**
+ * A publication for subscribers; `stored` is the entry's data as kept in the log (format byte + body).
+ * `alloc`: where the bytes go (the server passes Buffer.allocUnsafe: a slice of a pool instead of a
+ * backing store of its own per message, which the GC must track).
+ */
 export function encodePublication(
   room: string,
   name: string,
   epoch: string,
   offset: number,
   stored: Uint8Array,
+  alloc: (size: number) => Uint8Array = newBytes,
 ): Uint8Array {
   const r = text(room, 'Room', 255)
   const n = text(name, 'Name', 255)
   const e = text(epoch, 'Epoch', MAX_EPOCH)
   if (stored.length < 1) throw new InvalidArgumentError('A stored payload has at least its format byte')
-  const out = new Uint8Array(1 + 1 + r.length + 1 + n.length + 1 + e.length + 6 + stored.length)
-  let at = 0
-  out[at++] = PUBLICATION
-  for (const part of [r, n, e]) {
-    out[at++] = part.length
-    out.set(part, at)
-    at += part.length
-  }
+  const out = alloc(1 + 1 + r.length + 1 + n.length + 1 + e.length + 6 + stored.length)
+  out[0] = PUBLICATION
+  let at = putText(out, 1, r)
+  at = putText(out, at, n)
+  at = putText(out, at, e)
   writeU48(out, at, offset)
   out.set(stored, at + 6)
   return out
+}
+
+function putText(out: Uint8Array, at: number, bytes: Uint8Array): number {
+  out[at] = bytes.length
+  out.set(bytes, at + 1)
+  return at + 1 + bytes.length
 }
 
 export function encodeGap(gap: Omit<RoomGap, 'type'>): Uint8Array {
@@ -158,56 +185,96 @@ export function encodeGap(gap: Omit<RoomGap, 'type'>): Uint8Array {
   return out
 }
 
-/** Decodes a room message; anything malformed throws ProtocolError (WK_PROTOCOL), never more. */
-export function decodeRoomMessage(bytes: Uint8Array): RoomPublication | RoomGap {
-  let at = 1
-  const need = (n: number, what: string): void => {
-    if (at + n > bytes.length) bad(`truncated ${what}`)
+// The decoder walks the bytes with a module-level cursor (no closure per message: it runs once per
+// subscriber per publication). Every read checks the bounds; anything malformed throws ProtocolError.
+let at = 0
+let end = 0
+
+function need(n: number, what: string): void {
+  if (at + n > end) bad(`truncated ${what}`)
+}
+
+function readText(bytes: Uint8Array, what: string, max: number, field: number): string {
+  need(1, `${what} length`)
+  const n = bytes[at++]!
+  if (n > max) bad(`${what} of ${n} bytes`)
+  need(n, what)
+  let value: string
+  try {
+    value = decodeText(bytes, at, n, field)
+  } catch {
+    bad(`${what} is not UTF-8`)
   }
-  const string = (what: string, max: number): string => {
-    need(1, `${what} length`)
-    const n = bytes[at++]!
-    if (n > max) bad(`${what} of ${n} bytes`)
-    need(n, what)
-    let value: string
-    try {
-      value = decodeText(bytes, at, n)
-    } catch {
-      bad(`${what} is not UTF-8`)
-    }
-    at += n
-    return value
-  }
-  const u48 = (what: string): number => {
-    need(6, what)
-    const value = readU48(bytes, at)
-    at += 6
-    return value
-  }
-  if (bytes.length < 1) bad('empty')
-  const type = bytes[0]
+  at += n
+  return value
+}
+
+function readOffset(bytes: Uint8Array, what: string): number {
+  need(6, what)
+  const value = readU48(bytes, at)
+  at += 6
+  return value
+}
+
+/**
+ * Decodes the room message in `bytes` from `start` (a received frame's payload is read in place; a
+ * publication's body stays there too). Anything malformed throws ProtocolError (WK_PROTOCOL), never more.
+ */
+export function decodeRoomMessage(bytes: Uint8Array, start = 0): RoomPublication | RoomGap {
+  const message = readRoomMessage(bytes, start)
+  return message.type === 'gap' ? message : { ...message }
+}
+
+/** The one publication readRoomMessage fills in. */
+const scratch: RoomPublication = {
+  type: 'publication',
+  room: '',
+  name: '',
+  epoch: '',
+  offset: 0,
+  format: 0,
+  bytes: new Uint8Array(),
+  bodyStart: 0,
+}
+
+/**
+ * decodeRoomMessage for the receive path (once per subscriber per publication): a publication comes
+ * back in one object reused for every call, valid until the next call; a gap is a new object.
+ */
+export function readRoomMessage(bytes: Uint8Array, start: number): RoomPublication | RoomGap {
+  at = start
+  end = bytes.length
+  need(1, 'type')
+  const type = bytes[at++]
   if (type === PUBLICATION) {
-    const room = string('room', 255)
-    const name = string('name', 255)
-    const epoch = string('epoch', MAX_EPOCH)
-    const offset = u48('offset')
+    const room = readText(bytes, 'room', 255, ROOM)
+    const name = readText(bytes, 'name', 255, NAME)
+    const epoch = readText(bytes, 'epoch', MAX_EPOCH, EPOCH)
+    const offset = readOffset(bytes, 'offset')
     if (offset === 0) bad('offset 0')
     need(1, 'format')
     const format = bytes[at]!
     if (format > 3) bad(`format ${format}`)
-    return { type: 'publication', room, name, epoch, offset, format, body: bytes.subarray(at + 1) }
+    scratch.room = room
+    scratch.name = name
+    scratch.epoch = epoch
+    scratch.offset = offset
+    scratch.format = format
+    scratch.bytes = bytes
+    scratch.bodyStart = at + 1
+    return scratch
   }
   if (type === GAP) {
-    const room = string('room', 255)
-    const epoch = string('epoch', MAX_EPOCH)
-    const from = u48('from')
-    const to = u48('to')
+    const room = readText(bytes, 'room', 255, ROOM)
+    const epoch = readText(bytes, 'epoch', MAX_EPOCH, EPOCH)
+    const from = readOffset(bytes, 'from')
+    const to = readOffset(bytes, 'to')
     need(1, 'reason')
     const code = bytes[at++]
     if (code !== 1 && code !== 2) bad(`gap reason ${code}`)
-    const previousEpoch = string('previous epoch', MAX_EPOCH)
-    const previousOffset = u48('previous offset')
-    if (at !== bytes.length) bad('trailing bytes')
+    const previousEpoch = readText(bytes, 'previous epoch', MAX_EPOCH, EPOCH)
+    const previousOffset = readOffset(bytes, 'previous offset')
+    if (at !== end) bad('trailing bytes')
     const gap: RoomGap = { type: 'gap', room, epoch, from, to, reason: code === 1 ? 'trimmed' : 'epoch' }
     if (code === 2) gap.previous = { offset: previousOffset, epoch: previousEpoch }
     return gap

@@ -43,14 +43,14 @@ export class Subscription {
   /** Room messages received before the caller could attach listeners (until release()). */
   #held: (RoomPublication | RoomGap)[] | undefined = []
   readonly #listeners = new Listeners()
-  readonly #decode: (format: number, body: Uint8Array) => unknown
+  readonly #decode: (format: number, bytes: Uint8Array, start: number) => unknown
   readonly #end: (subscription: Subscription) => Promise<void>
 
   /** Made by the client; `end` tells the server and forgets the subscription. */
   constructor(
     room: string,
     options: SubscribeOptions,
-    decode: (format: number, body: Uint8Array) => unknown,
+    decode: (format: number, bytes: Uint8Array, start: number) => unknown,
     end: (subscription: Subscription) => Promise<void>,
   ) {
     this.room = room
@@ -110,11 +110,23 @@ export class Subscription {
     if (this.#position === undefined) this.#position = { offset: position.offset, epoch: position.epoch }
   }
 
-  /** Fed by the client with the room messages it receives; a duplicate (at or before the position) is dropped. */
+  /**
+   * Fed by the client with the room messages it receives; a duplicate (at or before the position) is
+   * dropped. A publication (the object and its `bytes`) need only be valid during the call.
+   */
   receive(message: RoomPublication | RoomGap): void {
     if (!this.#active) return
     if (this.#held !== undefined) {
-      this.#held.push(message)
+      // A publication's bytes may be a received frame, valid only now: the held one keeps a copy.
+      this.#held.push(
+        message.type === 'gap'
+          ? message
+          : {
+              ...message,
+              bytes: Uint8Array.prototype.slice.call(message.bytes, message.bodyStart),
+              bodyStart: 0,
+            },
+      )
       return
     }
     const position = this.#position
@@ -157,7 +169,7 @@ export class Subscription {
     }
     let data: unknown
     try {
-      data = this.#decode(message.format, message.body)
+      data = this.#decode(message.format, message.bytes, message.bodyStart)
     } catch (error) {
       this.#listeners.fail(error)
       return

@@ -9,6 +9,7 @@ import {
   decodeRoomMessage,
   encodeGap,
   encodePublication,
+  type RoomPublication,
   storedPayload,
 } from '../../src/messaging/room-message.ts'
 
@@ -24,8 +25,13 @@ test('a publication decodes to what was encoded, body carried as stored', () => 
       fc.integer({ min: 1, max: 2 ** 48 - 1 }),
       fc.uint8Array({ maxLength: 100 }),
       (room, name, epoch, offset, body) => {
-        const decoded = decodeRoomMessage(publication(room, name, epoch, offset, body))
-        assert.deepEqual(decoded, { type: 'publication', room, name, epoch, offset, format: 2, body })
+        const bytes = publication(room, name, epoch, offset, body)
+        const decoded = decodeRoomMessage(bytes)
+        assert.equal(decoded.type, 'publication')
+        const { bytes: from, bodyStart, ...header } = decoded as RoomPublication
+        assert.deepEqual(header, { type: 'publication', room, name, epoch, offset, format: 2 })
+        assert.equal(from, bytes)
+        assert.deepEqual(from.subarray(bodyStart), body)
       },
     ),
   )
@@ -43,6 +49,28 @@ test('a gap decodes to what was encoded, with previous only for an epoch gap', (
     previous: { offset: 7, epoch: 'ab' },
   }
   assert.deepEqual(decodeRoomMessage(encodeGap(epoch)), { type: 'gap', ...epoch })
+})
+
+test('a message is read in place from a start offset inside a larger frame', () => {
+  const inner = publication('lobby', 'chat', 'e1', 7, Uint8Array.of(9, 8))
+  const frame = new Uint8Array(5 + inner.length)
+  frame.set(inner, 5)
+  const decoded = decodeRoomMessage(frame, 5) as RoomPublication
+  assert.deepEqual([decoded.room, decoded.offset, decoded.bytes === frame], ['lobby', 7, true])
+  assert.deepEqual(frame.subarray(decoded.bodyStart), Uint8Array.of(9, 8))
+})
+
+test('a read buffer reused for the next frame does not change strings decoded from it before', () => {
+  // Frames arrive in a reused read buffer: the decoder's memo must keep copies, not views of it.
+  const frame = Buffer.alloc(64)
+  const one = publication('room-a', 'chat', 'epoch-1', 1, Uint8Array.of(1))
+  frame.set(one)
+  assert.equal(decodeRoomMessage(frame.subarray(0, one.length)).room, 'room-a')
+  const two = publication('room-b', 'chat', 'epoch-1', 2, Uint8Array.of(1))
+  frame.set(two)
+  assert.equal(decodeRoomMessage(frame.subarray(0, two.length)).room, 'room-b')
+  frame.set(one)
+  assert.equal(decodeRoomMessage(frame.subarray(0, one.length)).room, 'room-a')
 })
 
 test('every truncation of a valid message is rejected with WK_PROTOCOL', () => {

@@ -38,6 +38,19 @@ test('a reopened file keeps its epoch, its entries and its numbering', async () 
   assert.deepEqual(await second.append('r', 'chat', Buffer.from('d')), { offset: 4, epoch: second.epoch })
 })
 
+test('rooms named one after another do not grow the process: idle room states are dropped and read back, numbering intact', async () => {
+  const store = open('many-rooms.sqlite')
+  for (const t of ['a', 'b', 'c']) await store.append('kept', 'chat', Buffer.from(t))
+  for (let i = 0; i < 12_000; i++) await store.head(`room-${i}`)
+  assert.ok(store.cachedRooms <= 10_000, `${store.cachedRooms} room states in memory`)
+  assert.deepEqual(await store.append('kept', 'chat', Buffer.from('d')), { offset: 4, epoch: store.epoch })
+  // Appends waiting in the batch keep their room's state while others are dropped.
+  const waiting = store.append('busy', 'chat', Buffer.from('x'))
+  for (let i = 0; i < 12_000; i++) await store.head(`other-${i}`)
+  assert.equal((await waiting).offset, 1)
+  assert.equal((await store.append('busy', 'chat', Buffer.from('y'))).offset, 2)
+})
+
 test('a new file starts a new epoch', async () => {
   const one = open('new-1.sqlite')
   const two = open('new-2.sqlite')

@@ -13,9 +13,11 @@ const pub = (offset: number, epoch = 'e1'): RoomPublication => ({
   epoch,
   offset,
   format: 0,
-  body: new TextEncoder().encode(JSON.stringify({ n: offset })),
+  bytes: new TextEncoder().encode(`xx${JSON.stringify({ n: offset })}`),
+  bodyStart: 2,
 })
-const decode = (_format: number, body: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(body))
+const decode = (_format: number, bytes: Uint8Array, start: number): unknown =>
+  JSON.parse(new TextDecoder().decode(bytes.subarray(start)))
 
 function subscription(recover = true) {
   let ended = 0

@@ -18,6 +18,11 @@ export type RequestOptions = {
 export interface SessionHost {
   /** An event (reliable or volatile) arrived. */
   onEvent(name: string, data: unknown): void
+  /**
+   * Optional: a reliable raw-bytes event the owner reads in place (`frame` from `start`, valid during the
+   * call only) instead of being handed a copy; false: decode and deliver it through onEvent as usual.
+   */
+  onRawEvent?(name: string, frame: Uint8Array, start: number): boolean
   /** The handler of requests for `method`, if any. */
   handlerFor(method: string): RequestHandler<unknown> | undefined
   /** HELLO, WELCOME, GOAWAY or BYE: the handshake and the end of a session. */

@@ -59,6 +59,13 @@ export function receiveEnvelope(core: SessionCore, frame: Uint8Array, handshakeO
     if (env.format === Format.MSGPACK && !core.profile.acceptsMsgpack) throw refusedFormat(env.format)
     core.lastReceived = seq
     core.bytesSinceAck += frame.length
+    // A raw event the owner reads in place (room messages): no copy, no second decode.
+    if (
+      kind === Kind.EVENT &&
+      env.format === Format.RAW &&
+      core.host.onRawEvent?.(env.name, frame, env.payloadStart)
+    )
+      return
     const data = core.profile.payloads.decode(frame, env.payloadStart, env.format)
     if (kind === Kind.EVENT) core.host.onEvent(requireName(env.name), data)
     else if (kind === Kind.REQUEST) runRequest(core, env.id, requireName(env.name), data)

@@ -6,31 +6,38 @@
 import type { Redis } from 'ioredis'
 import { InvalidArgumentError } from '../../../errors.ts'
 import { RoomLimits, type RoomPatterns } from './limits.ts'
-import { MemoryHistoryStore } from './memory-store.ts'
+import { MemoryHistoryStore, type MemoryTotalLimits } from './memory-store.ts'
 import { type CursorEvent, type LiveEntry, RecoveryCursor } from './recovery-cursor.ts'
 import { RedisHistoryStore } from './redis-store.ts'
 import { SqliteHistoryStore } from './sqlite-store.ts'
-import type { HistoryLimits, HistoryPosition, HistoryRoomLimits, HistoryStore } from './types.ts'
+import type {
+  HistoryEntry,
+  HistoryLimits,
+  HistoryPosition,
+  HistoryRoomLimits,
+  HistoryStore,
+} from './types.ts'
 
 /**
  * The `history` option of a MessageServer: where room logs live and how much they keep.
  * @example { store: 'sqlite', path: './wirekit-history.sqlite', maxMessages: 10_000, rooms: { 'typing:*': false } }
  */
-export type HistoryOptions = HistoryLimits & {
-  /**
-   * 'memory' (this process; lost on restart: a new epoch), 'sqlite' (a file at `path`; survives restarts),
-   * 'redis' (Streams on `redis`; shared by every node), or a store of your own. @default 'sqlite' with a path, else 'memory'
-   */
-  store?: 'memory' | 'sqlite' | 'redis' | HistoryStore
-  /** The SQLite file. */
-  path?: string
-  /** Redis for store 'redis': a URL or an ioredis client. */
-  redis?: string | Redis
-  /** Key prefix for store 'redis'. @default 'wirekit' */
-  prefix?: string
-  /** Limits per room pattern (`*` any run of characters, first match wins); `false`: the rooms are not durable. */
-  rooms?: RoomPatterns
-}
+export type HistoryOptions = HistoryLimits &
+  MemoryTotalLimits & {
+    /**
+     * 'memory' (this process; lost on restart: a new epoch), 'sqlite' (a file at `path`; survives restarts),
+     * 'redis' (Streams on `redis`; shared by every node), or a store of your own. @default 'sqlite' with a path, else 'memory'
+     */
+    store?: 'memory' | 'sqlite' | 'redis' | HistoryStore
+    /** The SQLite file. */
+    path?: string
+    /** Redis for store 'redis': a URL or an ioredis client. */
+    redis?: string | Redis
+    /** Key prefix for store 'redis'. @default 'wirekit' */
+    prefix?: string
+    /** Limits per room pattern (`*` any run of characters, first match wins); `false`: the rooms are not durable. */
+    rooms?: RoomPatterns
+  }
 
 /** A subscriber's live-plus-recovery feed of one room. */
 export type RoomFeed = {
@@ -58,7 +65,12 @@ export function createHistoryStore(options: HistoryOptions): HistoryStore {
     rooms,
   }
   if (typeof store === 'object' && store !== null) return store
-  if (store === 'memory') return new MemoryHistoryStore(limits)
+  if (store === 'memory')
+    return new MemoryHistoryStore({
+      ...limits,
+      maxTotalBytes: options.maxTotalBytes,
+      maxRooms: options.maxRooms,
+    })
   if (store === 'sqlite') {
     if (options.path === undefined) throw new InvalidArgumentError("history: store 'sqlite' needs a path")
     return new SqliteHistoryStore({ ...limits, path: options.path })
@@ -70,10 +82,19 @@ export function createHistoryStore(options: HistoryOptions): HistoryStore {
   throw new InvalidArgumentError(`history: unknown store ${String(store)}`)
 }
 
+/**
+ * What a feed hands its events to: a function, or an object that also takes an in-order live entry
+ * as is (`entry`), without an event object per subscriber per publication (the fan-out's hot path).
+ */
+export type FeedReceiver =
+  | ((event: CursorEvent) => void)
+  | { event(event: CursorEvent): void; entry(entry: HistoryEntry, epoch: string): void }
+
 type Feed = {
   room: string
   cursor: RecoveryCursor
   deliver: (event: CursorEvent) => void
+  entry: ((entry: HistoryEntry, epoch: string) => void) | undefined
   closed: boolean
   pumping: boolean
   budget: () => number
@@ -134,6 +155,14 @@ export class DurableRooms {
     const feeds = this.#feeds.get(room)
     if (feeds === undefined) return
     for (const feed of feeds) {
+      if (feed.entry !== undefined && feed.cursor.follows(entry)) {
+        try {
+          feed.entry(entry, entry.epoch)
+        } catch (error) {
+          this.#onError(error, feed.room)
+        }
+        continue
+      }
       this.#emit(feed, feed.cursor.live(entry))
       this.#pump(feed)
     }
@@ -148,13 +177,14 @@ export class DurableRooms {
   subscribe(
     room: string,
     since: HistoryPosition | undefined,
-    deliver: (event: CursorEvent) => void,
+    receiver: FeedReceiver,
     budget: () => number = () => Number.POSITIVE_INFINITY,
   ): RoomFeed {
     const feed: Feed = {
       room,
       cursor: new RecoveryCursor(room, since),
-      deliver,
+      deliver: typeof receiver === 'function' ? receiver : (event) => receiver.event(event),
+      entry: typeof receiver === 'function' ? undefined : (entry, epoch) => receiver.entry(entry, epoch),
       closed: false,
       pumping: false,
       budget,

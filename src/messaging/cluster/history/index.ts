@@ -2,7 +2,7 @@
 
 export { createHistoryStore, DurableRooms, type HistoryOptions, type RoomFeed } from './durable-rooms.ts'
 export { DEFAULT_LIMITS, MAX_READ_LIMIT, RoomLimits, type RoomPatterns } from './limits.ts'
-export { type MemoryHistoryOptions, MemoryHistoryStore } from './memory-store.ts'
+export { type MemoryHistoryOptions, MemoryHistoryStore, type MemoryTotalLimits } from './memory-store.ts'
 export { isPosition, planRead } from './read-window.ts'
 export {
   type CursorEvent,

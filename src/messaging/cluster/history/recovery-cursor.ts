@@ -29,6 +29,16 @@ export type RecoveryCursorOptions = {
 
 type Buffered = { entry: LiveEntry; arrival: number }
 
+/**
+ * True when `entry` comes right after `position`: the next offset of the same log, or the first entry
+ * when the position was taken before the room had a log (`{ offset: 0, epoch: '' }`, as a Redis head of
+ * an empty room says; reading the log for it made every subscriber of a new room re-read it).
+ */
+function follows(position: HistoryPosition, entry: LiveEntry): boolean {
+  if (entry.offset !== position.offset + 1) return false
+  return position.epoch === entry.epoch || (position.epoch === '' && position.offset === 0)
+}
+
 export class RecoveryCursor {
   readonly room: string
   #position: HistoryPosition | undefined
@@ -38,11 +48,20 @@ export class RecoveryCursor {
   #arrivals = 0
   /** Arrival count when the read under way started: entries that came before it are covered by it. */
   #readFrom = 0
-  #highest: Buffered | undefined
+  /** The highest live publication seen (newest epoch, then offset) and its arrival count. */
+  #highest: LiveEntry | undefined
+  #highestArrival = 0
   /** A hint came while a read was under way: read once more after it. */
   #again = false
   readonly #maxBuffer: number
   readonly #pageSize: number
+  /**
+   * Started from `{ offset: 0, epoch: '' }` (the room had no log): an incarnation this cursor never stood
+   * in, whose live entries it dropped because the log was lost before it read them, is reported as an
+   * 'epoch' gap after offset 0 (no other gap names it). `#visited`: the epochs it stood in.
+   */
+  readonly #startedEmpty: boolean
+  readonly #visited = new Set<string>()
 
   /** `since`: the last position the subscriber has; without it, live from the first publication seen. */
   constructor(room: string, since?: HistoryPosition, options: RecoveryCursorOptions = {}) {
@@ -51,6 +70,7 @@ export class RecoveryCursor {
     this.#needRead = since !== undefined
     this.#maxBuffer = options.maxBuffer ?? 1000
     this.#pageSize = options.pageSize ?? DEFAULT_READ_LIMIT
+    this.#startedEmpty = since !== undefined && since.epoch === ''
   }
 
   /** The last position delivered (what the subscriber would resume from). */
@@ -68,11 +88,29 @@ export class RecoveryCursor {
     return this.#needRead || this.#reading
   }
 
+  /**
+   * The common case of `live()` without its arrays and event objects (it runs once per subscriber per
+   * publication): when the cursor is live and `entry` is the very next offset, moves the position to it
+   * and returns true: the caller delivers `entry`. Otherwise changes nothing and returns false: call
+   * `live(entry)`.
+   */
+  follows(entry: LiveEntry): boolean {
+    const position = this.#position
+    if (this.#needRead || this.#reading || position === undefined || !follows(position, entry)) return false
+    this.#seen(entry, ++this.#arrivals)
+    // In place: the getter and reads hand out copies.
+    position.offset = entry.offset
+    if (position.epoch !== entry.epoch) {
+      position.epoch = entry.epoch
+      this.#visit(entry.epoch)
+    }
+    return true
+  }
+
   /** A live publication: returns what to deliver now (nothing while catching up). */
   live(entry: LiveEntry): CursorEvent[] {
     const item = { entry, arrival: ++this.#arrivals }
-    const top = this.#highest?.entry
-    if (top === undefined || top.epoch !== entry.epoch || entry.offset > top.offset) this.#highest = item
+    this.#seen(entry, item.arrival)
     if (this.#needRead || this.#reading) {
       // Past the bound the entry is dropped: #highest remembers that the log must be read up to it.
       if (this.#buffer.length < this.#maxBuffer) this.#buffer.push(item)
@@ -134,6 +172,7 @@ export class RecoveryCursor {
       events.push({ type: 'message', entry, epoch })
       this.#position = { offset: entry.offset, epoch }
     }
+    this.#visit(this.#position!.epoch)
     if (this.#position!.offset < page.head.offset) {
       this.#needRead = true
       return events
@@ -146,28 +185,64 @@ export class RecoveryCursor {
     }
     // Entries dropped on overflow, or newer than what was read: the log has them.
     const top = this.#highest
-    if (!this.#needRead && top !== undefined && this.#ahead(top)) this.#needRead = true
+    if (!this.#needRead && top !== undefined && this.#ahead(top, this.#highestArrival)) this.#needRead = true
     return events
   }
 
-  /** True when `item` is a publication this cursor has not delivered and must still get. */
-  #ahead(item: Buffered): boolean {
+  #visit(epoch: string): void {
+    if (this.#startedEmpty) this.#visited.add(epoch)
+  }
+
+  /** An incarnation lost before this cursor (started without a log) ever stood in it: said once, as a gap. */
+  #lostUnseen(epoch: string, events: CursorEvent[]): void {
+    if (!this.#startedEmpty || epoch === '' || this.#visited.has(epoch)) return
+    this.#visited.add(epoch)
+    const at = this.#position!
+    events.push({
+      type: 'gap',
+      gap: {
+        reason: 'epoch',
+        room: this.room,
+        epoch: at.epoch,
+        from: at.offset + 1,
+        to: at.offset,
+        count: 0,
+        previous: { offset: 0, epoch },
+      },
+    })
+  }
+
+  #seen(entry: LiveEntry, arrival: number): void {
+    const top = this.#highest
+    if (top === undefined || top.epoch !== entry.epoch || entry.offset > top.offset) {
+      this.#highest = entry
+      this.#highestArrival = arrival
+    }
+  }
+
+  /** True when `entry` (arrived as number `arrival`) is one this cursor has not delivered and must still get. */
+  #ahead(entry: LiveEntry, arrival: number): boolean {
     const position = this.#position!
-    if (item.entry.epoch === position.epoch) return item.entry.offset > position.offset
+    if (entry.epoch === position.epoch) return entry.offset > position.offset
     // Another epoch: one that arrived before the last read started belongs to a log the read no longer
     // found (reported as an epoch gap then); one that arrived after may be newer: read again.
-    return item.arrival > this.#readFrom
+    return arrival > this.#readFrom
   }
 
   #accept(item: Buffered, events: CursorEvent[]): void {
     const { entry } = item
     const position = this.#position
-    if (position === undefined || (position.epoch === entry.epoch && entry.offset === position.offset + 1)) {
+    if (position === undefined || follows(position, entry)) {
       events.push({ type: 'message', entry, epoch: entry.epoch })
       this.#position = { offset: entry.offset, epoch: entry.epoch }
+      this.#visit(entry.epoch)
       return
     }
-    if (!this.#ahead(item)) return // already delivered, or from a dead incarnation
+    if (!this.#ahead(entry, item.arrival)) {
+      // Already delivered, or from a dead incarnation (reported by the read's gap, or below).
+      this.#lostUnseen(entry.epoch, events)
+      return
+    }
     this.#needRead = true
     this.#buffer.push(item)
   }

@@ -35,6 +35,12 @@ export type SqliteHistoryOptions = HistoryLimits & {
 const SCHEMA_VERSION = '1'
 /** A batch is written at the end of the event-loop turn, or at once when it reaches this size. */
 const MAX_BATCH = 8192
+/**
+ * Rooms whose state (counters, limits) is kept in memory. Past it, states with nothing waiting to be
+ * written are dropped and read back from the file when used again: a client naming room after room
+ * (subscribe, publish) cannot grow the process.
+ */
+const MAX_CACHED_ROOMS = 10_000
 /** Rows per multi-row INSERT: one call into SQLite for many rows (the single-row statement does the rest). */
 const ROWS_PER_INSERT = 32
 
@@ -220,6 +226,7 @@ export class SqliteHistoryStore implements HistoryStore {
   #room(name: string): RoomState {
     let state = this.#rooms.get(name)
     if (state === undefined) {
+      if (this.#rooms.size >= MAX_CACHED_ROOMS) this.#forgetIdleRooms()
       const row = this.#sql.roomByName.get(name) as RoomRow | undefined
       state = {
         name,
@@ -230,6 +237,18 @@ export class SqliteHistoryStore implements HistoryStore {
       this.#rooms.set(name, state)
     }
     return state
+  }
+
+  /** Drops the cached state of every room with no append waiting in the batch (the file has the rest). */
+  #forgetIdleRooms(): void {
+    for (const [name, state] of this.#rooms) {
+      if (state.last === (state.row?.last ?? 0)) this.#rooms.delete(name)
+    }
+  }
+
+  /** Rooms whose state is cached in memory now (at most about 10,000 plus those with appends waiting). */
+  get cachedRooms(): number {
+    return this.#rooms.size
   }
 
   #state(state: RoomState): LogState {

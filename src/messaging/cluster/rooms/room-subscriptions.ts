@@ -6,7 +6,7 @@
 import { ErrorCodes, InvalidArgumentError, MessagingError } from '../../../errors.ts'
 import type { Peer } from '../../peer.ts'
 import { checkEventName } from '../../peer.ts'
-import { encodeGap, encodePublication, ROOM_EVENT, storedPayload } from '../../room-message.ts'
+import { encodeGap, encodePublication, ROOM_EVENT } from '../../room-message.ts'
 import { checkName, Format } from '../../wire/envelope.ts'
 import {
   decodePayload,
@@ -54,12 +54,22 @@ function parseRequest(data: unknown): SubscribeRequest {
     : { room, since: { offset: since.offset, epoch: since.epoch } }
 }
 
-/** What the log keeps of a publication: the format byte, then the body, encoded straight into place. */
+/**
+ * What the log keeps of a publication: the format byte, then the body, encoded straight into place. A
+ * slice of Buffer's pool: a store keeps many of these, and a backing store per entry costs the GC.
+ */
 function stored(format: Format, body: string | Uint8Array | undefined): Uint8Array {
-  if (typeof body !== 'string') return storedPayload(format, body ?? new Uint8Array())
-  const out = new Uint8Array(1 + Buffer.byteLength(body))
+  if (typeof body !== 'string') {
+    const bytes = body ?? new Uint8Array()
+    const out = Buffer.allocUnsafe(1 + bytes.length)
+    out[0] = format
+    out.set(bytes, 1)
+    return out
+  }
+  const length = Buffer.byteLength(body)
+  const out = Buffer.allocUnsafe(1 + length)
   out[0] = format
-  encoder.encodeInto(body, out.subarray(1))
+  out.write(body, 1, length, length === body.length ? 'latin1' : 'utf8')
   return out
 }
 
@@ -192,7 +202,10 @@ export class RoomSubscriptions {
       this.durable.subscribe(
         room,
         start,
-        (event) => this.#send(peer, room, event),
+        {
+          event: (event) => this.#send(peer, room, event),
+          entry: (entry, epoch) => peer.deliver(this.#publication(room, entry, epoch)),
+        },
         () => replayBudget(peer, this.#typical),
       ),
     )
@@ -214,21 +227,25 @@ export class RoomSubscriptions {
   }
 
   #send(peer: Peer, room: string, event: CursorEvent): void {
-    let message: BroadcastMessage | undefined
-    if (event.type === 'gap') message = roomMessage(encodeGap(event.gap))
-    else {
-      const entry = event.entry
-      if (entry === this.#lastEntry) message = this.#lastMessage!
-      else {
-        message = roomMessage(encodePublication(room, entry.name, event.epoch, entry.offset, entry.data))
-        this.#lastEntry = entry
-        this.#lastMessage = message
-        this.#typical = Math.max(64, this.#typical * 0.9 + (message.body as Uint8Array).length * 0.1)
-      }
-    }
+    const message =
+      event.type === 'gap'
+        ? roomMessage(encodeGap(event.gap))
+        : this.#publication(room, event.entry, event.epoch)
     // The broadcast path (no promise per message): a peer cut for a full outbox ends its session, and
     // its feeds with it; the client re-subscribes from its position when it comes back.
     peer.deliver(message)
+  }
+
+  /** The room message of `entry`: encoded once, the same bytes queued for every subscriber. */
+  #publication(room: string, entry: HistoryEntry, epoch: string): BroadcastMessage {
+    if (entry === this.#lastEntry) return this.#lastMessage!
+    const message = roomMessage(
+      encodePublication(room, entry.name, epoch, entry.offset, entry.data, Buffer.allocUnsafe),
+    )
+    this.#lastEntry = entry
+    this.#lastMessage = message
+    this.#typical = Math.max(64, this.#typical * 0.9 + (message.body as Uint8Array).length * 0.1)
+    return message
   }
 
   #peerClosed(peer: Peer): void {
