@@ -3,9 +3,14 @@
 // is announced as gone and leaves `who` as soon as the server notices (the peer's 'detached' event),
 // not when its session's retention runs out; if it resumes, it is announced back.
 //
-// Client → server: credentials { name, token }; emit 'say' { room, text, me?, ref? }; requests 'join' room
-// (or { room, subscribed: true }), 'leave' room, 'who' room, 'rooms', 'nick' name, 'history' room.
+// Client → server: credentials { name, token }; requests 'say' { room, text, me?, ref? } (answered
+// { room, offset } once the line is stored: committed to SQLite, accepted by Redis or memory), 'join' room
+// (or { room, subscribed: true }), 'leave' room, 'who' room, 'rooms', 'nick' name, 'history' room; the
+// event 'say' (same data) is still taken from older clients, a refusal coming back as a notice.
 // Server → client: 'message' ChatLine, 'system' Notice.
+//
+// A line sent again with the same `ref` (its answer never arrived) is stored once: the second copy gets
+// the first one's answer (chat-refs.ts; the index is read back from the log after a restart).
 //
 // Every room's lines go through a durable log (the durable room `chat:<room>`, see logRoom): a line is
 // appended first, then sent to the room's members with its offset. A client can read the log two ways:
@@ -16,6 +21,7 @@
 // joining it is; durable rooms outside the chat are refused.
 
 import type { MessageServer, Peer } from '../messaging/index.ts'
+import { ChatRefs } from './chat-refs.ts'
 import { checkLine, checkName, checkRoom, LOG_PREFIX, logRoom, nameKey, UNIQUE_RULE } from './chat-rules.ts'
 import { inert } from './inert.ts'
 
@@ -53,8 +59,6 @@ const ROOM_PREFIX = 'room:'
 const SUBSCRIBED_PREFIX = 'sub:'
 /** A line's `ref`: short, and only characters that cannot mean anything anywhere. */
 const REF = /^[A-Za-z0-9_-]{1,40}$/
-/** Recent (owner, ref) pairs remembered to drop a line sent twice (a page re-sending after a lost session). */
-const RECENT_REFS = 10_000
 /** Lines returned by the `history` request. */
 const HISTORY_LINES = 50
 
@@ -69,12 +73,13 @@ export class ChatService {
   readonly #log: (line: string) => void
   /** nameKey → the peer holding that name. */
   readonly #names = new Map<string, Peer>()
-  /** `token ref` of recent lines, oldest first (a Map keeps insertion order): bounded by RECENT_REFS. */
-  readonly #recentRefs = new Map<string, true>()
+  /** The refs each room's log holds: a line sent twice is stored once. */
+  readonly #refs: ChatRefs
 
   constructor(server: MessageServer, options: ChatServerOptions = {}) {
     this.#server = server
     this.#log = options.log ?? (() => {})
+    this.#refs = new ChatRefs({ load: (room, last) => this.#storedRefs(room, last) })
     server.on('connection', (peer: Peer) => this.#connected(peer))
     server.handle('join', (room: unknown, peer: Peer) => this.#join(peer, room))
     server.handle('leave', (room: unknown, peer: Peer) => this.#leave(peer, room))
@@ -82,6 +87,7 @@ export class ChatService {
     server.handle('rooms', () => this.#rooms())
     server.handle('nick', (name: unknown, peer: Peer) => this.#nick(peer, name))
     server.handle('history', (room: unknown) => this.#history(room))
+    server.handle('say', (line: unknown, peer: Peer) => this.#say(peer, line))
     server.authorizeSubscribe((_peer, room) => isLogRoom(room))
   }
 
@@ -109,7 +115,10 @@ export class ChatService {
       return
     }
     this.#log(`+ ${inert(identity.name)} (${peer.id})`)
-    peer.on('say', (line: unknown) => this.#say(peer, line))
+    // Older clients emit their lines: the same path, a refusal told as a notice.
+    peer.on('say', (line: unknown) =>
+      this.#say(peer, line).catch((error: Error) => this.#tell(peer, error.message, refOf(line))),
+    )
     peer.on('detached', () => {
       // A client's BYE detaches its connection just before the session ends: wait a turn, and a /quit
       // is announced as "quit", a lost connection as such.
@@ -228,17 +237,15 @@ export class ChatService {
     return { name: checked.value }
   }
 
-  #say(peer: Peer, input: unknown): void {
-    const line = input as { room?: unknown; text?: unknown; me?: unknown; ref?: unknown } | undefined
+  /** Stores the line in the room's log, then sends it to the room; resolves with its offset once stored. */
+  async #say(peer: Peer, input: unknown): Promise<{ room: string; offset: number }> {
+    const line = input as { room?: unknown; text?: unknown; me?: unknown } | undefined
     const room = checkRoom(line?.room)
     const text = checkLine(line?.text)
-    const ref = typeof line?.ref === 'string' && REF.test(line.ref) ? line.ref : undefined
-    if (!room.ok || !text.ok) {
-      this.#tell(peer, `line refused: ${room.ok ? (text as { reason: string }).reason : room.reason}`, ref)
-      return
-    }
+    const ref = refOf(input)
+    if (!room.ok || !text.ok)
+      throw new Error(`line refused: ${room.ok ? (text as { reason: string }).reason : room.reason}`)
     const state = member(peer)
-    if (ref !== undefined && this.#seenBefore(state.identity.token, ref)) return
     // Saying into a room makes one present in it: after a server restart a client's queued lines can
     // arrive before its new `join`.
     if (!state.rooms.has(room.value)) {
@@ -249,31 +256,33 @@ export class ChatService {
     if (line?.me === true) out.me = true
     if (ref !== undefined) out.ref = ref
     // Logged first: a member who is away reads it from the log when it comes back.
-    this.#server
-      .publish(logRoom(room.value), 'message', out)
-      .then(({ offset }) =>
-        this.#server
-          .to(ROOM_PREFIX + room.value)
-          .except(SUBSCRIBED_PREFIX + room.value)
-          .emit('message', { ...out, offset }),
-      )
-      .catch((error: Error) => {
-        this.#log(`! history: ${inert(error.message)}`)
-        this.#tell(peer, `line NOT delivered (the server could not store it): ${text.value}`, ref)
-      })
+    const store = async () => {
+      const { offset } = await this.#server.publish(logRoom(room.value), 'message', out)
+      this.#server
+        .to(ROOM_PREFIX + room.value)
+        .except(SUBSCRIBED_PREFIX + room.value)
+        .emit('message', { ...out, offset })
+      return offset
+    }
+    try {
+      const offset =
+        ref === undefined ? await store() : (await this.#refs.once(room.value, ref, store)).offset
+      return { room: room.value, offset }
+    } catch (error) {
+      this.#log(`! history: ${inert((error as Error).message)}`)
+      throw new Error(`line NOT delivered (the server could not store it): ${text.value}`)
+    }
   }
 
-  /**
-   * Whether this owner already sent a line with this ref. A page that lost its session sends again what the
-   * room's history does not show yet; a line the server took but had not logged yet would come twice.
-   */
-  #seenBefore(token: string, ref: string): boolean {
-    if (token === '') return false
-    const key = `${token} ${ref}`
-    if (this.#recentRefs.has(key)) return true
-    this.#recentRefs.set(key, true)
-    if (this.#recentRefs.size > RECENT_REFS) this.#recentRefs.delete(this.#recentRefs.keys().next().value!)
-    return false
+  /** The refs of the room's last lines, from its log (what a restarted server knows it has stored). */
+  async #storedRefs(room: string, last: number): Promise<{ ref: string; offset: number }[]> {
+    const entries = await this.#server.history(logRoom(room), { last })
+    const refs: { ref: string; offset: number }[] = []
+    for (const entry of entries) {
+      const ref = refOf(entry.data)
+      if (entry.name === 'message' && ref !== undefined) refs.push({ ref, offset: entry.offset })
+    }
+    return refs
   }
 
   #announce(rooms: Iterable<string>, text: string): void {
@@ -288,6 +297,12 @@ export class ChatService {
     if (ref !== undefined) notice.ref = ref
     peer.emit('system', notice).catch(() => {})
   }
+}
+
+/** The line's `ref` when it has a valid one. */
+function refOf(line: unknown): string | undefined {
+  const ref = (line as { ref?: unknown } | undefined)?.ref
+  return typeof ref === 'string' && REF.test(ref) ? ref : undefined
 }
 
 /** True for the durable room of a chat room (`chat:` + a room name as checkRoom returns it). */

@@ -1,6 +1,8 @@
 // What the chat page shows: the rooms, one log per room, who is here, the connection state. Everything
 // from the server goes in as text (textContent), never as markup. Lines carry their place in the room's
-// log (`offset`), so a line seen live and again in the history shows once, in log order.
+// log (`offset`), so a line seen live and again in the history shows once, in log order; and a line with
+// the same sender and `ref` as one shown is the same line sent again (a server restarted without its log
+// stored it anew): it shows once too.
 
 import { byId, type El, element, page } from '../dom.ts'
 
@@ -32,6 +34,8 @@ type RoomView = {
   /** offset → who and when, to tell the same log from a new one after a server restart. */
   shown: Map<number, string>
   who: string[]
+  /** sender + ref → the item showing that line. */
+  refs: Map<string, El>
 }
 
 export class ChatView {
@@ -40,6 +44,8 @@ export class ChatView {
   #scrollPending = false
   /** Lines typed here still waiting for their mark to settle: ref → the item and its mark. */
   readonly #typed = new Map<string, { item: El; badge: El }>()
+  /** An item's key in its room's `refs`. */
+  readonly #refKeys = new WeakMap<El, string>()
 
   onSelect: (room: string) => void = () => {}
 
@@ -107,9 +113,23 @@ export class ChatView {
         }
         return
       }
-      view.shown.set(line.offset, signature(line))
     }
+    const key = line.ref === undefined ? undefined : `${line.from}\n${line.ref}`
+    const twin = key === undefined ? undefined : view.refs.get(key)
+    if (twin !== undefined && typed === undefined) {
+      // The same line again, at a new place in a new log: shown once, now known by its new offset.
+      if (line.offset !== undefined) {
+        view.shown.set(line.offset, signature(line))
+        twin.dataset.offset = String(line.offset)
+      }
+      return
+    }
+    if (line.offset !== undefined) view.shown.set(line.offset, signature(line))
     const item = typed ?? element('li')
+    if (key !== undefined) {
+      view.refs.set(key, item)
+      this.#refKeys.set(item, key)
+    }
     item.replaceChildren(...lineParts(line))
     if (line.offset !== undefined) item.dataset.offset = String(line.offset)
     if (typed !== undefined) {
@@ -171,7 +191,7 @@ export class ChatView {
       log.setAttribute('aria-label', `Messages in #${room}`)
       log.hidden = room !== this.#current
       byId('logs').append(log)
-      view = { log, shown: new Map(), who: [] }
+      view = { log, shown: new Map(), who: [], refs: new Map() }
       this.#rooms.set(room, view)
     }
     return view
@@ -200,6 +220,8 @@ export class ChatView {
       const oldest = items[0]!
       if (oldest.dataset.offset !== undefined) view.shown.delete(Number(oldest.dataset.offset))
       if (oldest.dataset.ref !== undefined) this.#typed.delete(oldest.dataset.ref)
+      const key = this.#refKeys.get(oldest)
+      if (key !== undefined && view.refs.get(key) === oldest) view.refs.delete(key)
       oldest.remove()
     }
   }
