@@ -16,7 +16,7 @@ export type ChatRefsOptions = {
   load(room: string, last: number): Promise<{ ref: string; offset: number }[]>
   /** Refs kept per room. @default 1000 */
   perRoom?: number
-  /** Rooms indexed at once. @default 128 */
+  /** Rooms indexed at once. @default 256 */
   rooms?: number
 }
 
@@ -28,7 +28,7 @@ export class ChatRefs {
   readonly #rooms = new Map<string, Promise<RoomRefs>>()
 
   constructor(options: ChatRefsOptions) {
-    this.#options = { perRoom: 1000, rooms: 128, ...options }
+    this.#options = { perRoom: 1000, rooms: 256, ...options }
   }
 
   /**

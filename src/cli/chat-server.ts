@@ -22,7 +22,19 @@
 
 import type { MessageServer, Peer } from '../messaging/index.ts'
 import { ChatRefs } from './chat-refs.ts'
-import { checkLine, checkName, checkRoom, LOG_PREFIX, logRoom, nameKey, UNIQUE_RULE } from './chat-rules.ts'
+import {
+  checkLine,
+  checkName,
+  checkRoom,
+  LOG_PREFIX,
+  logRoom,
+  MAX_NICKS_PER_MINUTE,
+  MAX_ROOMS_PER_CLIENT,
+  NICKS_RULE,
+  nameKey,
+  ROOMS_RULE,
+  UNIQUE_RULE,
+} from './chat-rules.ts'
 import { inert } from './inert.ts'
 
 /**
@@ -36,6 +48,8 @@ export type ChatLine = {
   at: number
   me?: boolean
   offset?: number
+  /** The log's incarnation `offset` counts in: another epoch is another log (a server without --data restarted). */
+  epoch?: string
   /**
    * The sender's own mark for the line (the browser page sets one per typed line), sent back as given:
    * the sender knows its line arrived when it comes back, or is in the history after a server restart.
@@ -51,7 +65,7 @@ export type RoomInfo = { room: string; members: number }
 /** What `authenticate` returns: the display name, and the client's own secret that owns that name. */
 type Identity = { name: string; token: string }
 /** Per-peer chat state, in `peer.data`. */
-type Member = { identity: Identity; rooms: Set<string>; away: boolean }
+type Member = { identity: Identity; rooms: Set<string>; away: boolean; renamed: number[] }
 
 /** Presence: every member (who, notices). */
 const ROOM_PREFIX = 'room:'
@@ -108,6 +122,7 @@ export class ChatService {
       identity,
       rooms: new Set([...peer.rooms].filter((r) => r.startsWith(ROOM_PREFIX))),
       away: false,
+      renamed: [],
     }
     peer.data = state
     if (!this.#claim(peer, identity.name)) {
@@ -162,6 +177,8 @@ export class ChatService {
     const room = checkRoom(typeof input === 'string' ? input : given.room)
     if (!room.ok) throw new Error(`cannot join: ${room.reason}`)
     const state = member(peer)
+    if (!state.rooms.has(room.value) && state.rooms.size >= MAX_ROOMS_PER_CLIENT)
+      throw new Error(`cannot join #${room.value}: ${ROOMS_RULE}`)
     // A subscriber reads the lines from the log; sending them as events as well would show each twice.
     if (given.subscribed === true) peer.join(SUBSCRIBED_PREFIX + room.value)
     else peer.leave(SUBSCRIBED_PREFIX + room.value)
@@ -216,7 +233,7 @@ export class ChatService {
     const lines: ChatLine[] = []
     for (const entry of entries) {
       if (entry.name !== 'message' || typeof entry.data !== 'object' || entry.data === null) continue
-      lines.push({ ...(entry.data as ChatLine), offset: entry.offset })
+      lines.push({ ...(entry.data as ChatLine), offset: entry.offset, epoch: entry.epoch })
     }
     return lines
   }
@@ -225,6 +242,9 @@ export class ChatService {
     const checked = checkName(input)
     if (!checked.ok) throw new Error(`invalid nickname: ${checked.reason}`)
     const state = member(peer)
+    const now = Date.now()
+    state.renamed = state.renamed.filter((at) => now - at < 60_000)
+    if (state.renamed.length >= MAX_NICKS_PER_MINUTE) throw new Error(`cannot change nickname: ${NICKS_RULE}`)
     const old = state.identity.name
     if (nameKey(old) !== nameKey(checked.value) && !this.#claim(peer, checked.value))
       throw taken(checked.value)
@@ -233,7 +253,10 @@ export class ChatService {
     // The identity object is the one the session compares on resume; the client resumes with the new name.
     state.identity.name = checked.value
     this.#names.set(nameKey(checked.value), peer)
-    if (old !== checked.value) this.#announce(state.rooms, `${old} is now known as ${checked.value}`)
+    if (old !== checked.value) {
+      state.renamed.push(now)
+      this.#announce(state.rooms, `${old} is now known as ${checked.value}`)
+    }
     return { name: checked.value }
   }
 
@@ -249,6 +272,7 @@ export class ChatService {
     // Saying into a room makes one present in it: after a server restart a client's queued lines can
     // arrive before its new `join`.
     if (!state.rooms.has(room.value)) {
+      if (state.rooms.size >= MAX_ROOMS_PER_CLIENT) throw new Error(`line refused: ${ROOMS_RULE}`)
       state.rooms.add(room.value)
       peer.join(ROOM_PREFIX + room.value)
     }
@@ -257,11 +281,11 @@ export class ChatService {
     if (ref !== undefined) out.ref = ref
     // Logged first: a member who is away reads it from the log when it comes back.
     const store = async () => {
-      const { offset } = await this.#server.publish(logRoom(room.value), 'message', out)
+      const { offset, epoch } = await this.#server.publish(logRoom(room.value), 'message', out)
       this.#server
         .to(ROOM_PREFIX + room.value)
         .except(SUBSCRIBED_PREFIX + room.value)
-        .emit('message', { ...out, offset })
+        .emit('message', { ...out, offset, epoch })
       return offset
     }
     try {

@@ -106,3 +106,51 @@ test('without --data, a line stored, shown, then sent again after a server resta
   assert.equal(shown.filter((t) => t === line.text).length, 1, `shown once: ${JSON.stringify(shown)}`)
   await bob.close()
 })
+
+test('without --data, after a restart the page keeps what it showed above the new log, says so, and marks a line typed during the outage delivered', {
+  timeout: 120_000,
+}, async () => {
+  const carol = await browser.newPage()
+  await carol.goto(`http://127.0.0.1:${http}/`)
+  await carol.fill('#name', 'carol')
+  await carol.press('#name', 'Enter')
+  await carol.waitForSelector('#state.up')
+  await carol.fill('#line', 'before the kill')
+  await carol.press('#line', 'Enter')
+  await carol.waitForFunction(() =>
+    [...document.querySelectorAll('.mark')].some(
+      (m: { textContent: string }) => m.textContent === '✓ delivered',
+    ),
+  )
+  const server = servers.at(-1)!
+  server.child.kill('SIGKILL')
+  await server.exited
+  await carol.waitForSelector('#state.down')
+  await carol.fill('#line', 'during the outage')
+  await carol.press('#line', 'Enter')
+  await startServer()
+  await carol.waitForSelector('#state.up', { timeout: 30_000 })
+  const items = () =>
+    carol.evaluate(() =>
+      [...document.querySelectorAll('ol.log:not([hidden]) li')].map(
+        (li: { textContent: string }) => li.textContent,
+      ),
+    )
+  const deadline = Date.now() + 30_000
+  let shown: string[] = await items()
+  while (!shown.some((t) => t.includes('during the outage✓ delivered')) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100))
+    shown = await items()
+  }
+  const at = (text: string) => shown.findIndex((t) => t.includes(text))
+  assert.ok(at('during the outage✓ delivered') >= 0, `delivered mark: ${JSON.stringify(shown)}`)
+  assert.ok(
+    at('before the kill') < at('starts again here'),
+    `old lines above the notice: ${JSON.stringify(shown)}`,
+  )
+  assert.ok(
+    at('starts again here') < at('during the outage'),
+    `the new log below it: ${JSON.stringify(shown)}`,
+  )
+  await carol.close()
+})

@@ -14,6 +14,7 @@ export type Line = {
   at: number
   me?: boolean
   offset?: number
+  epoch?: string
   ref?: string
 }
 /** A line typed here and not yet acknowledged by the server; `sent`: handed to the client (in its outbox). */
@@ -36,6 +37,8 @@ type RoomView = {
   who: string[]
   /** sender + ref → the item showing that line. */
   refs: Map<string, El>
+  /** The log's epoch the offsets belong to. */
+  epoch?: string
 }
 
 export class ChatView {
@@ -104,6 +107,10 @@ export class ChatView {
   line(line: Line, mine: boolean): void {
     const view = this.#room(line.room)
     const typed = mine && line.ref !== undefined ? this.#typed.get(line.ref)?.item : undefined
+    if (typeof line.epoch === 'string' && line.epoch !== view.epoch) {
+      if (view.epoch !== undefined) this.#newLog(line.room, view)
+      view.epoch = line.epoch
+    }
     if (line.offset !== undefined) {
       if (view.shown.has(line.offset)) {
         if (typed !== undefined) {
@@ -175,11 +182,23 @@ export class ChatView {
    */
   history(room: string, lines: Line[], afterLoss: boolean, mine: (line: Line) => boolean): void {
     const view = this.#room(room)
-    if (afterLoss && view.shown.size > 0 && isNewLog(view.shown, lines)) {
-      view.shown.clear()
-      this.notice(room, `the server restarted; the log of #${room} starts again here`)
+    // Lines with an epoch say it themselves (line()); an empty history after a loss is a new log too.
+    const judged = lines.some((l) => typeof l.epoch === 'string')
+      ? lines.length === 0
+      : isNewLog(view.shown, lines)
+    if (afterLoss && view.shown.size > 0 && judged) {
+      this.#newLog(room, view)
+      view.epoch = undefined
     }
     for (const line of lines) this.line(line, mine(line))
+  }
+
+  /** The server's log of the room started again: the lines shown keep their order above the new log's. */
+  #newLog(room: string, view: RoomView): void {
+    view.shown.clear()
+    const items = view.log.children
+    for (let i = 0; i < items.length; i++) items[i]!.removeAttribute('data-offset')
+    this.notice(room, `the server restarted; the log of #${room} starts again here`)
   }
 
   #room(room: string): RoomView {
