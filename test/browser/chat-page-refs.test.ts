@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
-import { MessageClient } from '../../src/messaging/index.ts'
-import { type CliProcess, wirekit } from '../cli/chat-process.ts'
+import type { MessageClient } from '../../src/messaging/index.ts'
+import { type CliProcess, chatClient, killAll, wirekit } from '../cli/chat-process.ts'
 import { browserBundle, launchChromium } from '../helpers/browser.ts'
 import { freePort } from '../helpers/redis-server.ts'
 
@@ -36,12 +36,7 @@ before(async () => {
 after(async () => {
   for (const c of clients) await c.close().catch(() => {})
   await browser?.close()
-  for (const s of servers) {
-    if (s.child.exitCode === null && s.child.signalCode === null) {
-      s.child.kill('SIGKILL')
-      await s.exited
-    }
-  }
+  await killAll(servers)
 })
 
 function texts(page: Page): Promise<string[]> {
@@ -66,10 +61,7 @@ async function until(
 }
 
 async function alice(): Promise<MessageClient> {
-  const c = await MessageClient.connect(`tcp://127.0.0.1:${tcp}`, {
-    credentials: { name: 'alice', token: 'alice-token' },
-    reconnect: { maxAttempts: 0 },
-  })
+  const c = await chatClient(tcp, 'alice')
   clients.push(c)
   return c
 }

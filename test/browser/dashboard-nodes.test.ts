@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import { MessageClient } from '../../src/messaging/index.ts'
-import { type CliProcess, wirekit } from '../cli/chat-process.ts'
+import { type CliProcess, killAll, wirekit } from '../cli/chat-process.ts'
 import { browserBundle, launchChromium } from '../helpers/browser.ts'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.ts'
 
@@ -47,12 +47,7 @@ before(async () => {
 after(async () => {
   for (const c of clients) await c.close().catch(() => {})
   await browser?.close()
-  for (const n of nodes) {
-    if (n.child.exitCode === null && n.child.signalCode === null) {
-      n.child.kill('SIGKILL')
-      await n.exited
-    }
-  }
+  await killAll(nodes)
   await redis?.stop()
 })
 

@@ -6,36 +6,30 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import type { ChatLine } from '../../src/cli/serve.ts'
-import { MessageClient } from '../../src/messaging/index.ts'
+import type { MessageClient } from '../../src/messaging/index.ts'
 import { freePort } from '../helpers/redis-server.ts'
-import { type CliProcess, wirekit } from './chat-process.ts'
+import { type CliProcess, chatClient, killAll, wirekit } from './chat-process.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'wirekit-say-stored-'))
 const processes: CliProcess[] = []
 const clients: MessageClient[] = []
 after(async () => {
   for (const c of clients) await c.close().catch(() => {})
-  for (const p of processes) {
-    if (p.child.exitCode === null && p.child.signalCode === null) {
-      p.child.kill('SIGKILL')
-      await p.exited
-    }
-  }
+  await killAll(processes)
   rmSync(dir, { recursive: true, force: true })
 })
 
-async function startServer(port: number, data: string): Promise<CliProcess> {
-  const server = wirekit(['serve', '--port', String(port), '--data', data, '--http', 'off'])
+/** `wirekit serve` on `port`, history under `data` (SQLite) or in memory without it. */
+async function startServer(port: number, data?: string): Promise<CliProcess> {
+  const history = data === undefined ? [] : ['--data', data]
+  const server = wirekit(['serve', '--port', String(port), ...history, '--http', 'off'])
   processes.push(server)
   await server.until(/listening on tcp:/, 30_000)
   return server
 }
 
 async function connect(port: number, name: string): Promise<MessageClient> {
-  const c = await MessageClient.connect(`tcp://127.0.0.1:${port}`, {
-    credentials: { name, token: `${name}-token` },
-    reconnect: { maxAttempts: 0 },
-  })
+  const c = await chatClient(port, name)
   clients.push(c)
   return c
 }
@@ -47,7 +41,6 @@ test('every line the server answered is in the history after a SIGKILL right aft
   const data = join(dir, 'answered')
   const server = await startServer(port, data)
   const alice = await connect(port, 'alice')
-  await alice.request('join', 'lobby')
   const answered: string[] = []
   let killed = false
   // 40 lines in flight at once; the server is killed in the same turn as the 20th answer arrives.
@@ -111,13 +104,7 @@ test('without --data, a line stored, shown, then sent again after a server resta
   timeout: 120_000,
 }, async () => {
   const port = await freePort()
-  const start = async () => {
-    const server = wirekit(['serve', '--port', String(port), '--http', 'off'])
-    processes.push(server)
-    await server.until(/listening on tcp:/, 30_000)
-    return server
-  }
-  let server = await start()
+  let server = await startServer(port)
   const bob = wirekit(['chat', `tcp://127.0.0.1:${port}`, '--name', 'bob'])
   processes.push(bob)
   await bob.until(/connected to/)
@@ -128,7 +115,7 @@ test('without --data, a line stored, shown, then sent again after a server resta
   server.child.kill('SIGKILL')
   await server.exited
   await first.close()
-  server = await start()
+  server = await startServer(port)
   await bob.until(/session|reconnected/, 30_000)
   // Alice sends her unanswered line again; the new, empty log stores it anew.
   const again = await connect(port, 'alice')
