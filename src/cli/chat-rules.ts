@@ -21,6 +21,12 @@ export const ROOM_RULE =
   `a room name is 1-${MAX_ROOM} letters (any script), digits, and _ . - ; no spaces or control characters; ` +
   'case does not matter (#Lobby is #lobby)'
 
+/** Rooms one client may be in at once: each is a membership, presence notices, a `who` entry. */
+export const MAX_ROOMS_PER_CLIENT = 50
+export const ROOMS_RULE = `one client may be in at most ${MAX_ROOMS_PER_CLIENT} rooms at once; /leave one first`
+/** Nickname changes one client may make a minute: each is announced in every room it is in. */
+export const MAX_NICKS_PER_MINUTE = 5
+export const NICKS_RULE = `at most ${MAX_NICKS_PER_MINUTE} nickname changes a minute; try again shortly`
 export const LINE_RULE = `a line is at most ${MAX_LINE} characters, with no control characters`
 
 /** The outcome of a check: the normalised value, or the rule it broke. */

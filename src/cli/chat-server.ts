@@ -3,9 +3,14 @@
 // is announced as gone and leaves `who` as soon as the server notices (the peer's 'detached' event),
 // not when its session's retention runs out; if it resumes, it is announced back.
 //
-// Client → server: credentials { name, token }; emit 'say' { room, text, me?, ref? }; requests 'join' room
-// (or { room, subscribed: true }), 'leave' room, 'who' room, 'rooms', 'nick' name, 'history' room.
+// Client → server: credentials { name, token }; requests 'say' { room, text, me?, ref? } (answered
+// { room, offset } once the line is stored: committed to SQLite, accepted by Redis or memory), 'join' room
+// (or { room, subscribed: true }), 'leave' room, 'who' room, 'rooms', 'nick' name, 'history' room; the
+// event 'say' (same data) is still taken from older clients, a refusal coming back as a notice.
 // Server → client: 'message' ChatLine, 'system' Notice.
+//
+// A line sent again with the same `ref` (its answer never arrived) is stored once: the second copy gets
+// the first one's answer (chat-refs.ts; the index is read back from the log after a restart).
 //
 // Every room's lines go through a durable log (the durable room `chat:<room>`, see logRoom): a line is
 // appended first, then sent to the room's members with its offset. A client can read the log two ways:
@@ -16,7 +21,20 @@
 // joining it is; durable rooms outside the chat are refused.
 
 import type { MessageServer, Peer } from '../messaging/index.ts'
-import { checkLine, checkName, checkRoom, LOG_PREFIX, logRoom, nameKey, UNIQUE_RULE } from './chat-rules.ts'
+import { ChatRefs } from './chat-refs.ts'
+import {
+  checkLine,
+  checkName,
+  checkRoom,
+  LOG_PREFIX,
+  logRoom,
+  MAX_NICKS_PER_MINUTE,
+  MAX_ROOMS_PER_CLIENT,
+  NICKS_RULE,
+  nameKey,
+  ROOMS_RULE,
+  UNIQUE_RULE,
+} from './chat-rules.ts'
 import { inert } from './inert.ts'
 
 /**
@@ -30,6 +48,8 @@ export type ChatLine = {
   at: number
   me?: boolean
   offset?: number
+  /** The log's incarnation `offset` counts in: another epoch is another log (a server without --data restarted). */
+  epoch?: string
   /**
    * The sender's own mark for the line (the browser page sets one per typed line), sent back as given:
    * the sender knows its line arrived when it comes back, or is in the history after a server restart.
@@ -45,7 +65,7 @@ export type RoomInfo = { room: string; members: number }
 /** What `authenticate` returns: the display name, and the client's own secret that owns that name. */
 type Identity = { name: string; token: string }
 /** Per-peer chat state, in `peer.data`. */
-type Member = { identity: Identity; rooms: Set<string>; away: boolean }
+type Member = { identity: Identity; rooms: Set<string>; away: boolean; renamed: number[] }
 
 /** Presence: every member (who, notices). */
 const ROOM_PREFIX = 'room:'
@@ -53,8 +73,6 @@ const ROOM_PREFIX = 'room:'
 const SUBSCRIBED_PREFIX = 'sub:'
 /** A line's `ref`: short, and only characters that cannot mean anything anywhere. */
 const REF = /^[A-Za-z0-9_-]{1,40}$/
-/** Recent (owner, ref) pairs remembered to drop a line sent twice (a page re-sending after a lost session). */
-const RECENT_REFS = 10_000
 /** Lines returned by the `history` request. */
 const HISTORY_LINES = 50
 
@@ -69,12 +87,13 @@ export class ChatService {
   readonly #log: (line: string) => void
   /** nameKey → the peer holding that name. */
   readonly #names = new Map<string, Peer>()
-  /** `token ref` of recent lines, oldest first (a Map keeps insertion order): bounded by RECENT_REFS. */
-  readonly #recentRefs = new Map<string, true>()
+  /** The refs each room's log holds: a line sent twice is stored once. */
+  readonly #refs: ChatRefs
 
   constructor(server: MessageServer, options: ChatServerOptions = {}) {
     this.#server = server
     this.#log = options.log ?? (() => {})
+    this.#refs = new ChatRefs({ load: (room, last) => this.#storedRefs(room, last) })
     server.on('connection', (peer: Peer) => this.#connected(peer))
     server.handle('join', (room: unknown, peer: Peer) => this.#join(peer, room))
     server.handle('leave', (room: unknown, peer: Peer) => this.#leave(peer, room))
@@ -82,6 +101,7 @@ export class ChatService {
     server.handle('rooms', () => this.#rooms())
     server.handle('nick', (name: unknown, peer: Peer) => this.#nick(peer, name))
     server.handle('history', (room: unknown) => this.#history(room))
+    server.handle('say', (line: unknown, peer: Peer) => this.#say(peer, line))
     server.authorizeSubscribe((_peer, room) => isLogRoom(room))
   }
 
@@ -102,6 +122,7 @@ export class ChatService {
       identity,
       rooms: new Set([...peer.rooms].filter((r) => r.startsWith(ROOM_PREFIX))),
       away: false,
+      renamed: [],
     }
     peer.data = state
     if (!this.#claim(peer, identity.name)) {
@@ -109,7 +130,10 @@ export class ChatService {
       return
     }
     this.#log(`+ ${inert(identity.name)} (${peer.id})`)
-    peer.on('say', (line: unknown) => this.#say(peer, line))
+    // Older clients emit their lines: the same path, a refusal told as a notice.
+    peer.on('say', (line: unknown) =>
+      this.#say(peer, line).catch((error: Error) => this.#tell(peer, error.message, refOf(line))),
+    )
     peer.on('detached', () => {
       // A client's BYE detaches its connection just before the session ends: wait a turn, and a /quit
       // is announced as "quit", a lost connection as such.
@@ -153,6 +177,8 @@ export class ChatService {
     const room = checkRoom(typeof input === 'string' ? input : given.room)
     if (!room.ok) throw new Error(`cannot join: ${room.reason}`)
     const state = member(peer)
+    if (!state.rooms.has(room.value) && state.rooms.size >= MAX_ROOMS_PER_CLIENT)
+      throw new Error(`cannot join #${room.value}: ${ROOMS_RULE}`)
     // A subscriber reads the lines from the log; sending them as events as well would show each twice.
     if (given.subscribed === true) peer.join(SUBSCRIBED_PREFIX + room.value)
     else peer.leave(SUBSCRIBED_PREFIX + room.value)
@@ -207,7 +233,7 @@ export class ChatService {
     const lines: ChatLine[] = []
     for (const entry of entries) {
       if (entry.name !== 'message' || typeof entry.data !== 'object' || entry.data === null) continue
-      lines.push({ ...(entry.data as ChatLine), offset: entry.offset })
+      lines.push({ ...(entry.data as ChatLine), offset: entry.offset, epoch: entry.epoch })
     }
     return lines
   }
@@ -216,6 +242,9 @@ export class ChatService {
     const checked = checkName(input)
     if (!checked.ok) throw new Error(`invalid nickname: ${checked.reason}`)
     const state = member(peer)
+    const now = Date.now()
+    state.renamed = state.renamed.filter((at) => now - at < 60_000)
+    if (state.renamed.length >= MAX_NICKS_PER_MINUTE) throw new Error(`cannot change nickname: ${NICKS_RULE}`)
     const old = state.identity.name
     if (nameKey(old) !== nameKey(checked.value) && !this.#claim(peer, checked.value))
       throw taken(checked.value)
@@ -224,24 +253,26 @@ export class ChatService {
     // The identity object is the one the session compares on resume; the client resumes with the new name.
     state.identity.name = checked.value
     this.#names.set(nameKey(checked.value), peer)
-    if (old !== checked.value) this.#announce(state.rooms, `${old} is now known as ${checked.value}`)
+    if (old !== checked.value) {
+      state.renamed.push(now)
+      this.#announce(state.rooms, `${old} is now known as ${checked.value}`)
+    }
     return { name: checked.value }
   }
 
-  #say(peer: Peer, input: unknown): void {
-    const line = input as { room?: unknown; text?: unknown; me?: unknown; ref?: unknown } | undefined
+  /** Stores the line in the room's log, then sends it to the room; resolves with its offset once stored. */
+  async #say(peer: Peer, input: unknown): Promise<{ room: string; offset: number }> {
+    const line = input as { room?: unknown; text?: unknown; me?: unknown } | undefined
     const room = checkRoom(line?.room)
     const text = checkLine(line?.text)
-    const ref = typeof line?.ref === 'string' && REF.test(line.ref) ? line.ref : undefined
-    if (!room.ok || !text.ok) {
-      this.#tell(peer, `line refused: ${room.ok ? (text as { reason: string }).reason : room.reason}`, ref)
-      return
-    }
+    const ref = refOf(input)
+    if (!room.ok || !text.ok)
+      throw new Error(`line refused: ${room.ok ? (text as { reason: string }).reason : room.reason}`)
     const state = member(peer)
-    if (ref !== undefined && this.#seenBefore(state.identity.token, ref)) return
     // Saying into a room makes one present in it: after a server restart a client's queued lines can
     // arrive before its new `join`.
     if (!state.rooms.has(room.value)) {
+      if (state.rooms.size >= MAX_ROOMS_PER_CLIENT) throw new Error(`line refused: ${ROOMS_RULE}`)
       state.rooms.add(room.value)
       peer.join(ROOM_PREFIX + room.value)
     }
@@ -249,31 +280,33 @@ export class ChatService {
     if (line?.me === true) out.me = true
     if (ref !== undefined) out.ref = ref
     // Logged first: a member who is away reads it from the log when it comes back.
-    this.#server
-      .publish(logRoom(room.value), 'message', out)
-      .then(({ offset }) =>
-        this.#server
-          .to(ROOM_PREFIX + room.value)
-          .except(SUBSCRIBED_PREFIX + room.value)
-          .emit('message', { ...out, offset }),
-      )
-      .catch((error: Error) => {
-        this.#log(`! history: ${inert(error.message)}`)
-        this.#tell(peer, `line NOT delivered (the server could not store it): ${text.value}`, ref)
-      })
+    const store = async () => {
+      const { offset, epoch } = await this.#server.publish(logRoom(room.value), 'message', out)
+      this.#server
+        .to(ROOM_PREFIX + room.value)
+        .except(SUBSCRIBED_PREFIX + room.value)
+        .emit('message', { ...out, offset, epoch })
+      return offset
+    }
+    try {
+      const offset =
+        ref === undefined ? await store() : (await this.#refs.once(room.value, ref, store)).offset
+      return { room: room.value, offset }
+    } catch (error) {
+      this.#log(`! history: ${inert((error as Error).message)}`)
+      throw new Error(`line NOT delivered (the server could not store it): ${text.value}`)
+    }
   }
 
-  /**
-   * Whether this owner already sent a line with this ref. A page that lost its session sends again what the
-   * room's history does not show yet; a line the server took but had not logged yet would come twice.
-   */
-  #seenBefore(token: string, ref: string): boolean {
-    if (token === '') return false
-    const key = `${token} ${ref}`
-    if (this.#recentRefs.has(key)) return true
-    this.#recentRefs.set(key, true)
-    if (this.#recentRefs.size > RECENT_REFS) this.#recentRefs.delete(this.#recentRefs.keys().next().value!)
-    return false
+  /** The refs of the room's last lines, from its log (what a restarted server knows it has stored). */
+  async #storedRefs(room: string, last: number): Promise<{ ref: string; offset: number }[]> {
+    const entries = await this.#server.history(logRoom(room), { last })
+    const refs: { ref: string; offset: number }[] = []
+    for (const entry of entries) {
+      const ref = refOf(entry.data)
+      if (entry.name === 'message' && ref !== undefined) refs.push({ ref, offset: entry.offset })
+    }
+    return refs
   }
 
   #announce(rooms: Iterable<string>, text: string): void {
@@ -288,6 +321,12 @@ export class ChatService {
     if (ref !== undefined) notice.ref = ref
     peer.emit('system', notice).catch(() => {})
   }
+}
+
+/** The line's `ref` when it has a valid one. */
+function refOf(line: unknown): string | undefined {
+  const ref = (line as { ref?: unknown } | undefined)?.ref
+  return typeof ref === 'string' && REF.test(ref) ? ref : undefined
 }
 
 /** True for the durable room of a chat room (`chat:` + a room name as checkRoom returns it). */

@@ -1,9 +1,11 @@
 // `wirekit chat`: the terminal client for `wirekit serve`. Everything other people send is printed inert
 // (src/cli/inert.ts), so no one can clear your screen or forge a server notice. What you type is never
 // lost silently: lines typed (or piped) before the connection is up wait for it, a line the server has not
-// acknowledged within a second is shown as pending and then as delivered, a dead link is reported as soon
-// as the heartbeat declares it, and when a session cannot be resumed (the server restarted) the client
-// rejoins its rooms and sends again the lines the old server never acknowledged.
+// stored within a second is shown as pending and then as delivered (a line is a 'say' request, answered
+// once the server has stored it in the room's log), a dead link is reported as soon as the heartbeat
+// declares it, and when a session cannot be resumed (the server restarted) the client rejoins its rooms
+// and sends again the lines whose answer never came. Each line carries a random `ref`: the server stores
+// a line sent twice once, and a line shown once is not shown again.
 //
 // Lines are read from each room's durable log (`client.subscribe(chat:<room>, { recover: true })`): after
 // any outage, server restart included, the lines published while away arrive once each, in order, marked
@@ -13,7 +15,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { ErrorCodes, isWirekitError } from '../errors.ts'
-import type { ClientState, GapInfo, Subscription, UnacknowledgedMessage } from '../messaging/index.ts'
+import type { ClientState, GapInfo, Subscription } from '../messaging/index.ts'
 import { MessageClient } from '../messaging/index.ts'
 import { checkLine, checkName, checkRoom, logRoom } from './chat-rules.ts'
 import type { ChatLine, ChatNotice, RoomInfo } from './chat-server.ts'
@@ -26,6 +28,8 @@ const PENDING_AFTER_MS = 1000
 const REQUEST_TIMEOUT_MS = 10_000
 /** Lines from before joining shown on join. */
 const EARLIER_LINES = 20
+/** Lines remembered by (room, sender, ref) so one sent again is not shown twice. */
+const SHOWN_REFS = 5000
 
 const HELP = [
   'commands:',
@@ -40,7 +44,7 @@ const HELP = [
   'a line starting with // is sent as text starting with /',
 ].join('\n')
 
-type Said = { room: string; text: string; me?: boolean }
+type Said = { room: string; text: string; me?: boolean; ref: string }
 
 export async function chat(url: string, options: ChatOptions): Promise<void> {
   const tty = process.stdin.isTTY === true
@@ -70,7 +74,7 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
   let closing = false
   let client: MessageClient | undefined
   let pending = 0
-  /** Lines sent and not yet acknowledged: what a lost session makes the client send again. */
+  /** Lines sent and not yet stored: what a lost session makes the client send again. */
   const unacknowledged = new Set<Said>()
   let finish: () => void = () => {}
   const finished = new Promise<void>((resolve) => (finish = resolve))
@@ -109,35 +113,39 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
   input.on('SIGINT', onSigint)
   process.on('SIGTERM', onSigterm)
 
-  /** Sends a line and keeps the user told: pending if not acknowledged soon, delivered when it is. */
-  const send = (said: Said) => {
+  /**
+   * Sends a line and keeps the user told: pending if not stored soon, delivered when the server says it
+   * is. No deadline: the line waits across reconnects; a lost session sends it again (same ref).
+   */
+  const send = (said: Said, marked = false) => {
     const c = client!
     const preview = `[#${said.room}] ${said.me ? '/me ' : ''}${inert(said.text)}`
     pending++
-    let marked = false
     const mark = () => {
+      if (!marked) print(`* pending: ${preview} (not yet stored by the server)`)
       marked = true
-      print(`* pending: ${preview} (not yet acknowledged by the server)`)
     }
     const timer = c.connected ? setTimeout(mark, PENDING_AFTER_MS) : undefined
     if (timer === undefined) mark()
     unacknowledged.add(said)
-    c.emit('say', said)
+    let again = false
+    c.request('say', said, { timeout: 0 })
       .then(
         () => {
           if (marked) print(`* delivered: ${preview}`)
         },
-        (error: Error) => {
-          // A lost session's lines are sent again by the sessionLost handler; they are tracked anew there.
-          if (!isWirekitError(error, ErrorCodes.SESSION_LOST))
-            print(`* NOT delivered: ${preview}: ${error.message}`)
+        (error: Error & { remoteMessage?: unknown }) => {
+          // The old session may or may not have stored it: send it again, the server keeps one copy.
+          if (isWirekitError(error, ErrorCodes.SESSION_LOST) && c.state !== 'closed') again = true
+          else print(`* NOT delivered: ${preview}: ${inert(String(error.remoteMessage ?? error.message))}`)
         },
       )
       .finally(() => {
         clearTimeout(timer)
         unacknowledged.delete(said)
         pending--
-        maybeFinish()
+        if (again) send(said, marked)
+        else maybeFinish()
       })
   }
 
@@ -216,7 +224,7 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
     const checked = checkLine(text)
     if (!checked.ok) return print(`* not sent: ${checked.reason}`)
     if (room === undefined) return print('* not sent: you are in no room; /join one')
-    send({ room, text: checked.value, me: me || undefined })
+    send({ room, text: checked.value, me: me || undefined, ref: randomBytes(9).toString('base64url') })
   }
 
   let draining = false
@@ -258,7 +266,15 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
   state = client.state
   setPrompt()
 
+  const shownRefs = new Set<string>()
   const showLine = (m: ChatLine, mark?: 'missed' | 'earlier') => {
+    // A line sent again after a restart of a server without --data is a second copy in the new log.
+    if (typeof m.ref === 'string') {
+      const key = `${String(m.room)}\0${String(m.from)}\0${m.ref}`
+      if (shownRefs.has(key)) return
+      shownRefs.add(key)
+      if (shownRefs.size > SHOWN_REFS) shownRefs.delete(shownRefs.values().next().value!)
+    }
     const tag = mark === undefined ? '' : tty ? ` \x1b[2m(${mark})\x1b[22m` : ` (${mark})`
     const where = `${time(m.at)} [#${inert(String(m.room))}]${tag}`
     print(
@@ -339,10 +355,9 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
     if (next === 'connected' || next === 'reconnecting') shown = next
   })
   client.on('resumed', () => print('* reconnected: session resumed, nothing lost'))
-  client.on('sessionLost', (unacknowledgedMessages: UnacknowledgedMessage[]) => {
-    // `lost` were written to the old server and are sent again here; the rest never left this process
-    // and go out on the new session by themselves. Both were unacknowledged: the count is all of them.
-    const lost = unacknowledgedMessages.filter((m) => m.kind === 'event' && m.name === 'say')
+  client.on('sessionLost', () => {
+    // Lines whose answer never came: those written to the old server are sent again as their requests
+    // fail (send()); the rest never left this process and go out on the new session by themselves.
     print(
       `* the server lost our session; rejoining and sending ${unacknowledged.size} unacknowledged line(s) again`,
     )
@@ -350,7 +365,6 @@ export async function chat(url: string, options: ChatOptions): Promise<void> {
       const data = subscriptions.has(r) ? { room: r, subscribed: true } : r
       void client!.request('join', data, { timeout: REQUEST_TIMEOUT_MS }).catch(() => {})
     }
-    for (const m of lost) send(m.data as Said)
   })
   client.on('close', (reason?: Error) => {
     if (reason !== undefined) print(`* disconnected: ${inert(reason.message)}`)

@@ -5,13 +5,15 @@
 // Chat lines go through durable rooms: SQLite under --data DIR (survives a restart), Redis Streams with
 // --redis (shared by every node), else memory (history on join; a restart starts a new log).
 
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdirSync, readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { HistoryOptions, ListenOptions } from '../messaging/index.ts'
 import { MessageServer, RedisAdapter } from '../messaging/index.ts'
 import { parseHostPort } from '../proxy/index.ts'
-import { ADMIN_FEED_PATH, adminFeed, listenHttp, metricsFor, serveRoutes } from '../web/index.ts'
+import { ADMIN_FEED_PATH, adminFeed, listenHttp, metricsFor, nodeFigures, serveRoutes } from '../web/index.ts'
 import { ChatService } from './chat-server.ts'
 
 export type { ChatLine, ChatNotice, RoomInfo } from './chat-server.ts'
@@ -142,7 +144,14 @@ async function listenWeb(
   const token = options.adminToken ?? process.env.WIREKIT_ADMIN_TOKEN
   const metrics = metricsFor(server)
   const routes = serveRoutes(metrics)
-  const feed = adminFeed(metrics, { token })
+  // Every node's figures on the dashboard: shared through Redis with --redis, else this node alone.
+  const nodes = nodeFigures({
+    node: server.adapter instanceof RedisAdapter ? server.adapter.node : randomBytes(8).toString('hex'),
+    label: nodeLabel(server),
+    redis: options.redis,
+  })
+  await nodes.ready()
+  const feed = adminFeed(metrics, { token, nodes })
   const closers: { close(): Promise<unknown> }[] = [feed]
   if (http !== undefined) {
     const at = parseHostPort(http, options.host)
@@ -171,6 +180,14 @@ async function listenWeb(
     log(`wirekit dashboard on ${base}/dashboard${token ? '#token=<admin token>' : ''}`)
   }
   return closers
+}
+
+/** How the dashboard names this node: where it listens, and which process it is. */
+function nodeLabel(server: MessageServer): string {
+  const where = server.addresses.map((a) =>
+    'path' in a ? `unix:${a.path}` : `${hostForUrl(a.host)}:${a.port}`,
+  )
+  return `${where.join(' ')} · ${hostname()} pid ${process.pid}`
 }
 
 function hostForUrl(host: string): string {

@@ -2,11 +2,13 @@
 // client and does not show up in the chat's figures), attached at /admin/ws. Every second it samples the
 // chat server's figures (metricsFor(server).stats()) and pushes them, volatile, to every dashboard; a
 // dashboard that just opened asks for the last two minutes ('recent'). With an admin token, a dashboard
-// must present it in its credentials ({ token }), compared in constant time.
+// must present it in its credentials ({ token }), compared in constant time. With `nodes` (node-figures.ts)
+// each sample is also shared with the other nodes, and every dashboard gets every node's figures ('nodes').
 
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { MessageServer } from '../messaging/index.ts'
 import type { ServerMetrics, ServerStats } from './metrics.ts'
+import type { NodeFiguresFeed } from './node-figures.ts'
 
 /** The path dashboards connect to (on the admin listener, or on the public one when a token is set). */
 export const ADMIN_FEED_PATH = '/admin/ws'
@@ -18,6 +20,8 @@ export type AdminFeedOptions = {
   token?: string
   /** Time between samples, ms. @default 1000 */
   interval?: number
+  /** Every node's figures (this node's samples are shared through it); pushed as 'nodes' each second. */
+  nodes?: NodeFiguresFeed
 }
 
 export type AdminFeed = { server: MessageServer; close(): Promise<void> }
@@ -41,19 +45,25 @@ export function adminFeed(metrics: ServerMetrics, options: AdminFeedOptions = {}
     maxConnectionsPerAddress: 16,
   })
   const recent: ServerStats[] = []
+  const nodes = options.nodes
   server.handle('recent', () => recent)
+  server.handle('nodes', () => nodes?.snapshot())
   const timer = setInterval(() => {
     const stats = metrics.stats()
     recent.push(stats)
     if (recent.length > RECENT) recent.shift()
+    nodes?.share(stats)
+    if (server.peers.size === 0) return
     // Volatile: a dashboard that cannot keep up misses samples instead of queueing them.
-    if (server.peers.size > 0) server.volatile.emit('stats', stats)
+    server.volatile.emit('stats', stats)
+    if (nodes !== undefined) server.volatile.emit('nodes', nodes.snapshot())
   }, options.interval ?? 1000)
   timer.unref()
   return {
     server,
     async close() {
       clearInterval(timer)
+      await nodes?.close()
       await server.close()
     },
   }

@@ -10,3 +10,11 @@ export {
   serveRoutes,
 } from './http-server.ts'
 export { type MetricsOptions, metricsFor, type ServerMetrics, type ServerStats } from './metrics.ts'
+export {
+  type ClusterFigures,
+  type NodeFigures,
+  type NodeFiguresFeed,
+  type NodeFiguresOptions,
+  type NodeRates,
+  nodeFigures,
+} from './node-figures.ts'

@@ -3,7 +3,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { serve } from '../../src/cli/serve.ts'
-import type { MessageServer } from '../../src/messaging/index.ts'
+import { MessageClient, type MessageServer } from '../../src/messaging/index.ts'
 
 const bin = new URL('../../bin/wirekit.js', import.meta.url).pathname
 
@@ -50,6 +50,24 @@ export function wirekit(args: string[]): CliProcess {
       child.stdin.write(`${text}\n`)
     },
     exited,
+  }
+}
+
+/** A chat client named `name` (token `<name>-token`) on tcp://127.0.0.1:port that does not reconnect. */
+export function chatClient(port: number, name: string): Promise<MessageClient> {
+  return MessageClient.connect(`tcp://127.0.0.1:${port}`, {
+    credentials: { name, token: `${name}-token` },
+    reconnect: { maxAttempts: 0 },
+  })
+}
+
+/** SIGKILLs every process of `processes` still running and waits for each to exit (for after()). */
+export async function killAll(processes: CliProcess[]): Promise<void> {
+  for (const p of processes) {
+    if (p.child.exitCode === null && p.child.signalCode === null) {
+      p.child.kill('SIGKILL')
+      await p.exited
+    }
   }
 }
 

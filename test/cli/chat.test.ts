@@ -171,10 +171,12 @@ describe('wirekit chat (spawned, over pipes)', () => {
     await new Promise((r) => setTimeout(r, 500))
     const { server } = await chatServerFor({ port })
     cleanup.push(() => server.close())
-    const said: string[] = []
-    server.on('connection', (peer: Peer) => peer.on('say', (l: { text: string }) => said.push(l.text)))
     assert.equal(await chat.exited, 0)
-    assert.deepEqual(said, ['line 1', 'line 2', 'line 3'])
+    const stored = await server.history('chat:lobby')
+    assert.deepEqual(
+      stored.map((e) => (e.data as { text: string }).text),
+      ['line 1', 'line 2', 'line 3'],
+    )
   })
 
   test('a line typed while the server is away is marked pending, then delivered after it is back', async () => {
@@ -184,7 +186,7 @@ describe('wirekit chat (spawned, over pipes)', () => {
     await first.server.close()
     await chat.until(/connection lost; reconnecting/)
     chat.line('while away')
-    await chat.until(/\* pending: \[#lobby\] while away \(not yet acknowledged/)
+    await chat.until(/\* pending: \[#lobby\] while away \(not yet stored by the server/)
     const second = await chatServerFor({ port: first.port })
     cleanup.push(() => second.server.close())
     await chat.until(/\* delivered: \[#lobby\] while away/)

@@ -3,9 +3,11 @@
 // but not yet acknowledged go out again from sessionStorage.
 //
 // Every typed line carries a random `ref` and is kept in `pending` (sessionStorage) until the server
-// acknowledges it or sends it back. If the session is lost (the server restarted), the page joins its
-// rooms again, reads each room's history, and sends again every pending line the history does not hold:
-// nothing typed is lost, and with `serve --data` nothing is sent twice either.
+// answers its 'say' request (sent once the line is stored in the room's log) or sends it back. After a
+// reload, or when the session is lost (the server restarted), every pending line is sent again: the
+// server stores a line with a ref it already holds once and answers with that line's place, so nothing
+// typed is lost and nothing is stored twice (after a restart too, with `serve --data`). A line shown
+// once (by sender and ref) is not shown again, for a server without --data that took it anew.
 
 import { MessageClient } from '../../messaging/client-entry.ts'
 import { byId, type DomEvent, page, socketUrl } from '../dom.ts'
@@ -33,7 +35,7 @@ let saved = load()
 let client: MessageClient | undefined
 /** Sent with every (re)connect: /nick changes the name here so a resume carries the new one. */
 const credentials = { name: '', token: '' }
-/** Refs handed to the client in this page's life (their emit promise settles the mark). */
+/** Refs handed to the client in this page's life (their request settles the mark). */
 const inFlight = new Set<string>()
 
 function load(): Saved {
@@ -87,54 +89,48 @@ async function connect(): Promise<void> {
     if (error !== undefined) signOut(reason(error))
   })
   showState()
-  // Lines typed while the page had no client go out now; those handed to it before a reload are in the
-  // outbox it restored, and go out again on their own.
-  for (const typed of saved.pending) if (!typed.sent) transmit(typed)
+  // Every line still waiting goes out now, those handed to the client before a reload too: their answer
+  // died with the old page (the copy in the restored outbox, if any, is stored once with this one).
+  for (const typed of saved.pending) transmit(typed)
   await enterRooms(before !== undefined && before !== c.sessionId)
 }
 
-/** Joins every room (again), shows who is here and each room's history; after a loss, sends again what is missing. */
+/** Joins every room (again), shows who is here and each room's history (after a loss: is it a new log?). */
 async function enterRooms(afterLoss: boolean): Promise<void> {
   const c = client
   if (c === undefined) return
-  const seen = new Set<string>()
   await Promise.all(
     saved.rooms.map(async (room) => {
       const joined = c.request<{ members: string[] }>('join', room)
       const history = c.request<Line[]>('history', room)
       try {
         view.who(room, (await joined).members)
-        const lines = await history
-        for (const line of lines) if (isMine(line)) seen.add(line.ref!)
-        view.history(room, lines, afterLoss, isMine)
+        view.history(room, await history, afterLoss, isMine)
       } catch (error) {
         view.notice(room, `could not enter #${room}: ${reason(error)}`, true)
       }
     }),
   )
-  if (!afterLoss) return
-  // What the history holds arrived; the rest was lost with the session: send it again.
-  for (const typed of [...saved.pending]) {
-    if (seen.has(typed.ref)) settle(typed.ref, 'delivered')
-    else if (!inFlight.has(typed.ref)) transmit(typed)
-  }
 }
 
+/** Sends a line as a 'say' request, with no deadline: delivered when the server says it is stored. */
 function transmit(typed: Typed): void {
   const c = client
-  if (c === undefined) return
+  if (c === undefined || inFlight.has(typed.ref)) return
   inFlight.add(typed.ref)
   if (!typed.sent) {
     typed.sent = true
     save()
   }
-  c.emit('say', { room: typed.room, text: typed.text, me: typed.me, ref: typed.ref }).then(
+  const line = { room: typed.room, text: typed.text, me: typed.me, ref: typed.ref }
+  c.request('say', line, { timeout: 0 }).then(
     () => settle(typed.ref, 'delivered'),
     (error: Error & { code?: string }) => {
       inFlight.delete(typed.ref)
-      // A lost session's lines are sent again once the history is read (enterRooms).
-      if (error.code !== 'WK_SESSION_LOST' && client?.state !== 'closed')
-        settle(typed.ref, 'failed', reason(error))
+      if (client !== c || c.state === 'closed') return
+      // The old session may have stored it or not: send it again, the server keeps one copy.
+      if (error.code === 'WK_SESSION_LOST') transmit(typed)
+      else settle(typed.ref, 'failed', reason(error))
     },
   )
 }
@@ -299,8 +295,11 @@ function signOut(error: string): void {
 }
 
 function reason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error)
+  // A server's refusal states the rule: show its words, not the framework's wrapping.
+  const remote = (error as { remoteMessage?: unknown } | undefined)?.remoteMessage
+  const message = typeof remote === 'string' ? remote : error instanceof Error ? error.message : String(error)
   return message
+    .replace(/^line refused: /, '')
     .replace(/^Client closed: /, '')
     .replace(/^Server said goodbye: /, '')
     .replace(/^Authentication failed: /, '')

@@ -1,6 +1,8 @@
 // What the chat page shows: the rooms, one log per room, who is here, the connection state. Everything
 // from the server goes in as text (textContent), never as markup. Lines carry their place in the room's
-// log (`offset`), so a line seen live and again in the history shows once, in log order.
+// log (`offset`), so a line seen live and again in the history shows once, in log order; and a line with
+// the same sender and `ref` as one shown is the same line sent again (a server restarted without its log
+// stored it anew): it shows once too.
 
 import { byId, type El, element, page } from '../dom.ts'
 
@@ -12,6 +14,7 @@ export type Line = {
   at: number
   me?: boolean
   offset?: number
+  epoch?: string
   ref?: string
 }
 /** A line typed here and not yet acknowledged by the server; `sent`: handed to the client (in its outbox). */
@@ -32,6 +35,10 @@ type RoomView = {
   /** offset → who and when, to tell the same log from a new one after a server restart. */
   shown: Map<number, string>
   who: string[]
+  /** sender + ref → the item showing that line. */
+  refs: Map<string, El>
+  /** The log's epoch the offsets belong to. */
+  epoch?: string
 }
 
 export class ChatView {
@@ -40,6 +47,8 @@ export class ChatView {
   #scrollPending = false
   /** Lines typed here still waiting for their mark to settle: ref → the item and its mark. */
   readonly #typed = new Map<string, { item: El; badge: El }>()
+  /** An item's key in its room's `refs`. */
+  readonly #refKeys = new WeakMap<El, string>()
 
   onSelect: (room: string) => void = () => {}
 
@@ -98,6 +107,10 @@ export class ChatView {
   line(line: Line, mine: boolean): void {
     const view = this.#room(line.room)
     const typed = mine && line.ref !== undefined ? this.#typed.get(line.ref)?.item : undefined
+    if (typeof line.epoch === 'string' && line.epoch !== view.epoch) {
+      if (view.epoch !== undefined) this.#newLog(line.room, view)
+      view.epoch = line.epoch
+    }
     if (line.offset !== undefined) {
       if (view.shown.has(line.offset)) {
         if (typed !== undefined) {
@@ -107,9 +120,23 @@ export class ChatView {
         }
         return
       }
-      view.shown.set(line.offset, signature(line))
     }
+    const key = line.ref === undefined ? undefined : `${line.from}\n${line.ref}`
+    const twin = key === undefined ? undefined : view.refs.get(key)
+    if (twin !== undefined && typed === undefined) {
+      // The same line again, at a new place in a new log: shown once, now known by its new offset.
+      if (line.offset !== undefined) {
+        view.shown.set(line.offset, signature(line))
+        twin.dataset.offset = String(line.offset)
+      }
+      return
+    }
+    if (line.offset !== undefined) view.shown.set(line.offset, signature(line))
     const item = typed ?? element('li')
+    if (key !== undefined) {
+      view.refs.set(key, item)
+      this.#refKeys.set(item, key)
+    }
     item.replaceChildren(...lineParts(line))
     if (line.offset !== undefined) item.dataset.offset = String(line.offset)
     if (typed !== undefined) {
@@ -155,11 +182,23 @@ export class ChatView {
    */
   history(room: string, lines: Line[], afterLoss: boolean, mine: (line: Line) => boolean): void {
     const view = this.#room(room)
-    if (afterLoss && view.shown.size > 0 && isNewLog(view.shown, lines)) {
-      view.shown.clear()
-      this.notice(room, `the server restarted; the log of #${room} starts again here`)
+    // Lines with an epoch say it themselves (line()); an empty history after a loss is a new log too.
+    const judged = lines.some((l) => typeof l.epoch === 'string')
+      ? lines.length === 0
+      : isNewLog(view.shown, lines)
+    if (afterLoss && view.shown.size > 0 && judged) {
+      this.#newLog(room, view)
+      view.epoch = undefined
     }
     for (const line of lines) this.line(line, mine(line))
+  }
+
+  /** The server's log of the room started again: the lines shown keep their order above the new log's. */
+  #newLog(room: string, view: RoomView): void {
+    view.shown.clear()
+    const items = view.log.children
+    for (let i = 0; i < items.length; i++) items[i]!.removeAttribute('data-offset')
+    this.notice(room, `the server restarted; the log of #${room} starts again here`)
   }
 
   #room(room: string): RoomView {
@@ -171,7 +210,7 @@ export class ChatView {
       log.setAttribute('aria-label', `Messages in #${room}`)
       log.hidden = room !== this.#current
       byId('logs').append(log)
-      view = { log, shown: new Map(), who: [] }
+      view = { log, shown: new Map(), who: [], refs: new Map() }
       this.#rooms.set(room, view)
     }
     return view
@@ -200,6 +239,8 @@ export class ChatView {
       const oldest = items[0]!
       if (oldest.dataset.offset !== undefined) view.shown.delete(Number(oldest.dataset.offset))
       if (oldest.dataset.ref !== undefined) this.#typed.delete(oldest.dataset.ref)
+      const key = this.#refKeys.get(oldest)
+      if (key !== undefined && view.refs.get(key) === oldest) view.refs.delete(key)
       oldest.remove()
     }
   }

@@ -5,6 +5,7 @@
 import { MessageClient } from '../../messaging/client-entry.ts'
 import { byId, type El as Element, page, socketUrl } from '../dom.ts'
 import type { ServerStats } from '../metrics.ts'
+import type { ClusterFigures, NodeFigures } from '../node-figures.ts'
 
 const { document, location } = page
 
@@ -108,6 +109,54 @@ function draw(chart: Chart, series: Series): void {
   chart.current.textContent = format(chart.points.at(-1) ?? 0, series.unit)
 }
 
+const MiB = 2 ** 20
+/** The nodes table's columns after the node's name: its key (data-figure) and its value for a node and for the totals. */
+const COLUMNS: [string, (n: NodeFigures) => number, (t: ClusterFigures['totals']) => number | string][] = [
+  ['tcp', (n) => n.stats.connections - n.stats.websockets, (t) => t.connections - t.websockets],
+  ['websocket', (n) => n.stats.websockets, (t) => t.websockets],
+  ['sessions', (n) => n.stats.sessions.connected, (t) => t.sessions.connected],
+  ['retained', (n) => n.stats.sessions.retained, (t) => t.sessions.retained],
+  // A room with members on two nodes counts on each: the total is at least the largest node's.
+  ['rooms', (n) => n.stats.rooms, (t) => `≥ ${t.rooms}`],
+  ['members', (n) => n.stats.roomMembers, (t) => t.roomMembers],
+  ['in', (n) => n.perSecond.received, (t) => t.perSecond.received],
+  ['out', (n) => n.perSecond.sent, (t) => t.perSecond.sent],
+  ['resends', (n) => n.perSecond.resends, (t) => t.perSecond.resends],
+  ['lost', (n) => n.stats.sessionsEnded.lost ?? 0, (t) => t.sessionsLost],
+  ['slow', (n) => n.stats.slowConsumersCut, (t) => t.slowConsumersCut],
+  ['rate-limited', (n) => n.stats.rateLimited, (t) => t.rateLimited],
+  ['lag', (n) => n.stats.eventLoopLagMs, (t) => `max ${format(t.eventLoopLagMs, '')}`],
+  ['heap', (n) => n.stats.memory.heapUsed / MiB, (t) => t.memory.heapUsed / MiB],
+  ['rss', (n) => n.stats.memory.rss / MiB, (t) => t.memory.rss / MiB],
+]
+
+function cell(figure: string, value: number | string, header = false): Element {
+  const td = element(header ? 'th' : 'td', typeof value === 'number' ? format(value, '') : value)
+  if (header) td.setAttribute('scope', 'row')
+  td.dataset.figure = figure
+  return td
+}
+
+/** Redraws the nodes table: one row per node (this one first), then the live nodes' totals. */
+function showNodes(figures: ClusterFigures | undefined): void {
+  if (figures === undefined || !Array.isArray(figures.nodes)) return
+  const rows = figures.nodes.map((n) => {
+    const row = element('tr', undefined, n.gone ? 'gone' : n.self ? 'self' : '')
+    row.dataset.node = n.node
+    const name = `${n.label}${n.self ? ' (this node)' : ''}${n.gone ? ' (gone)' : ''}`
+    row.append(cell('node', name, true), ...COLUMNS.map(([figure, value]) => cell(figure, value(n))))
+    return row
+  })
+  const total = element('tr', undefined, 'total')
+  total.dataset.node = 'total'
+  const count = figures.totals.nodes
+  total.append(
+    cell('node', `total, ${count} live node${count === 1 ? '' : 's'}`, true),
+    ...COLUMNS.map(([figure, , sum]) => cell(figure, sum(figures.totals))),
+  )
+  byId('node-rows').replaceChildren(...rows, total)
+}
+
 function start(): void {
   const main = byId('charts')
   const status = byId('status')
@@ -144,7 +193,9 @@ function start(): void {
         // After a gap (first load, or a reconnect) the feed's last two minutes fill the charts.
         for (const stats of await client.request<ServerStats[]>('recent')) add(stats)
         redraw()
+        showNodes(await client.request<ClusterFigures | undefined>('nodes'))
       }
+      client.on('nodes', showNodes)
       client.on('stats', (stats: ServerStats) => {
         add(stats)
         redraw()

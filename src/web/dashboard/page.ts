@@ -18,8 +18,18 @@ const HTML = `<!doctype html>
 <h1>wirekit dashboard</h1>
 <p id="status" role="status" aria-live="polite">connecting…</p>
 </header>
-<main id="charts" aria-label="server figures, one chart per figure, last two minutes"></main>
-<footer>Live: pushed every second over a wirekit connection (/admin/ws), this node. /metrics has the same figures for Prometheus.</footer>
+<section aria-labelledby="nodes-title">
+<h2 id="nodes-title">Nodes</h2>
+<div class="scroll">
+<table id="nodes">
+<thead><tr><th scope="col">node</th><th scope="col">TCP</th><th scope="col">WebSocket</th><th scope="col">sessions</th><th scope="col">retained</th><th scope="col">rooms</th><th scope="col">members</th><th scope="col">in/s</th><th scope="col">out/s</th><th scope="col">resends/s</th><th scope="col">sessions lost</th><th scope="col">slow cut</th><th scope="col">rate-limited</th><th scope="col">lag ms</th><th scope="col">heap MiB</th><th scope="col">RSS MiB</th></tr></thead>
+<tbody id="node-rows"></tbody>
+</table>
+</div>
+</section>
+<h2 id="charts-title">This node, last two minutes</h2>
+<main id="charts" aria-labelledby="charts-title"></main>
+<footer>Live: pushed every second over a wirekit connection (/admin/ws). With <code>serve --redis</code> every node sharing the Redis is listed; a node silent for 3.5 s is marked gone. /metrics has this node's figures for Prometheus.</footer>
 <script type="module" src="/dashboard.js"></script>
 </body>
 </html>
@@ -31,6 +41,14 @@ const CSS = `:root { color-scheme: light dark; --fg: #1d232a; --muted: #5b6570; 
 body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
 header, footer { padding: 12px 16px; }
 h1 { font-size: 18px; margin: 0 0 4px; }
+h2 { font-size: 15px; margin: 8px 16px; }
+section { padding: 0 0 8px; }
+.scroll { overflow-x: auto; padding: 0 16px; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th, td { padding: 4px 8px; text-align: right; border-bottom: 1px solid var(--card); }
+th:first-child, td:first-child { text-align: left; }
+tr.gone td { color: var(--muted); text-decoration: line-through; }
+tr.total td { font-weight: 600; border-top: 2px solid var(--muted); }
 #status { margin: 0; color: var(--muted); }
 #status.down { color: #d33; }
 main { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 12px; padding: 0 16px; }
