@@ -2,84 +2,91 @@
 // Codes are short `WK_*` strings, listed once here and in README.md ("Error codes").
 // Misuse (a bad argument) throws at once; I/O failures reject the pending promise.
 
-/** Stable error codes: match on these, never on messages. */
-export const ErrorCodes = {
+/** The codes' names; each code is `WK_` + its name (one list: the browser bundle carries each name once). */
+const CODE_NAMES = [
   // misuse
-  INVALID_ARGUMENT: 'WK_INVALID_ARGUMENT',
+  'INVALID_ARGUMENT',
   // connect
-  CONNECT_REFUSED: 'WK_CONNECT_REFUSED',
-  CONNECT_TIMEOUT: 'WK_CONNECT_TIMEOUT',
-  CONNECT_FAILED: 'WK_CONNECT_FAILED',
-  HOST_NOT_FOUND: 'WK_HOST_NOT_FOUND',
-  MAX_CONNECTIONS: 'WK_MAX_CONNECTIONS',
-  SOCKET_FAILED: 'WK_SOCKET_FAILED', // the OS refused a socket operation: listen/bind (address in use), a UDP send
+  'CONNECT_REFUSED',
+  'CONNECT_TIMEOUT',
+  'CONNECT_FAILED',
+  'HOST_NOT_FOUND',
+  'MAX_CONNECTIONS',
+  'SOCKET_FAILED', // the OS refused a socket operation: listen/bind (address in use), a UDP send
   // timeouts and cancellation
-  READ_TIMEOUT: 'WK_READ_TIMEOUT',
-  WRITE_TIMEOUT: 'WK_WRITE_TIMEOUT',
-  ABORTED: 'WK_ABORTED',
+  'READ_TIMEOUT',
+  'WRITE_TIMEOUT',
+  'ABORTED',
   // stream state
-  READ_MAX_LENGTH: 'WK_READ_MAX_LENGTH',
-  CLOSED: 'WK_CLOSED',
-  CONNECTION_RESET: 'WK_CONNECTION_RESET',
+  'READ_MAX_LENGTH',
+  'CLOSED',
+  'CONNECTION_RESET',
   // TLS
-  TLS_UNTRUSTED: 'WK_TLS_UNTRUSTED',
-  TLS_HOSTNAME: 'WK_TLS_HOSTNAME',
-  TLS_PIN_MISMATCH: 'WK_TLS_PIN_MISMATCH',
-  TLS_REJECTED: 'WK_TLS_REJECTED',
-  TLS_HANDSHAKE_TIMEOUT: 'WK_TLS_HANDSHAKE_TIMEOUT',
-  TLS_FAILED: 'WK_TLS_FAILED',
+  'TLS_UNTRUSTED',
+  'TLS_HOSTNAME',
+  'TLS_PIN_MISMATCH',
+  'TLS_REJECTED',
+  'TLS_HANDSHAKE_TIMEOUT',
+  'TLS_FAILED',
   // UDP
-  DATAGRAM_TOO_LARGE: 'WK_DATAGRAM_TOO_LARGE',
+  'DATAGRAM_TOO_LARGE',
   // framing / protocol
-  FRAME_TOO_LARGE: 'WK_FRAME_TOO_LARGE',
-  FRAME_CORRUPT: 'WK_FRAME_CORRUPT',
-  FRAME_TRUNCATED: 'WK_FRAME_TRUNCATED',
-  PROTOCOL: 'WK_PROTOCOL',
+  'FRAME_TOO_LARGE',
+  'FRAME_CORRUPT',
+  'FRAME_TRUNCATED',
+  'PROTOCOL',
   // messaging
-  BACKPRESSURE: 'WK_BACKPRESSURE',
-  SLOW_CONSUMER: 'WK_SLOW_CONSUMER',
-  RATE_LIMITED: 'WK_RATE_LIMITED',
-  REQUEST_TIMEOUT: 'WK_REQUEST_TIMEOUT',
-  REMOTE_ERROR: 'WK_REMOTE_ERROR',
-  NO_HANDLER: 'WK_NO_HANDLER',
-  SESSION_LOST: 'WK_SESSION_LOST',
-  AUTH_FAILED: 'WK_AUTH_FAILED',
-  AUTH_TIMEOUT: 'WK_AUTH_TIMEOUT',
-  HEARTBEAT_TIMEOUT: 'WK_HEARTBEAT_TIMEOUT',
-  SERVER_CLOSING: 'WK_SERVER_CLOSING',
-  ADAPTER_UNAVAILABLE: 'WK_ADAPTER_UNAVAILABLE',
+  'BACKPRESSURE',
+  'SLOW_CONSUMER',
+  'RATE_LIMITED',
+  'REQUEST_TIMEOUT',
+  'REMOTE_ERROR',
+  'NO_HANDLER',
+  'SESSION_LOST',
+  'AUTH_FAILED',
+  'AUTH_TIMEOUT',
+  'HEARTBEAT_TIMEOUT',
+  'SERVER_CLOSING',
+  'ADAPTER_UNAVAILABLE',
   // messaging: hostile clients (issue 10)
-  SESSION_TAKEN_OVER: 'WK_SESSION_TAKEN_OVER', // another connection resumed this session with its token
-  SESSION_STORE_FAILED: 'WK_SESSION_STORE_FAILED', // the session store failed a claim: a new session was opened
+  'SESSION_TAKEN_OVER', // another connection resumed this session with its token
+  'SESSION_STORE_FAILED', // the session store failed a claim: a new session was opened
   // durable rooms (history)
-  HISTORY_FAILED: 'WK_HISTORY_FAILED', // the history store could not append or read (disk, database, Redis)
-  SUBSCRIBE_DENIED: 'WK_SUBSCRIBE_DENIED', // authorizeSubscribe said no, the room is not durable, or too many rooms
+  'HISTORY_FAILED', // the history store could not append or read (disk, database, Redis)
+  'SUBSCRIBE_DENIED', // authorizeSubscribe said no, the room is not durable, or too many rooms
   // HTTP
-  HTTP_CANCELLED: 'WK_HTTP_CANCELLED',
-  HTTP_TIMEOUT: 'WK_HTTP_TIMEOUT',
-  HTTP_BAD_URL: 'WK_HTTP_BAD_URL',
-  HTTP_INSECURE: 'WK_HTTP_INSECURE',
-  HTTP_TLS_UNTRUSTED: 'WK_HTTP_TLS_UNTRUSTED',
-  HTTP_PIN_MISMATCH: 'WK_HTTP_PIN_MISMATCH',
-  HTTP_STATUS: 'WK_HTTP_STATUS',
-  HTTP_CONTENT_TYPE: 'WK_HTTP_CONTENT_TYPE',
-  HTTP_NETWORK: 'WK_HTTP_NETWORK',
-  HTTP_BODY: 'WK_HTTP_BODY',
-  HTTP_TOO_MANY_REDIRECTS: 'WK_HTTP_TOO_MANY_REDIRECTS',
-  HTTP_HEADERS_TOO_LARGE: 'WK_HTTP_HEADERS_TOO_LARGE',
-  HTTP_NOT_CACHED: 'WK_HTTP_NOT_CACHED',
+  'HTTP_CANCELLED',
+  'HTTP_TIMEOUT',
+  'HTTP_BAD_URL',
+  'HTTP_INSECURE',
+  'HTTP_TLS_UNTRUSTED',
+  'HTTP_PIN_MISMATCH',
+  'HTTP_STATUS',
+  'HTTP_CONTENT_TYPE',
+  'HTTP_NETWORK',
+  'HTTP_BODY',
+  'HTTP_TOO_MANY_REDIRECTS',
+  'HTTP_HEADERS_TOO_LARGE',
+  'HTTP_NOT_CACHED',
   // RTMP
-  RTMP_BAD_URL: 'WK_RTMP_BAD_URL',
-  RTMP_HANDSHAKE: 'WK_RTMP_HANDSHAKE',
-  RTMP_CHUNK: 'WK_RTMP_CHUNK',
-  RTMP_MESSAGE_TOO_LARGE: 'WK_RTMP_MESSAGE_TOO_LARGE',
-  RTMP_AMF: 'WK_RTMP_AMF',
-  RTMP_COMMAND: 'WK_RTMP_COMMAND',
-  RTMP_REJECTED: 'WK_RTMP_REJECTED',
-  RTMP_STREAM_BUSY: 'WK_RTMP_STREAM_BUSY',
-  RTMP_TIMEOUT: 'WK_RTMP_TIMEOUT',
-  RTMP_FLV: 'WK_RTMP_FLV',
-} as const
+  'RTMP_BAD_URL',
+  'RTMP_HANDSHAKE',
+  'RTMP_CHUNK',
+  'RTMP_MESSAGE_TOO_LARGE',
+  'RTMP_AMF',
+  'RTMP_COMMAND',
+  'RTMP_REJECTED',
+  'RTMP_STREAM_BUSY',
+  'RTMP_TIMEOUT',
+  'RTMP_FLV',
+] as const
+
+type CodeName = (typeof CODE_NAMES)[number]
+
+/** Stable error codes: match on these, never on messages. */
+export const ErrorCodes: { readonly [K in CodeName]: `WK_${K}` } = Object.freeze(
+  Object.fromEntries(CODE_NAMES.map((name) => [name, `WK_${name}`])),
+) as { readonly [K in CodeName]: `WK_${K}` }
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
 
