@@ -98,7 +98,45 @@ test('a position read while the room is gone from Redis reports the epoch gap be
   await client.flushall()
   const page = await store.read('r', { after: old })
   assert.equal(page.gap?.reason, 'epoch')
-  assert.deepEqual(page.head, { offset: 0, epoch: '' })
+  // The read made the room's next log, so the position it hands on names it (never `{ 0, '' }`).
+  assert.equal(page.head.offset, 0)
+  assert.notEqual(page.head.epoch, '')
+  assert.notEqual(page.head.epoch, old.epoch)
+  assert.deepEqual(await store.head('r'), page.head)
+})
+
+test('a Redis that lost its data after a subscriber took the head of an empty room gives it an epoch gap', async () => {
+  const store = open('empty')
+  const start = await store.head('r') // what a subscriber to the empty room starts from
+  const unseen = await store.append('r', 'm', Buffer.from('unseen')) // acknowledged, never delivered
+  await redis.restart(100)
+  let next: { offset: number; epoch: string } | undefined
+  for (let i = 0; i < 50 && next === undefined; i++) {
+    next = await store.append('r', 'm', Buffer.from('after')).catch(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100)) // ioredis is reconnecting
+      return undefined
+    })
+  }
+  assert.ok(next !== undefined, 'Redis never came back')
+  const page = await store.read('r', { after: start })
+  assert.deepEqual(
+    page.gap,
+    { reason: 'epoch', room: 'r', epoch: next.epoch, from: 1, to: 0, count: 0, previous: start },
+    `'unseen' (${JSON.stringify(unseen)}) was lost with Redis's data and nothing said so`,
+  )
+  assert.deepEqual(start, { offset: 0, epoch: unseen.epoch })
+  assert.notEqual(next.epoch, unseen.epoch)
+})
+
+test('head and read of a room Redis never held agree on one new epoch', async () => {
+  const store = open('fresh')
+  const page = await store.read('never')
+  assert.notEqual(page.head.epoch, '')
+  assert.deepEqual(page.head, { offset: 0, epoch: page.head.epoch })
+  assert.deepEqual(await store.head('never'), page.head)
+  assert.deepEqual(await store.head('other'), await store.head('other'))
+  const first = await store.append('never', 'm', Buffer.from('x'))
+  assert.deepEqual(first, { offset: 1, epoch: page.head.epoch })
 })
 
 test('appends while Redis is unreachable reject with WK_HISTORY_FAILED', async () => {

@@ -32,7 +32,8 @@ type Buffered = { entry: LiveEntry; arrival: number }
 /**
  * True when `entry` comes right after `position`: the next offset of the same log, or the first entry
  * when the position was taken before the room had a log (`{ offset: 0, epoch: '' }`, as a Redis head of
- * an empty room says; reading the log for it made every subscriber of a new room re-read it).
+ * an empty room said before it made the room's epoch, and a client may still bring; reading the log for
+ * it made every subscriber of a new room re-read it).
  */
 function follows(position: HistoryPosition, entry: LiveEntry): boolean {
   if (entry.offset !== position.offset + 1) return false

@@ -2,8 +2,10 @@
 // the byte count of a room never disagree. Key layout, one hash tag per room (one Redis Cluster slot):
 //   <prefix>:{h:<room>}     the stream; entry id `<offset>-0`, fields t (time), n (name), d (data), s (size)
 //   <prefix>:{h:<room>}:m   hash: epoch (written when the log is created), last (offset counter), bytes
-// When Redis lost its data the hash is gone: the next append writes a new epoch, and a subscriber's
-// old position is reported as an 'epoch' gap instead of being matched against new offsets.
+// When Redis lost its data the hash is gone: the next append, read or head writes a new epoch, and a
+// subscriber's old position is reported as an 'epoch' gap instead of being matched against new offsets.
+// Even an empty room gets its epoch when first asked (head, read), so no position on Redis is
+// `{ 0, '' }`, which would match whatever log comes after a loss and hide what the lost one held.
 
 import type { Redis } from 'ioredis'
 
@@ -43,18 +45,24 @@ local function trim(stream, meta, now, maxMessages, maxAge, maxBytes)
 end
 `
 
+/** The room's epoch, creating the room's log (epoch `fresh`, nothing in it) when Redis has none. */
+const OPEN = `
+local function open(stream, meta, fresh)
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if epoch then return epoch end
+  redis.call('DEL', stream)
+  redis.call('HSET', meta, 'epoch', fresh, 'last', 0, 'bytes', 0)
+  return fresh
+end
+`
+
 /**
  * ARGV: new epoch, now, maxMessages, maxAge, maxBytes, notice channel ('' for none), room, origin (the
  * appending store), then (name, data, size) per entry. → {epoch, first offset}. The notice
  * `<epoch> <last offset> <origin> <room>` tells every node to read.
  */
-const APPEND = `${TRIM}
-local epoch = redis.call('HGET', KEYS[2], 'epoch')
-if not epoch then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[2], 'epoch', ARGV[1], 'last', 0, 'bytes', 0)
-  epoch = ARGV[1]
-end
+const APPEND = `${TRIM}${OPEN}
+local epoch = open(KEYS[1], KEYS[2], ARGV[1])
 local n = (#ARGV - 8) / 3
 local last = redis.call('HINCRBY', KEYS[2], 'last', n)
 local first = last - n + 1
@@ -71,10 +79,9 @@ if tonumber(ARGV[4]) >= 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return {epoch, first}
 `
 
-/** ARGV: now, maxMessages, maxAge, maxBytes, from offset, limit. → {epoch or '', last, first, entries} */
-const READ = `${TRIM}
-local epoch = redis.call('HGET', KEYS[2], 'epoch')
-if not epoch then return {'', 0, 1, {}} end
+/** ARGV: now, maxMessages, maxAge, maxBytes, from offset, limit, new epoch. → {epoch, last, first, entries} */
+const READ = `${TRIM}${OPEN}
+local epoch = open(KEYS[1], KEYS[2], ARGV[7])
 trim(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
 local last = tonumber(redis.call('HGET', KEYS[2], 'last'))
 local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
@@ -86,15 +93,23 @@ if from <= last then entries = redis.call('XRANGE', KEYS[1], string.format('%d-0
 return {epoch, last, first, entries}
 `
 
+/** ARGV: new epoch. → {epoch, last} */
+const HEAD = `${OPEN}
+local epoch = open(KEYS[1], KEYS[2], ARGV[1])
+return {epoch, redis.call('HGET', KEYS[2], 'last')}
+`
+
 type Reply = Promise<unknown>
 export type HistoryRedis = Redis & {
   wkHistoryAppend(...args: (string | Buffer | number)[]): Reply
   wkHistoryReadBuffer(...args: (string | number)[]): Reply
+  wkHistoryHead(...args: string[]): Reply
 }
 
 export function defineHistoryScripts(redis: Redis): HistoryRedis {
   redis.defineCommand('wkHistoryAppend', { numberOfKeys: 2, lua: APPEND })
   redis.defineCommand('wkHistoryRead', { numberOfKeys: 2, lua: READ })
+  redis.defineCommand('wkHistoryHead', { numberOfKeys: 2, lua: HEAD })
   return redis as HistoryRedis
 }
 

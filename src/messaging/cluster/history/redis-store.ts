@@ -173,8 +173,13 @@ export class RedisHistoryStore implements HistoryStore {
   async head(room: string): Promise<HistoryPosition> {
     if (this.#closed) throw new ClosedError(ErrorCodes.CLOSED, 'history store is closed')
     try {
-      const [epoch, last] = await this.#redis.hmget(roomKeys(this.#prefix, room)[1], 'epoch', 'last')
-      return { offset: Number(last ?? 0), epoch: epoch ?? '' }
+      // An empty room's epoch is made now, not at its first append: a subscriber starting here must
+      // stand in a log that a Redis losing its data ends, or the loss of what it had not seen is silent.
+      const [epoch, last] = (await this.#redis.wkHistoryHead(
+        ...roomKeys(this.#prefix, room),
+        randomBytes(8).toString('hex'),
+      )) as [string, string]
+      return { offset: Number(last), epoch }
     } catch (error) {
       throw failed(`head of ${room}`, error)
     }
@@ -203,6 +208,7 @@ export class RedisHistoryStore implements HistoryStore {
         limitArg(maxBytes),
         from,
         limit,
+        randomBytes(8).toString('hex'),
       )) as typeof reply
     } catch (error) {
       throw failed(`reading ${room}`, error)
