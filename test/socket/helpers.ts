@@ -114,3 +114,16 @@ export function track(promise: Promise<unknown>): { settled: boolean } {
 export function tick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
 }
+
+/** Reads everything `peer` receives until it has `total` bytes, each chunk within `ms`. */
+export async function collect(peer: net.Socket, total: number, ms: number): Promise<Buffer> {
+  const parts: Buffer[] = []
+  let size = 0
+  peer.resume()
+  while (size < total) {
+    const [chunk] = (await within(once(peer, 'data'), ms, 'peer data')) as [Buffer]
+    parts.push(chunk)
+    size += chunk.length
+  }
+  return Buffer.concat(parts)
+}

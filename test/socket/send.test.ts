@@ -3,26 +3,12 @@
 // and a send that would overflow maxWriteQueue closes the socket instead of leaving a hole.
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import type net from 'node:net'
 import { after, describe, test } from 'node:test'
 import { isWirekitError } from '../../src/errors.ts'
-import { pairWithRaw, Resources, within } from './helpers.ts'
+import { collect, pairWithRaw, Resources, within } from './helpers.ts'
 
 const resources = new Resources()
 after(() => resources.closeAll())
-
-/** Reads everything the peer receives until it has `total` bytes. */
-async function collect(peer: net.Socket, total: number): Promise<Buffer> {
-  const parts: Buffer[] = []
-  let size = 0
-  peer.resume()
-  while (size < total) {
-    const [chunk] = (await within(once(peer, 'data'), 10_000, 'peer data')) as [Buffer]
-    parts.push(chunk)
-    size += chunk.length
-  }
-  return Buffer.concat(parts)
-}
 
 const item = (i: number): string => `${String(i).padStart(3, '0')},`
 
@@ -36,7 +22,7 @@ describe('AsyncSocket.send', () => {
       if (i % 3 === 0) writes.push(client.write(item(i), { tag: i }))
       else assert.equal(client.send(item(i), i), true)
     }
-    const received = collect(peer, 60 * 4)
+    const received = collect(peer, 60 * 4, 10_000)
     await within(Promise.all(writes), 5000, 'writes')
     assert.equal((await received).toString(), Array.from({ length: 60 }, (_, i) => item(i)).join(''))
     for (let i = 0; i < 100 && tags.length < 60; i++) await new Promise((resolve) => setTimeout(resolve, 10))
@@ -53,7 +39,7 @@ describe('AsyncSocket.send', () => {
     assert.equal(client.bytesWritten, 0, 'not counted before the kernel took them')
     assert.deepEqual(await within(completed, 5000, 'write event'), ['last'])
     assert.equal(client.bytesWritten, 1000)
-    assert.equal((await collect(peer, 1000)).length, 1000)
+    assert.equal((await collect(peer, 1000, 10_000)).length, 1000)
   })
 
   test('send() after end() queues nothing and returns false', async () => {
@@ -121,7 +107,7 @@ describe('AsyncSocket.send', () => {
       20_000,
       'all sends complete',
     )
-    const received = collect(peer, total)
+    const received = collect(peer, total, 10_000)
     await done
     assert.equal((await received).length, total)
     assert.equal(client.pendingWriteBytes, 0)

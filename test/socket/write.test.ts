@@ -1,27 +1,12 @@
 // The write queue of AsyncSocket: call order, completion when the kernel has the bytes, the
 // high-water mark against a peer that does not read, the queue cap, and write timeouts.
 import assert from 'node:assert/strict'
-import { once } from 'node:events'
-import type net from 'node:net'
 import { after, describe, test } from 'node:test'
 import { isWirekitError } from '../../src/errors.ts'
-import { pairWithRaw, Resources, track, within } from './helpers.ts'
+import { collect, pairWithRaw, Resources, track, within } from './helpers.ts'
 
 const resources = new Resources()
 after(() => resources.closeAll())
-
-/** Reads everything the peer receives until it has `total` bytes. */
-async function collect(peer: net.Socket, total: number): Promise<Buffer> {
-  const parts: Buffer[] = []
-  let size = 0
-  peer.resume()
-  while (size < total) {
-    const [chunk] = (await within(once(peer, 'data'), 5000, 'peer data')) as [Buffer]
-    parts.push(chunk)
-    size += chunk.length
-  }
-  return Buffer.concat(parts)
-}
 
 describe('AsyncSocket writes', () => {
   test('writes arrive in call order and each resolves, with its tag in the write event', async () => {
@@ -31,7 +16,7 @@ describe('AsyncSocket writes', () => {
     const writes = Array.from({ length: 50 }, (_, i) =>
       client.write(`${String(i).padStart(3, '0')},`, { tag: i }),
     )
-    const received = collect(peer, 50 * 4)
+    const received = collect(peer, 50 * 4, 5000)
     await within(Promise.all(writes), 5000, 'writes')
     const text = (await received).toString()
     assert.equal(text, Array.from({ length: 50 }, (_, i) => `${String(i).padStart(3, '0')},`).join(''))
@@ -68,7 +53,7 @@ describe('AsyncSocket writes', () => {
     assert.ok(firstPending > 0 && firstPending < 512, `some but not all writes completed (${firstPending})`)
     // Once the peer reads, everything completes, in order.
     const total = 512 * chunk.length
-    const received = collect(peer, total)
+    const received = collect(peer, total, 5000)
     await within(Promise.all(writes), 20_000, 'writes after the peer reads')
     assert.equal((await received).length, total)
   })
@@ -111,7 +96,7 @@ describe('AsyncSocket writes', () => {
     })
     assert.equal(client.state, 'connected')
     const total = 400 * 64 * 1024
-    const received = collect(peer, total)
+    const received = collect(peer, total, 5000)
     await within(Promise.all(filler), 20_000, 'filler')
     assert.equal((await received).length, total)
   })
