@@ -5,9 +5,11 @@
 // with the same publisher and players (wirekit's RtmpClient, node:http for HTTP-FLV) in other processes.
 // Under that load, a new RTMP player joins now and then: the time from connect to its first tag says
 // whether the server still serves newcomers when it is busy (it should not starve them).
-// Usage: node bench/rtmp-fanout.ts [--quick] [--rounds N] [--baseline DIR] [--players N] [--seconds S]
+// Usage: node bench/rtmp-fanout.ts [--quick] [--rounds N] [--baseline DIR] [--floor] [--players N] [--seconds S]
 // (rounds alternate the servers; medians reported. --baseline: a copy of the repo at an older commit,
-// whose RtmpServer runs as a third contender, "wirekit before": a same-run before/after.)
+// whose RtmpServer runs as a third contender, "wirekit before": a same-run before/after. --floor: the
+// floor under any server (bench/peers/flv-floor.ts: the stream's frames written to 2N HTTP-FLV players,
+// no protocol work) as one more contender.)
 import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -34,10 +36,11 @@ const FRAME_BYTES = 15_000 // 25 × 15 KB × 8 ≈ 3 Mbps
 const GOP = 50
 const ROUNDS = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 1
 const JOIN_PROBES = 5
+const FLOOR = process.argv.includes('--floor')
 const BASELINE = process.argv.includes('--baseline')
   ? join(process.argv[process.argv.indexOf('--baseline') + 1]!, 'bench', 'rtmp-fanout.ts')
   : undefined
-const DEADLINE_MS = (quick ? 60_000 : 150_000) * ROUNDS * (BASELINE ? 3 : 2)
+const DEADLINE_MS = (quick ? 60_000 : 150_000) * ROUNDS * (2 + (BASELINE ? 1 : 0) + (FLOOR ? 1 : 0))
 // A real H.264 (x264) decoder configuration and AAC-LC one, so both servers parse them as they would live.
 const AVC_CONFIG = Buffer.from(
   '17000000000142c00dffe100166742c00dda0507ec0440000003004000000c83c50aa801000468ce0fc8',
@@ -85,6 +88,7 @@ type PlayerReport = {
   latencies?: number[]
 }
 
+/** `rtmpUrl` empty: every player is an HTTP-FLV one (the floor serves no RTMP). */
 async function players(rtmpUrl: string, flvUrl: string, count: number): Promise<void> {
   let bytes = 0
   let connected = 0
@@ -116,7 +120,8 @@ async function players(rtmpUrl: string, flvUrl: string, count: number): Promise<
         .on('error', () => resolve())
     })
   for (let i = 0; i < count; i++) {
-    rtmpOne().catch((e) => process.stderr.write(`rtmp player: ${e.message}\n`))
+    if (rtmpUrl === '') void flvOne()
+    else rtmpOne().catch((e) => process.stderr.write(`rtmp player: ${e.message}\n`))
     void flvOne()
     if (i % 20 === 19) await sleep(20) // no connect storm
   }
@@ -227,6 +232,13 @@ async function startWirekit(
   return { pid: child.pid!, rtmp: ready.rtmp, http: ready.http, stop }
 }
 
+async function startFloor(): Promise<{ pid: number; rtmp: number; http: number; stop: () => void }> {
+  const script = fileURLToPath(new URL('./peers/flv-floor.ts', import.meta.url))
+  const child = fork(script, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  const [ready] = (await once(child, 'message')) as [{ http: number }]
+  return { pid: child.pid!, rtmp: 0, http: ready.http, stop: () => child.send({ type: 'exit' }) }
+}
+
 async function startNms(dir: string): Promise<{ pid: number; rtmp: number; http: number; stop: () => void }> {
   const rtmp = await freePort()
   const httpPort = await freePort()
@@ -280,8 +292,10 @@ function publish(publisher: RtmpPublisher): { stop: () => Promise<void> } {
 }
 
 async function measure(name: string, server: { pid: number; rtmp: number; http: number }): Promise<Measured> {
-  const publisher = await RtmpClient.publish(`rtmp://127.0.0.1:${server.rtmp}/live/bench`)
-  const pub = publish(publisher)
+  // The floor (rtmp 0) makes its own frames and serves HTTP-FLV only: no publisher, no RTMP probes.
+  const rtmp = server.rtmp !== 0
+  const publisher = rtmp ? await RtmpClient.publish(`rtmp://127.0.0.1:${server.rtmp}/live/bench`) : undefined
+  const pub = publisher ? publish(publisher) : { stop: async () => {} }
   await sleep(1000)
   const rssAlone = rssBytes(server.pid)
   const playerProc = fork(
@@ -292,7 +306,7 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
       '--n',
       String(PLAYERS),
       '--rtmp',
-      `rtmp://127.0.0.1:${server.rtmp}/live/bench`,
+      rtmp ? `rtmp://127.0.0.1:${server.rtmp}/live/bench` : '',
       '--flv',
       `http://127.0.0.1:${server.http}/live/bench.flv`,
     ],
@@ -326,12 +340,14 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
     // sees is the server's part (the herd's figure adds the time their process takes to read 2N streams).
     const probeLatencies: number[] = []
     // A server too busy to admit it leaves the figures empty (n/a), not the run failed.
-    const probe = await RtmpClient.play(`rtmp://127.0.0.1:${server.rtmp}/live/bench`, {
-      timeout: 20_000,
-    }).catch((error: Error) => {
-      process.stderr.write(`rtmp-fanout: ${name}: the lone player could not join: ${error.message}\n`)
-      return undefined
-    })
+    const probe = !rtmp
+      ? undefined
+      : await RtmpClient.play(`rtmp://127.0.0.1:${server.rtmp}/live/bench`, {
+          timeout: 20_000,
+        }).catch((error: Error) => {
+          process.stderr.write(`rtmp-fanout: ${name}: the lone player could not join: ${error.message}\n`)
+          return undefined
+        })
     // Only frames sent after it joined: the GOP cache it starts with is older by design.
     const joinedAt = wallNow()
     const probing = (async () => {
@@ -344,7 +360,7 @@ async function measure(name: string, server: { pid: number; rtmp: number; http: 
     })()
     const joins: number[] = []
     const probes = (async () => {
-      for (let i = 0; i < JOIN_PROBES; i++) {
+      for (let i = 0; i < (rtmp ? JOIN_PROBES : 0); i++) {
         await sleep(MEASURE_MS / (JOIN_PROBES + 1))
         joins.push(await joinTime(`rtmp://127.0.0.1:${server.rtmp}/live/bench`))
       }
@@ -402,6 +418,7 @@ async function main(): Promise<void> {
     ['node-media-server', () => startNms(dir)],
   ]
   if (BASELINE) contenders.push(['wirekit before', () => startWirekit(BASELINE)])
+  if (FLOOR) contenders.push(['floor', startFloor])
   const runs = new Map<string, Measured[]>(contenders.map(([name]) => [name, []]))
   const failures: string[] = []
   const ratios: number[] = []
@@ -443,6 +460,7 @@ async function main(): Promise<void> {
   const w = summary(runs.get('wirekit')!)
   const n = summary(runs.get('node-media-server')!)
   const b = BASELINE ? summary(runs.get('wirekit before')!) : undefined
+  const f = FLOOR ? summary(runs.get('floor')!) : undefined
   const row = (name: string, m: Measured | undefined): string[] =>
     m === undefined
       ? [name, 'failed', '', '', '', '', '', '', '', '', '', '', '', '', '']
@@ -489,7 +507,12 @@ async function main(): Promise<void> {
         'join ms max',
         'players process CPU (cores)',
       ],
-      [row('wirekit', w), row('node-media-server 4.x', n), ...(BASELINE ? [row('wirekit before', b)] : [])],
+      [
+        row('wirekit', w),
+        row('node-media-server 4.x', n),
+        ...(BASELINE ? [row('wirekit before', b)] : []),
+        ...(FLOOR ? [row('floor: raw net writes, 2N HTTP-FLV', f)] : []),
+      ],
     ),
     '',
     `CPU per delivered megabit, node-media-server / wirekit: ${formatRatio(n?.cpuMsPerMbit, w?.cpuMsPerMbit)} (goal ≥ 2×)` +
@@ -506,6 +529,12 @@ async function main(): Promise<void> {
     lines.push(
       '',
       `CPU per delivered megabit, wirekit before / wirekit: ${formatRatio(b.cpuMsPerMbit, w?.cpuMsPerMbit)}; write syscalls: ${formatRatio(b.writesPerMbit, w?.writesPerMbit)} fewer.`,
+    )
+  if (f !== undefined)
+    lines.push(
+      '',
+      `The floor (no protocol work: each frame one prebuilt write to each of 2N HTTP-FLV players): node-media-server / floor ${formatRatio(n?.cpuMsPerMbit, f.cpuMsPerMbit)},` +
+        ` wirekit / floor ${formatRatio(w?.cpuMsPerMbit, f.cpuMsPerMbit)}. Below 2× for node-media-server / floor, no server that writes each frame to each player can use half its CPU.`,
     )
   if (failures.length > 0) lines.push('', ...failures.map((f) => `- failed: ${f}`))
   process.stdout.write(`${lines.join('\n')}\n`)

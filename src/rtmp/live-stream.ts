@@ -31,7 +31,7 @@ export class LiveStream {
   readonly name: string
   readonly key: string
   publisher: Publisher | undefined
-  /** Each player, with the count of items received when it joined (what its join items cover). */
+  /** Each player, with the sequence number of the next item it needs (items count from the stream's start). */
   readonly players = new Map<Subscriber, number>()
   metadata: MediaItem | undefined
   videoConfig: MediaItem | undefined
@@ -42,13 +42,18 @@ export class LiveStream {
   readonly #options: LiveStreamOptions
   #gop: MediaItem[] = []
   #gopBytes = 0
-  /** Received since the last flush(), not yet handed to the players. */
-  #batch: MediaItem[] = []
-  /** Items received since the stream was made (never reset: players' join marks refer to it). */
+  /** Items received and not yet handed to every player; #pending[i] has sequence number #base + i. */
+  #pending: MediaItem[] = []
+  #base = 0
+  /** Items received since the stream was made (never reset: players' positions refer to it). */
   #received = 0
-  /** Flushed batches not yet handed to every player, and where the first one is in the players. */
-  #queue: (MediaBatch & { seq: number })[] = []
+  /** Items received up to the last flush(): what a player visited now is handed. */
+  #visible = 0
+  /** The pass under way over the players (it may span turns), and what was visible when it began. */
   #cursor: MapIterator<[Subscriber, number]> | undefined
+  #passFrom = 0
+  /** The batches of this pass, by first sequence number: players at the same place share one (and its bytes). */
+  #batches = new Map<number, MediaBatch & { end: number }>()
   #scheduled = false
   // Counters for stats(): totals, and the rates measured by the server's once-a-second tick.
   bytesIn = 0
@@ -72,12 +77,22 @@ export class LiveStream {
     return this.#gopBytes
   }
 
+  /** Items held for players this pass has not visited yet (none once a pass is over). */
+  get backlog(): number {
+    return this.#pending.length
+  }
+
   /** A publisher takes the stream: the cache of the previous one is gone. */
   start(publisher: Publisher, now: number): void {
     this.publisher = publisher
     this.#reset()
     this.publishedAt = now
     this.#lastTick = now
+    // Nothing of the previous publisher is left to hand out (detach and stop drained it).
+    this.#pending = []
+    this.#base = this.#visible = this.#passFrom = this.#received
+    this.#cursor = undefined
+    this.#batches.clear()
     for (const player of this.players.keys()) {
       this.players.set(player, this.#received) // it joins the new publisher afresh
       player.published(this)
@@ -129,7 +144,7 @@ export class LiveStream {
         if (this.#gop.length > 0) this.#cache(item)
       }
     }
-    this.#batch.push(item)
+    this.#pending.push(item)
     this.#received++
   }
 
@@ -143,19 +158,17 @@ export class LiveStream {
    * (setImmediate: after the poll phase, so every read of this turn goes out as one write per
    * player). The publisher's session calls it after each read (and before it awaits anything). At
    * most `playersPerTurn` players are served per turn; the others follow after pending I/O has run,
-   * so with many players a publisher's data cannot starve handshakes and other streams. Batches keep
-   * their order, and a player joining meanwhile skips what its join items (the GOP cache) already hold.
+   * so with many players a publisher's data cannot starve handshakes and other streams.
+   *
+   * Each player keeps its own place in the stream, and a visit hands it everything visible it lacks
+   * as one write: a read that arrives while a pass over the players is under way (the audio frame
+   * just behind a video frame, typically) reaches the players not yet visited in the same write as
+   * what came before it, and the players already visited in the next pass. A player joining meanwhile
+   * starts after what its join items (the GOP cache) hold.
    */
   flush(): void {
-    if (this.#batch.length === 0) return
-    // A batch no player has had yet takes the new items too: however far the slices lag behind the
-    // publisher, a turn cycle costs one write per player and the queue holds at most two batches
-    // (without this, every read would queue its own batch and the lag would only grow).
-    const last = this.#queue.at(-1)
-    const started = this.#queue.length === 1 && this.#cursor !== undefined
-    if (last !== undefined && !started) last.items.push(...this.#batch)
-    else this.#queue.push({ items: this.#batch, joined: undefined, seq: this.#received - this.#batch.length })
-    this.#batch = []
+    if (this.#visible === this.#received) return
+    this.#visible = this.#received
     if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(this.#nextTurn)
@@ -167,21 +180,26 @@ export class LiveStream {
     this.#deliver(this.#options.playersPerTurn)
   }
 
-  /** Hands every batch to every player now (before the publisher changes or leaves). */
+  /** Hands everything received to every player now (before the publisher changes or leaves). */
   #drain(): void {
     this.flush()
     this.#deliver(Number.POSITIVE_INFINITY)
   }
 
   #deliver(budget: number): void {
-    for (let batch = this.#queue[0]; batch !== undefined; batch = this.#queue[0]) {
-      this.#cursor ??= this.players.entries()
+    for (;;) {
+      if (this.#cursor === undefined) {
+        if (this.#passFrom === this.#visible) return // every player has everything visible
+        this.#cursor = this.players.entries()
+        this.#passFrom = this.#visible
+      }
       for (let next = this.#cursor.next(); !next.done; next = this.#cursor.next()) {
-        const [player, joinedAt] = next.value
-        if (joinedAt <= batch.seq) player.deliver(batch)
-        else if (joinedAt < batch.seq + batch.items.length)
-          // Joined in the middle of a merged batch: only what its join items do not hold.
-          player.deliver({ items: batch.items.slice(joinedAt - batch.seq), joined: undefined })
+        const [player, from] = next.value
+        const to = this.#visible
+        if (from < to) {
+          this.players.set(player, to)
+          player.deliver(this.#batch(from, to))
+        }
         if (--budget <= 0) {
           if (!this.#scheduled) {
             this.#scheduled = true
@@ -190,9 +208,25 @@ export class LiveStream {
           return
         }
       }
+      // The pass is over: every player has what was visible when it began, so those items can go.
       this.#cursor = undefined
-      this.#queue.shift()
+      this.#batches.clear()
+      this.#pending.splice(0, this.#passFrom - this.#base)
+      this.#base = this.#passFrom
     }
+  }
+
+  /** Items `from` up to `to` as one batch, shared by the players of this pass at the same place. */
+  #batch(from: number, to: number): MediaBatch {
+    const known = this.#batches.get(from)
+    if (known?.end === to) return known
+    const batch = {
+      items: this.#pending.slice(from - this.#base, to - this.#base),
+      joined: undefined,
+      end: to,
+    }
+    this.#batches.set(from, batch)
+    return batch
   }
 
   #cache(item: MediaItem): void {

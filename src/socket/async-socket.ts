@@ -422,6 +422,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     if (!(bytes instanceof Uint8Array))
       throw new InvalidArgumentError('send() takes a Uint8Array or a string')
     if ((this.#bits & (WRITE_ENDED | CLOSED)) !== 0) return false
+    // No 'write' listener: nothing needs to hear when the kernel has the bytes, so no callback.
+    if ((this.#bits & WRITE_OBSERVED) === 0 && this.#writes.sendNow(bytes, tag)) return true
     const write: PendingWrite = {
       data: bytes,
       tag,
@@ -771,9 +773,9 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       socket.#stream.write(data, done)
     },
     writableLength: (socket) => socket.#stream.writableLength,
-    completed(socket, write) {
-      socket.#bytesWritten += write.data.length
-      if (socket.#has(WRITE_OBSERVED) && socket.listenerCount('write') > 0) socket.emit('write', write.tag)
+    completed(socket, bytes, tag) {
+      socket.#bytesWritten += bytes
+      if (socket.#has(WRITE_OBSERVED) && socket.listenerCount('write') > 0) socket.emit('write', tag)
     },
     failed(socket, error) {
       socket.destroy(ioError(error, socket.#where))

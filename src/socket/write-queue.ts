@@ -26,12 +26,12 @@ export type PendingWrite = {
  * socket, so an idle socket carries no closures for them.
  */
 export type WriteQueueHost<Owner> = {
-  /** Hands bytes to the stream; `done` runs once the kernel has them (or with the error). */
-  send(owner: Owner, data: Uint8Array, done: (error?: Error | null) => void): void
+  /** Hands bytes to the stream; `done` (when given) runs once the kernel has them (or with the error). */
+  send(owner: Owner, data: Uint8Array, done?: (error?: Error | null) => void): void
   /** Bytes the stream holds in user space, not yet taken by the kernel. */
   writableLength(owner: Owner): number
-  /** A write completed. */
-  completed(owner: Owner, write: PendingWrite): void
+  /** A write of `bytes` completed. */
+  completed(owner: Owner, bytes: number, tag: unknown): void
   /** A write handed to the stream failed: the connection is broken. */
   failed(owner: Owner, error: Error): void
 }
@@ -100,6 +100,42 @@ export class WriteQueue<Owner = unknown> {
     }
     ;(this.#waiting ??= new Fifo()).push(write)
     this.#waitingBytes += write.data.length
+  }
+
+  /**
+   * A write nobody waits for (send() while no 'write' listener is attached): handed to the stream at
+   * once, with no write callback, when nothing waits before it and the stream is under the high-water
+   * mark. A callback costs the stream a process.nextTick per write, which in a fan-out (one write per
+   * player per frame) costs more CPU than the rest of the write above the syscall (bench/rtmp-floor.ts).
+   * When the stream then holds nothing, the kernel took every byte and the write is complete now;
+   * otherwise an empty write with the callback follows it into the stream, and completes with it.
+   * @returns false when the write has to wait: the caller queues it with add().
+   */
+  sendNow(data: Uint8Array, tag: unknown): boolean {
+    const owner = this.#owner
+    if (
+      !this.#open ||
+      this.#waiting?.first !== undefined ||
+      this.#host.writableLength(owner) >= this.#highWaterMark
+    )
+      return false
+    this.#host.send(owner, data)
+    if (this.#host.writableLength(owner) === 0) this.#host.completed(owner, data.length, tag)
+    else {
+      const marker: PendingWrite = {
+        data,
+        tag,
+        resolve: noop,
+        reject: noop,
+        cleanup: undefined,
+        sent: true,
+        settled: false,
+        next: undefined,
+      }
+      this.#inFlight.push(marker)
+      this.#host.send(owner, EMPTY, (this.#onWritten ??= (error) => this.#written(error)))
+    }
+    return true
   }
 
   /** Withdraws a write that still waits here (timeout, abort). False once it is in the stream. */
@@ -194,7 +230,7 @@ export class WriteQueue<Owner = unknown> {
     write.settled = true
     write.cleanup?.()
     write.resolve()
-    this.#host.completed(this.#owner, write)
+    this.#host.completed(this.#owner, write.data.length, write.tag)
     if (this.#inFlight.first === undefined && this.#waiting?.first?.barrier) this.flush()
     this.#checkIdle()
   }
@@ -213,3 +249,6 @@ export class WriteQueue<Owner = unknown> {
     for (const wake of waiters) wake()
   }
 }
+
+const EMPTY = new Uint8Array(0)
+function noop(): void {}

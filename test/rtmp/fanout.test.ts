@@ -1,6 +1,7 @@
 // Fan-out in slices: with `playersPerTurn` smaller than the audience, a publisher's data reaches the
 // players over several event-loop turns; every player still gets every tag once, in order, and a
-// player joining while slices are pending gets no tag twice (its GOP-cache start covers them).
+// player joining while slices are pending gets no tag twice (its GOP-cache start covers them). Each
+// player keeps its own place: a visit hands it everything it lacks in one write.
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
 import { type FlvTag, RtmpClient, type RtmpPlayer, RtmpServer } from '../../src/rtmp/index.ts'
@@ -97,10 +98,22 @@ test('what one turn reads reaches the players after the poll phase as one batch,
   assert.deepEqual(writes(), [1, 1, 0, 0, 0])
   assert.deepEqual(log[0]!.got, ['9@0', '9@40', '9@80'])
   for (const item of frames(120, 1)) live.receive(item)
-  live.flush() // the first batch is under way: this one waits its turn
+  live.flush() // a pass is under way: the players it has not visited get this read with the first
   for (let i = 0; i < 6; i++) await turn()
   for (const s of log) assert.deepEqual(s.got, ['9@0', '9@40', '9@80', '9@120'])
-  assert.deepEqual(writes(), [2, 2, 2, 2, 2])
+  assert.deepEqual(writes(), [2, 2, 1, 1, 1])
+  assert.equal(live.backlog, 0, 'every player had every item: the stream holds none')
+  for (let i = 0; i < 50; i++) {
+    for (const item of frames(160 + i * 40, 1)) live.receive(item)
+    live.flush()
+    // A pass over five players at two a turn takes three turns: the stream holds what the pass under
+    // way and the one before it cover (one item a turn here), whatever the count of items so far.
+    assert.ok(live.backlog <= 6, `held ${live.backlog} items`)
+    await turn()
+  }
+  for (let i = 0; i < 6; i++) await turn()
+  assert.equal(live.backlog, 0)
+  for (const s of log) assert.equal(s.got.length, 54)
 })
 
 test('a player joining while batches are pending gets none of the frames its join items already hold', async () => {
@@ -132,7 +145,7 @@ test('the publisher leaving hands every pending batch to every player before the
   for (const s of log) assert.deepEqual(s.got, ['9@0', '9@40', 'end'])
 })
 
-test('reads arriving while slices lag merge into one waiting batch; a player joining inside it gets only the rest', async () => {
+test('reads arriving while a pass lags reach the players not yet visited in one write; a joiner gets only what its join items lack', async () => {
   const live = new LiveStream('live', 'merge', { gopCache: true, maxGopBytes: 1 << 20, playersPerTurn: 1 })
   live.start(publisherStub, Date.now())
   const log: Seen[] = []
@@ -143,18 +156,20 @@ test('reads arriving while slices lag merge into one waiting batch; a player joi
   live.flush()
   await turn() // in progress: p0 has it
   live.receive(b!)
-  live.flush() // waits
+  live.flush() // p0 has had its visit in this pass: it gets b in the next one
   live.receive(c!)
   const joiner = recorder('joiner', [])
   live.receive(d!)
-  live.addPlayer(joiner) // its mark falls inside the waiting batch
+  live.addPlayer(joiner) // its join items hold a to d
   joiner.got.push(...live.joinItems().map((i) => `${i.type}@${i.timestamp}`))
-  live.flush() // c and d merge into the waiting batch
+  live.flush()
   live.receive(e!)
-  live.flush() // merges too
+  live.flush()
   for (let i = 0; i < 12; i++) await turn()
   const all = ['9@0', '9@40', '9@80', '9@120', '9@160']
   for (const s of log) assert.deepEqual(s.got, all)
-  assert.deepEqual(writes(), [2, 2, 2]) // one write for the first read, one for the four after it
+  // p0: a, then b to e; p1 and p2, visited after e arrived: all five in one write.
+  assert.deepEqual(writes(), [2, 1, 1])
   assert.deepEqual(joiner.got, all)
+  assert.equal(joiner.writes, 1) // e alone
 })

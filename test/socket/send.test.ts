@@ -4,7 +4,10 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { after, describe, test } from 'node:test'
+import tls from 'node:tls'
 import { isWirekitError } from '../../src/errors.ts'
+import { AsyncSocket } from '../../src/socket/index.ts'
+import { makeCerts } from '../helpers/certs.ts'
 import { collect, pairWithRaw, Resources, within } from './helpers.ts'
 
 const resources = new Resources()
@@ -130,6 +133,57 @@ describe('AsyncSocket.send', () => {
     const [error] = await within(closed, 5000, 'close')
     assert.ok(isWirekitError(error, 'WK_BACKPRESSURE'), `got ${String(error)}`)
     assert.equal(client.send('more'), false)
+  })
+
+  // With no 'write' listener a send hands its bytes to the stream with no completion callback (the
+  // cheap path a fan-out takes); what the kernel has not taken yet is still tracked, so the counts,
+  // end() and the order hold just the same.
+  test('with no write listener, bytes the kernel took at once count at once, and the rest count once it takes them', async () => {
+    const { client, peer } = await pairWithRaw(resources, { maxWriteQueue: 64 * 1024 * 1024 })
+    assert.equal(client.send(Buffer.alloc(1000, 7)), true)
+    assert.equal(client.bytesWritten, 1000, 'a small send to an idle connection is complete at once')
+    assert.equal(client.pendingWriteBytes, 0)
+    peer.pause()
+    const chunk = Buffer.alloc(64 * 1024, 2)
+    for (let i = 0; i < 256; i++) assert.equal(client.send(chunk), true)
+    const total = 1000 + 256 * chunk.length
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.ok(client.bytesWritten < total, 'the kernel cannot take it all while the peer does not read')
+    assert.equal(client.bytesWritten + client.pendingWriteBytes, total, 'every byte is written or pending')
+    const received = collect(peer, total, 10_000)
+    peer.resume()
+    const ended = client.end() // resolves once the kernel has every byte, then FIN
+    assert.equal((await within(received, 10_000, 'all bytes')).length, total)
+    await within(ended, 5000, 'end')
+    assert.equal(client.bytesWritten, total)
+    assert.equal(client.pendingWriteBytes, 0)
+  })
+
+  test('with no write listener, sends over TLS all arrive in order and count, and end() waits for them', async () => {
+    const certs = makeCerts()
+    const { promise: text, resolve } = Promise.withResolvers<string>()
+    const server = resources.add(
+      tls.createServer({ key: certs.server.key, cert: certs.server.cert }, (socket) => {
+        let all = ''
+        socket.setEncoding('latin1')
+        socket.on('data', (chunk: string) => {
+          all += chunk
+        })
+        socket.on('end', () => resolve(all))
+      }),
+      (s) => new Promise((done) => s.close(() => done(undefined))),
+    )
+    await new Promise<void>((ready) => server.listen(0, '127.0.0.1', ready))
+    const { port } = server.address() as { port: number }
+    const client = resources.socket(
+      await AsyncSocket.connect({ host: 'localhost', port, family: 4, tls: { ca: certs.ca } }),
+    )
+    const expected = Array.from({ length: 2000 }, (_, i) => item(i % 1000)).join('') + 'x'.repeat(300_000)
+    for (let i = 0; i < 2000; i++) client.send(item(i % 1000))
+    client.send('x'.repeat(300_000))
+    await within(client.end(), 5000, 'end')
+    assert.equal(client.bytesWritten, expected.length)
+    assert.equal(await within(text, 5000, 'server got the end'), expected)
   })
 
   test('send() rejects what is not bytes or a string with WK_INVALID_ARGUMENT', async () => {
