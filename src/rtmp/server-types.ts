@@ -60,7 +60,7 @@ export type RtmpServerOptions = {
   handshakeTimeout?: number
   /** Our Window Acknowledgement Size and the peer bandwidth we set. @default 2_500_000 */
   windowAckSize?: number
-  /** Players handed a publisher's data per event-loop turn; the others follow once pending I/O (handshakes, other streams) has run. @default 100 */
+  /** Players handed a publisher's data per event-loop turn; the others follow once pending I/O (handshakes, other streams, the next read of the publisher) has run. @default 25 */
   playersPerTurn?: number
 }
 

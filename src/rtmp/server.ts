@@ -29,7 +29,7 @@ const DEFAULTS: Omit<ResolvedOptions, 'authorize'> = {
   idleTimeout: 30_000,
   handshakeTimeout: 10_000,
   windowAckSize: 2_500_000,
-  playersPerTurn: 100,
+  playersPerTurn: 25,
 }
 
 function resolve(options: RtmpServerOptions): ResolvedOptions {

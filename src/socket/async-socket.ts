@@ -359,7 +359,11 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     return promise
   }
 
-  /** Queues a write; resolves once the kernel has taken the bytes. Writes complete in call order. */
+  /**
+   * Queues a write; resolves once the kernel has taken the bytes. Writes complete in call order. A
+   * write the kernel takes at once (the common case) resolves without waiting for the stream's
+   * callback, unless it has a timeout or a signal or a 'write' listener is attached.
+   */
   write(data: Uint8Array | string, options?: WriteOptions): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data
     if (!(bytes instanceof Uint8Array))
@@ -388,6 +392,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     }
     if (options?.timeout !== undefined || options?.signal !== undefined)
       armWrite(write, options, this.#writes, this, this.#where)
+    // Nothing to withdraw and no 'write' listener: the stream needs no callback (see sendNow).
+    else if ((this.#bits & WRITE_OBSERVED) === 0 && this.#writes.sendNow(write)) return promise
     try {
       this.#writes.add(write)
     } catch (error) {
@@ -411,7 +417,11 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
    * - no timeout and no signal (a write that can be withdrawn needs someone to tell);
    * - a send that would overflow `maxWriteQueue` closes the socket with WK_BACKPRESSURE instead of
    *   being dropped: the bytes after it would reach the peer with a hole before them;
-   * - a send after `end()`, `close()` or `destroy()` queues nothing and returns false.
+   * - a send after `end()`, `close()` or `destroy()` queues nothing and returns false;
+   * - while no 'write' listener is attached, a send has no completion to report: bytes the kernel
+   *   takes at once count in `bytesWritten` before send() returns, and the stream is spared a write
+   *   callback (a process.nextTick per write in node's streams, the largest per-write cost of a
+   *   fan-out above the syscall). A listener added later hears the sends made after it.
    *
    * @returns true when the bytes were queued; false when the socket takes no more writes.
    * @example
@@ -422,8 +432,6 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     if (!(bytes instanceof Uint8Array))
       throw new InvalidArgumentError('send() takes a Uint8Array or a string')
     if ((this.#bits & (WRITE_ENDED | CLOSED)) !== 0) return false
-    // No 'write' listener: nothing needs to hear when the kernel has the bytes, so no callback.
-    if ((this.#bits & WRITE_OBSERVED) === 0 && this.#writes.sendNow(bytes, tag)) return true
     const write: PendingWrite = {
       data: bytes,
       tag,
@@ -434,6 +442,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       settled: false,
       next: undefined,
     }
+    // No 'write' listener: nothing needs to hear when the kernel has the bytes, so no callback.
+    if ((this.#bits & WRITE_OBSERVED) === 0 && this.#writes.sendNow(write)) return true
     try {
       this.#writes.add(write)
     } catch (error) {
@@ -772,6 +782,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     send(socket, data, done) {
       socket.#stream.write(data, done)
     },
+    writable: (socket) => socket.#stream.writable,
     writableLength: (socket) => socket.#stream.writableLength,
     completed(socket, bytes, tag) {
       socket.#bytesWritten += bytes

@@ -28,6 +28,8 @@ export type PendingWrite = {
 export type WriteQueueHost<Owner> = {
   /** Hands bytes to the stream; `done` (when given) runs once the kernel has them (or with the error). */
   send(owner: Owner, data: Uint8Array, done?: (error?: Error | null) => void): void
+  /** Whether the stream takes writes: not ended (net ends it at the peer's FIN), destroyed or errored. */
+  writable(owner: Owner): boolean
   /** Bytes the stream holds in user space, not yet taken by the kernel. */
   writableLength(owner: Owner): number
   /** A write of `bytes` completed. */
@@ -103,36 +105,37 @@ export class WriteQueue<Owner = unknown> {
   }
 
   /**
-   * A write nobody waits for (send() while no 'write' listener is attached): handed to the stream at
-   * once, with no write callback, when nothing waits before it and the stream is under the high-water
-   * mark. A callback costs the stream a process.nextTick per write, which in a fan-out (one write per
-   * player per frame) costs more CPU than the rest of the write above the syscall (bench/rtmp-floor.ts).
-   * When the stream then holds nothing, the kernel took every byte and the write is complete now;
+   * A write no one needs to hear about by callback (send(), or write() with no timeout or signal,
+   * while no 'write' listener is attached): handed to the stream at once with no write callback,
+   * when nothing waits or is in flight before it and the stream is under the high-water mark. A
+   * callback costs the stream a process.nextTick per write, which in a fan-out (one write per player
+   * per frame) costs more CPU than the rest of the write above the syscall (bench/rtmp-floor.ts).
+   * When the stream then holds nothing, the kernel took every byte and the write completes now;
    * otherwise an empty write with the callback follows it into the stream, and completes with it.
-   * @returns false when the write has to wait: the caller queues it with add().
+   * (With writes in flight it is not taken: it would complete before them.)
+   * @returns false when the write has to go through add().
    */
-  sendNow(data: Uint8Array, tag: unknown): boolean {
+  sendNow(write: PendingWrite): boolean {
     const owner = this.#owner
     if (
       !this.#open ||
+      this.#inFlight.first !== undefined ||
       this.#waiting?.first !== undefined ||
-      this.#host.writableLength(owner) >= this.#highWaterMark
+      this.#host.writableLength(owner) >= this.#highWaterMark ||
+      !this.#host.writable(owner)
     )
       return false
-    this.#host.send(owner, data)
-    if (this.#host.writableLength(owner) === 0) this.#host.completed(owner, data.length, tag)
-    else {
-      const marker: PendingWrite = {
-        data,
-        tag,
-        resolve: noop,
-        reject: noop,
-        cleanup: undefined,
-        sent: true,
-        settled: false,
-        next: undefined,
-      }
-      this.#inFlight.push(marker)
+    this.#host.send(owner, write.data)
+    write.sent = true
+    // The stream failed it at once (EPIPE, a reset): no callback will say so, but the stream's error
+    // closes the socket, which fails every write in flight with the error it maps.
+    if (!this.#host.writable(owner)) this.#inFlight.push(write)
+    else if (this.#host.writableLength(owner) === 0) {
+      write.settled = true
+      write.resolve()
+      this.#host.completed(owner, write.data.length, write.tag)
+    } else {
+      this.#inFlight.push(write)
       this.#host.send(owner, EMPTY, (this.#onWritten ??= (error) => this.#written(error)))
     }
     return true
@@ -251,4 +254,3 @@ export class WriteQueue<Owner = unknown> {
 }
 
 const EMPTY = new Uint8Array(0)
-function noop(): void {}
