@@ -361,8 +361,8 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
 
   /**
    * Queues a write; resolves once the kernel has taken the bytes. Writes complete in call order. A
-   * write the kernel takes at once (the common case) resolves without waiting for the stream's
-   * callback, unless it has a timeout or a signal or a 'write' listener is attached.
+   * plaintext write the kernel takes at once (the common case) resolves without waiting for the
+   * stream's callback, unless it has a timeout or a signal or a 'write' listener is attached.
    */
   write(data: Uint8Array | string, options?: WriteOptions): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data
@@ -393,7 +393,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     if (options?.timeout !== undefined || options?.signal !== undefined)
       armWrite(write, options, this.#writes, this, this.#where)
     // Nothing to withdraw and no 'write' listener: the stream needs no callback (see sendNow).
-    else if ((this.#bits & WRITE_OBSERVED) === 0 && this.#writes.sendNow(write)) return promise
+    else if ((this.#bits & CALLBACK_WRITES) === 0 && this.#writes.sendNow(write)) return promise
     try {
       this.#writes.add(write)
     } catch (error) {
@@ -418,7 +418,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
    * - a send that would overflow `maxWriteQueue` closes the socket with WK_BACKPRESSURE instead of
    *   being dropped: the bytes after it would reach the peer with a hole before them;
    * - a send after `end()`, `close()` or `destroy()` queues nothing and returns false;
-   * - while no 'write' listener is attached, a send has no completion to report: bytes the kernel
+   * - on a plaintext socket with no 'write' listener, a send has no completion to report: bytes the kernel
    *   takes at once count in `bytesWritten` before send() returns, and the stream is spared a write
    *   callback (a process.nextTick per write in node's streams, the largest per-write cost of a
    *   fan-out above the syscall). A listener added later hears the sends made after it.
@@ -443,7 +443,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       next: undefined,
     }
     // No 'write' listener: nothing needs to hear when the kernel has the bytes, so no callback.
-    if ((this.#bits & WRITE_OBSERVED) === 0 && this.#writes.sendNow(write)) return true
+    if ((this.#bits & CALLBACK_WRITES) === 0 && this.#writes.sendNow(write)) return true
     try {
       this.#writes.add(write)
     } catch (error) {
@@ -821,6 +821,11 @@ const CLOSED = 128
 const READ_OBSERVED = 256
 /** A 'write' listener may exist (as READ_OBSERVED, for the write completions). */
 const WRITE_OBSERVED = 1024
+/**
+ * Writes that need the stream's callback: someone listens for 'write', or the stream is TLS (a TLS
+ * write completes later, never at once, so skipping its callback would only add an empty write).
+ */
+const CALLBACK_WRITES = WRITE_OBSERVED | SECURE
 /** A consumer takes the bytes, or waits for the reads queued before it (see `consume`): read() throws. */
 const CONSUMED = 512
 

@@ -106,7 +106,7 @@ export class WriteQueue<Owner = unknown> {
 
   /**
    * A write no one needs to hear about by callback (send(), or write() with no timeout or signal,
-   * while no 'write' listener is attached): handed to the stream at once with no write callback,
+   * on a plaintext socket with no 'write' listener): handed to the stream at once with no write callback,
    * when nothing waits or is in flight before it and the stream is under the high-water mark. A
    * callback costs the stream a process.nextTick per write, which in a fan-out (one write per player
    * per frame) costs more CPU than the rest of the write above the syscall (bench/rtmp-floor.ts).
