@@ -52,6 +52,14 @@ export class LiveStream {
   /** The pass under way over the players (it may span turns), and what was visible when it began. */
   #cursor: MapIterator<[Subscriber, number]> | undefined
   #passFrom = 0
+  /**
+   * Where passes start: each starts one slice of players further on, so no player is always served
+   * last (in join order the newest would wait for the whole audience on every frame). A pass visits
+   * the players from its start to the end of the map (#skipped players stay behind), then wraps.
+   */
+  #rotation = 0
+  #skipped = 0
+  #wrapped = false
   /** The batches of this pass, by first sequence number: players at the same place share one (and its bytes). */
   #batches = new Map<number, MediaBatch & { end: number }>()
   #scheduled = false
@@ -92,6 +100,7 @@ export class LiveStream {
     this.#pending = []
     this.#base = this.#visible = this.#passFrom = this.#received
     this.#cursor = undefined
+    this.#wrapped = false
     this.#batches.clear()
     for (const player of this.players.keys()) {
       this.players.set(player, this.#received) // it joins the new publisher afresh
@@ -190,11 +199,16 @@ export class LiveStream {
     for (;;) {
       if (this.#cursor === undefined) {
         if (this.#passFrom === this.#visible) return // every player has everything visible
-        this.#cursor = this.players.entries()
         this.#passFrom = this.#visible
+        const size = this.players.size
+        this.#skipped = size === 0 ? 0 : this.#rotation % size
+        this.#rotation = this.#skipped + this.#options.playersPerTurn
+        this.#wrapped = false
+        this.#cursor = this.players.entries()
+        for (let i = 0; i < this.#skipped; i++) this.#cursor.next()
       }
-      for (let next = this.#cursor.next(); !next.done; next = this.#cursor.next()) {
-        const [player, from] = next.value
+      for (let entry = this.#nextPlayer(); entry !== undefined; entry = this.#nextPlayer()) {
+        const [player, from] = entry
         const to = this.#visible
         if (from < to) {
           this.players.set(player, to)
@@ -214,6 +228,22 @@ export class LiveStream {
       this.#pending.splice(0, this.#passFrom - this.#base)
       this.#base = this.#passFrom
     }
+  }
+
+  /**
+   * The next player of the pass under way (undefined: the pass is over). After the end of the map it
+   * goes on with the players the pass skipped at its start. A player leaving meanwhile can make one of
+   * them be visited twice, which hands it nothing it has; none is missed. A player joining meanwhile
+   * may wait for the next pass, which its join items cover.
+   */
+  #nextPlayer(): [Subscriber, number] | undefined {
+    const next = this.#cursor!.next()
+    if (this.#wrapped) return next.done || this.#skipped-- <= 0 ? undefined : next.value
+    if (!next.done) return next.value
+    if (this.#skipped === 0) return undefined
+    this.#wrapped = true
+    this.#cursor = this.players.entries()
+    return this.#nextPlayer()
   }
 
   /** Items `from` up to `to` as one batch, shared by the players of this pass at the same place. */

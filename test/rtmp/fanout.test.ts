@@ -173,3 +173,47 @@ test('reads arriving while a pass lags reach the players not yet visited in one 
   assert.deepEqual(joiner.got, all)
   assert.equal(joiner.writes, 1) // e alone
 })
+
+test('each pass starts one slice further on: no player is always served last, and every pass reaches every player', async () => {
+  const live = new LiveStream('live', 'rotate', { gopCache: true, maxGopBytes: 1 << 20, playersPerTurn: 2 })
+  live.start(publisherStub, Date.now())
+  const order: string[] = []
+  const log: Seen[] = []
+  const players: (Subscriber & Seen)[] = []
+  for (let i = 0; i < 5; i++) {
+    const player = recorder(`p${i}`, log)
+    const deliver = player.deliver
+    player.deliver = (batch) => {
+      order.push(player.name)
+      deliver(batch)
+    }
+    players.push(player)
+    live.addPlayer(player)
+  }
+  const firsts: string[] = []
+  for (let f = 0; f < 5; f++) {
+    order.length = 0
+    for (const item of frames(f * 40, 1)) live.receive(item)
+    live.flush()
+    for (let i = 0; i < 4; i++) await turn()
+    assert.deepEqual([...order].sort(), ['p0', 'p1', 'p2', 'p3', 'p4'], `frame ${f}: each player once`)
+    firsts.push(order[0]!)
+  }
+  // Two players a turn: each pass starts two players after the last one's start.
+  assert.deepEqual(firsts, ['p0', 'p2', 'p4', 'p1', 'p3'])
+  // The sixth pass starts at p0 again, the seventh at p2: it visits p2 to p4, then wraps to p0 and p1.
+  for (const item of frames(200, 1)) live.receive(item)
+  live.flush()
+  for (let i = 0; i < 4; i++) await turn()
+  for (const item of frames(240, 1)) live.receive(item)
+  live.flush()
+  order.length = 0
+  await turn()
+  assert.deepEqual(order, ['p2', 'p3'])
+  // p0, which the pass skipped at its start, leaves while it is under way: nobody else misses anything.
+  live.players.delete(players[0]!)
+  for (let i = 0; i < 4; i++) await turn()
+  assert.deepEqual(order, ['p2', 'p3', 'p4', 'p1'])
+  for (const s of log) assert.equal(s.got.length, s.name === 'p0' ? 6 : 7, `${s.name} got ${s.got.join(' ')}`)
+  assert.equal(live.backlog, 0)
+})
