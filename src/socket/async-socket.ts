@@ -359,11 +359,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     return promise
   }
 
-  /**
-   * Queues a write; resolves once the kernel has taken the bytes. Writes complete in call order. A
-   * plaintext write the kernel takes at once (the common case) resolves without waiting for the
-   * stream's callback, unless it has a timeout or a signal or a 'write' listener is attached.
-   */
+  /** Queues a write; resolves once the kernel has taken the bytes. Writes complete in call order. */
   write(data: Uint8Array | string, options?: WriteOptions): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data
     if (!(bytes instanceof Uint8Array))
@@ -392,8 +388,6 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     }
     if (options?.timeout !== undefined || options?.signal !== undefined)
       armWrite(write, options, this.#writes, this, this.#where)
-    // Nothing to withdraw and no 'write' listener: the stream needs no callback (see sendNow).
-    else if ((this.#bits & CALLBACK_WRITES) === 0 && this.#writes.sendNow(write)) return promise
     try {
       this.#writes.add(write)
     } catch (error) {

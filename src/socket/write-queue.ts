@@ -105,8 +105,8 @@ export class WriteQueue<Owner = unknown> {
   }
 
   /**
-   * A write no one needs to hear about by callback (send(), or write() with no timeout or signal,
-   * on a plaintext socket with no 'write' listener): handed to the stream at once with no write callback,
+   * A write no one needs to hear about by callback (send() on a plaintext socket with no 'write'
+   * listener): handed to the stream at once with no write callback,
    * when nothing waits or is in flight before it and the stream is under the high-water mark. A
    * callback costs the stream a process.nextTick per write, which in a fan-out (one write per player
    * per frame) costs more CPU than the rest of the write above the syscall (bench/rtmp-floor.ts).
