@@ -22,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { FlvReader, RtmpClient, type RtmpPublisher, RtmpServer } from '../src/rtmp/index.ts'
 import { formatRatio, markdownTable, quantile } from './peers/format.ts'
+import { AAC_CONFIG, AVC_CONFIG, audioFrame, FPS, videoFrame, wallNow } from './peers/rtmp-stream.ts'
 
 const quick = process.argv.includes('--quick')
 const role = process.argv[process.argv.indexOf('--role') + 1]
@@ -31,9 +32,6 @@ const option = (flag: string) =>
 const PLAYERS = option('--players') ?? (quick ? 50 : 200) // of each kind
 const WARMUP_MS = quick ? 1500 : 3000
 const MEASURE_MS = (option('--seconds') ?? 0) * 1000 || (quick ? 4000 : 10_000)
-const FPS = 25
-const FRAME_BYTES = 15_000 // 25 × 15 KB × 8 ≈ 3 Mbps
-const GOP = 50
 const ROUNDS = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 1
 const JOIN_PROBES = 5
 const FLOOR = process.argv.includes('--floor')
@@ -41,14 +39,6 @@ const BASELINE = process.argv.includes('--baseline')
   ? join(process.argv[process.argv.indexOf('--baseline') + 1]!, 'bench', 'rtmp-fanout.ts')
   : undefined
 const DEADLINE_MS = (quick ? 60_000 : 150_000) * ROUNDS * (2 + (BASELINE ? 1 : 0) + (FLOOR ? 1 : 0))
-// A real H.264 (x264) decoder configuration and AAC-LC one, so both servers parse them as they would live.
-const AVC_CONFIG = Buffer.from(
-  '17000000000142c00dffe100166742c00dda0507ec0440000003004000000c83c50aa801000468ce0fc8',
-  'hex',
-)
-const AAC_CONFIG = Buffer.from('af00120856e500', 'hex')
-
-const wallNow = () => performance.timeOrigin + performance.now()
 
 // ---- roles run in child processes ------------------------------------------------------------
 
@@ -274,12 +264,8 @@ function publish(publisher: RtmpPublisher): { stop: () => Promise<void> } {
       const ts = Math.round((n * 1000) / FPS)
       const wait = start + ts - performance.now()
       if (wait > 0) await sleep(wait)
-      const video = Buffer.alloc(FRAME_BYTES, n & 0xff)
-      video[0] = n % GOP === 0 ? 0x17 : 0x27
-      video[1] = 1
-      video.writeDoubleBE(wallNow(), 5)
-      await publisher.writeTag({ type: 9, timestamp: ts, data: video })
-      await publisher.writeTag({ type: 8, timestamp: ts, data: Buffer.alloc(200, 0xaf) })
+      await publisher.writeTag({ type: 9, timestamp: ts, data: videoFrame(n) })
+      await publisher.writeTag({ type: 8, timestamp: ts, data: audioFrame() })
     }
   })()
   return {

@@ -7,15 +7,8 @@
 // Run by rtmp-fanout.ts (`--floor`): forked, it reports { type: 'ready', http } and exits on a message.
 import net from 'node:net'
 import { encodeFlvTag, flvHeader } from '../../src/rtmp/index.ts'
+import { AAC_CONFIG, AVC_CONFIG, audioFrame, FPS, videoFrame } from './rtmp-stream.ts'
 
-const FPS = 25
-const FRAME_BYTES = 15_000
-const GOP = 50
-const AVC_CONFIG = Buffer.from(
-  '17000000000142c00dffe100166742c00dda0507ec0440000003004000000c83c50aa801000468ce0fc8',
-  'hex',
-)
-const AAC_CONFIG = Buffer.from('af00120856e500', 'hex')
 const HEAD = Buffer.concat([
   Buffer.from(
     'HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nConnection: close\r\nCache-Control: no-cache\r\n\r\n',
@@ -50,11 +43,7 @@ const start = performance.now()
 let n = 0
 const tick = (): void => {
   const ts = Math.round((n * 1000) / FPS)
-  const video = Buffer.alloc(FRAME_BYTES, n & 0xff)
-  video[0] = n % GOP === 0 ? 0x17 : 0x27
-  video[1] = 1
-  video.writeDoubleBE(performance.timeOrigin + performance.now(), 5)
-  const frame = Buffer.concat([encodeFlvTag(9, ts, video), encodeFlvTag(8, ts, Buffer.alloc(200, 0xaf))])
+  const frame = Buffer.concat([encodeFlvTag(9, ts, videoFrame(n)), encodeFlvTag(8, ts, audioFrame())])
   for (const socket of players) socket.write(frame)
   n++
   setTimeout(tick, Math.max(0, start + (n * 1000) / FPS - performance.now()))

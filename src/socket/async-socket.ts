@@ -436,7 +436,7 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
       settled: false,
       next: undefined,
     }
-    // No 'write' listener: nothing needs to hear when the kernel has the bytes, so no callback.
+    // Plaintext and no 'write' listener: nothing needs to hear when the kernel has the bytes.
     if ((this.#bits & CALLBACK_WRITES) === 0 && this.#writes.sendNow(write)) return true
     try {
       this.#writes.add(write)
@@ -778,9 +778,9 @@ export class AsyncSocket extends EventEmitter<AsyncSocketEvents> {
     },
     writable: (socket) => socket.#stream.writable,
     writableLength: (socket) => socket.#stream.writableLength,
-    completed(socket, bytes, tag) {
-      socket.#bytesWritten += bytes
-      if (socket.#has(WRITE_OBSERVED) && socket.listenerCount('write') > 0) socket.emit('write', tag)
+    completed(socket, write) {
+      socket.#bytesWritten += write.data.length
+      if (socket.#has(WRITE_OBSERVED) && socket.listenerCount('write') > 0) socket.emit('write', write.tag)
     },
     failed(socket, error) {
       socket.destroy(ioError(error, socket.#where))

@@ -32,8 +32,8 @@ export type WriteQueueHost<Owner> = {
   writable(owner: Owner): boolean
   /** Bytes the stream holds in user space, not yet taken by the kernel. */
   writableLength(owner: Owner): number
-  /** A write of `bytes` completed. */
-  completed(owner: Owner, bytes: number, tag: unknown): void
+  /** A write completed. */
+  completed(owner: Owner, write: PendingWrite): void
   /** A write handed to the stream failed: the connection is broken. */
   failed(owner: Owner, error: Error): void
 }
@@ -85,11 +85,7 @@ export class WriteQueue<Owner = unknown> {
 
   /** Queues a write; throws BackpressureError (synchronously, for the caller to reject) when full. */
   add(write: PendingWrite): void {
-    if (
-      this.#open &&
-      this.#waiting?.first === undefined &&
-      this.#host.writableLength(this.#owner) < this.#highWaterMark
-    ) {
+    if (this.#streamTakes()) {
       this.#send(write)
       return
     }
@@ -106,9 +102,8 @@ export class WriteQueue<Owner = unknown> {
 
   /**
    * A write no one needs to hear about by callback (send() on a plaintext socket with no 'write'
-   * listener): handed to the stream at once with no write callback,
-   * when nothing waits or is in flight before it and the stream is under the high-water mark. A
-   * callback costs the stream a process.nextTick per write, which in a fan-out (one write per player
+   * listener): handed to the stream at once with no write callback, when nothing waits or is in
+   * flight before it and the stream is under the high-water mark. A callback costs the stream a process.nextTick per write, which in a fan-out (one write per player
    * per frame) costs more CPU than the rest of the write above the syscall (bench/rtmp-floor.ts).
    * When the stream then holds nothing, the kernel took every byte and the write completes now;
    * otherwise an empty write with the callback follows it into the stream, and completes with it.
@@ -117,24 +112,15 @@ export class WriteQueue<Owner = unknown> {
    */
   sendNow(write: PendingWrite): boolean {
     const owner = this.#owner
-    if (
-      !this.#open ||
-      this.#inFlight.first !== undefined ||
-      this.#waiting?.first !== undefined ||
-      this.#host.writableLength(owner) >= this.#highWaterMark ||
-      !this.#host.writable(owner)
-    )
+    if (this.#inFlight.first !== undefined || !this.#streamTakes() || !this.#host.writable(owner))
       return false
     this.#host.send(owner, write.data)
     write.sent = true
     // The stream failed it at once (EPIPE, a reset): no callback will say so, but the stream's error
     // closes the socket, which fails every write in flight with the error it maps.
     if (!this.#host.writable(owner)) this.#inFlight.push(write)
-    else if (this.#host.writableLength(owner) === 0) {
-      write.settled = true
-      write.resolve()
-      this.#host.completed(owner, write.data.length, write.tag)
-    } else {
+    else if (this.#host.writableLength(owner) === 0) this.#complete(write)
+    else {
       this.#inFlight.push(write)
       this.#host.send(owner, EMPTY, (this.#onWritten ??= (error) => this.#written(error)))
     }
@@ -230,12 +216,25 @@ export class WriteQueue<Owner = unknown> {
       return
     }
     this.#inFlight.shift()
+    this.#complete(write)
+    if (this.#inFlight.first === undefined && this.#waiting?.first?.barrier) this.flush()
+    this.#checkIdle()
+  }
+
+  /** Whether a write may go to the stream now: the gate is open, nothing waits, the stream is under the mark. */
+  #streamTakes(): boolean {
+    return (
+      this.#open &&
+      this.#waiting?.first === undefined &&
+      this.#host.writableLength(this.#owner) < this.#highWaterMark
+    )
+  }
+
+  #complete(write: PendingWrite): void {
     write.settled = true
     write.cleanup?.()
     write.resolve()
-    this.#host.completed(this.#owner, write.data.length, write.tag)
-    if (this.#inFlight.first === undefined && this.#waiting?.first?.barrier) this.flush()
-    this.#checkIdle()
+    this.#host.completed(this.#owner, write)
   }
 
   #settle(write: PendingWrite, error: WirekitError): void {
